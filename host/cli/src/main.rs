@@ -1,0 +1,4 @@
+//! `ouro`: the Ouro command-line tool.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Bounds-checked big-endian reader used by every parser (never panics).

@@ -1,0 +1,2 @@
+//! Deterministic discrete-event simulator for Ouro layers.
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! The single integration test binary (wasmtime style): one module per area.
