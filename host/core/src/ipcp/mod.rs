@@ -6,9 +6,22 @@
 //! [`Ipcp::poll_transmit`] (PDUs to send on N-1 ports) and [`Ipcp::poll_event`] (what
 //! happened, for the application side), and arm a timer for [`Ipcp::poll_timeout`].
 
+mod adjacency;
+mod directory_ops;
+mod enroll;
+mod flow_alloc;
+mod io;
+mod link_state;
+mod timers;
+
+use crate::directory::DirStore;
+use crate::flow::FlowTable;
+use crate::lsdb::Lsdb;
+use crate::rng::SplitMix64;
 use crate::routing::{Fib, RoutingPolicy};
-use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
 use crate::time::Instant;
+use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// A PDU to send on an N-1 port.
@@ -29,8 +42,6 @@ pub enum FlowEnd {
     Refused,
     /// No answer in time, or no route to the responder.
     Unreachable,
-    /// Deallocated by this side.
-    Local,
     /// Deallocated by the peer.
     Remote,
     /// The peer went silent for longer than the flow's timeout.
@@ -132,11 +143,78 @@ pub struct Counters {
     pub drop_unknown_eid: u64,
     /// Dropped: arrived on a port with no adjacency, or before enrollment.
     pub drop_not_ready: u64,
+    /// Route computations run.
+    pub route_computations: u64,
+    /// Route computations whose policy failed or returned invalid output (old table kept).
+    pub routing_failures: u64,
+    /// Link-state advertisements originated by this IPCP.
+    pub lsas_originated: u64,
+}
+
+/// Enrollment state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Enrollment {
+    /// Not a member, not trying.
+    Idle,
+    /// Waiting for an enrollment response on `port` until `deadline`.
+    Pending { port: PortId, deadline: Instant },
+    /// A member.
+    Enrolled,
+}
+
+/// State of an N-1 port on which an adjacency was asked for or formed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Adjacency {
+    /// The neighbour's address, once known.
+    neighbor: Address,
+    /// True once both ends agreed.
+    up: bool,
+    /// Cost this IPCP advertises for the link.
+    cost: u32,
+    /// True if the cost was set here with [`Ipcp::connect`] (else adopted from the peer).
+    cost_set: bool,
+    /// Last time a PDU arrived on the port.
+    last_rx: Instant,
 }
 
 /// One member of a unicast layer.
 pub struct Ipcp {
-    _todo: (),
+    /// Hash of this IPCP's own name (full 32 bytes).
+    name: NameHash,
+    enrollment: Enrollment,
+    config: LayerConfig,
+    address: Address,
+    rng: SplitMix64,
+    policy: Box<dyn RoutingPolicy>,
+    /// Ports with an adjacency requested or up.
+    adjacencies: BTreeMap<PortId, Adjacency>,
+    /// Up neighbours: address → port (the lowest port if several reach the same neighbour).
+    neighbor_ports: BTreeMap<Address, PortId>,
+    /// Congestion level (ECN value to mark) per outgoing port, set by the driver.
+    port_congestion: BTreeMap<PortId, u8>,
+    lsdb: Lsdb,
+    own_seqno: u64,
+    last_lsa_at: Option<Instant>,
+    lsa_due: Option<Instant>,
+    last_spf_at: Option<Instant>,
+    spf_due: Option<Instant>,
+    fib: Arc<Fib>,
+    /// Addresses recently handed out to enrollees (not yet in the database).
+    assigned: BTreeMap<Address, Instant>,
+    dir_store: DirStore,
+    /// Names registered here: hash → replicas last published to.
+    local_names: BTreeMap<NameHash, Vec<Address>>,
+    last_dir_publish: Option<Instant>,
+    next_query: u32,
+    flows: FlowTable,
+    next_tick: Option<Instant>,
+    /// PDUs addressed to this IPCP by itself, processed before returning to the driver.
+    loopback: VecDeque<Vec<u8>>,
+    /// Link-state advertisements waiting to be flooded, per port (sent in batches).
+    flood_queue: BTreeMap<PortId, Vec<crate::wire::Lsa>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    counters: Counters,
 }
 
 impl Ipcp {
@@ -148,131 +226,270 @@ impl Ipcp {
         now: Instant,
         seed: u64,
     ) -> Ipcp {
-        let _ = (name, config, policy, now, seed);
-        todo!()
+        let mut ipcp = Ipcp::new(name, policy, now, seed);
+        ipcp.config = config;
+        let address = ipcp.random_free_address();
+        ipcp.become_member(now, address);
+        ipcp
     }
 
     /// A member-to-be: enroll it with [`Ipcp::enroll_via`].
-    pub fn new(name: &str, policy: Box<dyn RoutingPolicy>, now: Instant, seed: u64) -> Ipcp {
-        let _ = (name, policy, now, seed);
-        todo!()
+    pub fn new(name: &str, policy: Box<dyn RoutingPolicy>, _now: Instant, seed: u64) -> Ipcp {
+        Ipcp {
+            name: NameHash::of(name, crate::name::MAX_HASH_LEN),
+            enrollment: Enrollment::Idle,
+            config: LayerConfig::default(),
+            address: Address::NONE,
+            rng: SplitMix64::new(seed),
+            policy,
+            adjacencies: BTreeMap::new(),
+            neighbor_ports: BTreeMap::new(),
+            port_congestion: BTreeMap::new(),
+            lsdb: Lsdb::new(),
+            own_seqno: 0,
+            last_lsa_at: None,
+            lsa_due: None,
+            last_spf_at: None,
+            spf_due: None,
+            fib: Arc::new(Fib::default()),
+            assigned: BTreeMap::new(),
+            dir_store: DirStore::new(),
+            local_names: BTreeMap::new(),
+            last_dir_publish: None,
+            next_query: 1,
+            flows: FlowTable::new(),
+            next_tick: None,
+            loopback: VecDeque::new(),
+            flood_queue: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+        }
     }
 
     /// Enroll through the member at the other end of `port`.
     pub fn enroll_via(&mut self, now: Instant, port: PortId) {
-        let _ = (now, port);
-        todo!()
+        self.start_enrollment(now, port);
+        self.flush(now);
     }
 
     /// Form an adjacency (data and management) with the IPCP at the other end of `port`.
-    /// Either end may call it; the other end answers. Cost is the link cost advertised.
+    /// Either end may call it; the other end answers. `cost` is the link cost this IPCP
+    /// advertises (the other end adopts it unless it connected with a cost of its own).
     pub fn connect(&mut self, now: Instant, port: PortId, cost: u32) {
-        let _ = (now, port, cost);
-        todo!()
+        self.request_adjacency(now, port, cost.max(1));
+        self.flush(now);
     }
 
     /// The N-1 flow behind `port` is gone.
     pub fn port_down(&mut self, now: Instant, port: PortId) {
-        let _ = (now, port);
-        todo!()
+        self.port_congestion.remove(&port);
+        self.adjacency_lost(now, port);
+        if let Enrollment::Pending { port: p, .. } = self.enrollment
+            && p == port
+        {
+            self.enrollment = Enrollment::Idle;
+            self.events.push_back(Event::EnrollFailed { port });
+        }
+        self.flush(now);
+    }
+
+    /// Tell the IPCP how congested the queue of outgoing `port` is: PDUs relayed onto it get
+    /// their ECN field raised to at least `level` (0: not congested).
+    pub fn set_port_congestion(&mut self, port: PortId, level: u8) {
+        if level == 0 {
+            self.port_congestion.remove(&port);
+        } else {
+            self.port_congestion.insert(port, level);
+        }
     }
 
     /// A PDU arrived on `port`. Never panics; bad input is counted and dropped.
     pub fn handle_pdu(&mut self, now: Instant, port: PortId, pdu: Vec<u8>) {
-        let _ = (now, port, pdu);
-        todo!()
+        self.receive(now, Some(port), pdu);
+        self.flush(now);
     }
 
     /// Run the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.run_timers(now);
+        self.flush(now);
     }
 
     /// The earliest time [`Ipcp::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        self.next_deadline()
     }
 
     /// Next PDU to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        todo!()
+        self.transmits.pop_front()
     }
 
     /// Next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!()
+        self.events.pop_front()
     }
 
     /// Register `name` in the layer's directory (and accept flows for it here).
     pub fn register(&mut self, now: Instant, name: &str) -> Result<(), IpcpError> {
-        let _ = (now, name);
-        todo!()
+        self.require_enrolled()?;
+        let hash = self.hash_name(name);
+        self.local_names.entry(hash).or_default();
+        self.publish_name(now, hash, false);
+        self.flush(now);
+        Ok(())
+    }
+
+    /// Withdraw `name` from the directory; flows for it are refused from now on.
+    pub fn unregister(&mut self, now: Instant, name: &str) -> Result<(), IpcpError> {
+        self.require_enrolled()?;
+        let hash = self.hash_name(name);
+        self.withdraw_name(now, hash);
+        self.flush(now);
+        Ok(())
     }
 
     /// Ask for a flow to `name`; the answer comes as [`Event::FlowAllocated`] or
     /// [`Event::FlowEnded`].
     pub fn alloc_flow(&mut self, now: Instant, name: &str, qos: QosSpec) -> Result<Eid, IpcpError> {
-        let _ = (now, name, qos);
-        todo!()
+        self.require_enrolled()?;
+        let hash = self.hash_name(name);
+        let eid = self.start_flow(now, hash, qos);
+        self.flush(now);
+        Ok(eid)
     }
 
     /// Accept an incoming flow announced by [`Event::FlowRequest`].
     pub fn accept_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
-        let _ = (now, flow);
-        todo!()
+        let res = self.answer_flow(now, flow, true);
+        self.flush(now);
+        res
     }
 
     /// Refuse an incoming flow announced by [`Event::FlowRequest`].
     pub fn reject_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
-        let _ = (now, flow);
-        todo!()
+        let res = self.answer_flow(now, flow, false);
+        self.flush(now);
+        res
     }
 
     /// Send `data` on an allocated flow.
     pub fn flow_write(&mut self, now: Instant, flow: Eid, data: &[u8]) -> Result<(), IpcpError> {
-        let _ = (now, flow, data);
-        todo!()
+        let res = self.write_flow(now, flow, data);
+        self.flush(now);
+        res
     }
 
     /// Deallocate a flow (the peer is told).
     pub fn dealloc_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
-        let _ = (now, flow);
-        todo!()
+        let res = self.end_flow_locally(now, flow);
+        self.flush(now);
+        res
     }
 
     /// This IPCP's address ([`Address::NONE`] before enrollment).
     pub fn address(&self) -> Address {
-        todo!()
+        self.address
     }
 
     /// True once enrolled (or bootstrapped).
     pub fn is_enrolled(&self) -> bool {
-        todo!()
+        self.enrollment == Enrollment::Enrolled
+    }
+
+    /// The layer configuration (the default until enrolled).
+    pub fn config(&self) -> &LayerConfig {
+        &self.config
     }
 
     /// The forwarding table in force.
     pub fn fib(&self) -> Arc<Fib> {
-        todo!()
+        Arc::clone(&self.fib)
     }
 
     /// Traffic and drop counters.
     pub fn counters(&self) -> Counters {
-        todo!()
+        self.counters
     }
 
     /// Number of link-state advertisements held.
     pub fn lsdb_len(&self) -> usize {
-        todo!()
+        self.lsdb.len()
     }
 
-    /// True while a route computation is scheduled but not yet run.
+    /// Order-independent digest of the (origin, seqno) pairs held: equal digests mean the
+    /// same database.
+    pub fn lsdb_digest(&self) -> u64 {
+        self.lsdb.digest()
+    }
+
+    /// The link-state database.
+    pub fn lsdb(&self) -> &Lsdb {
+        &self.lsdb
+    }
+
+    /// True while a route computation or an origination of this IPCP's own advertisement is
+    /// scheduled but not yet run.
     pub fn routes_pending(&self) -> bool {
-        todo!()
+        self.spf_due.is_some() || self.lsa_due.is_some()
     }
 
     /// Neighbours with an established adjacency: (port, address).
     pub fn neighbors(&self) -> Vec<(PortId, Address)> {
-        todo!()
+        self.adjacencies
+            .iter()
+            .filter(|(_, a)| a.up)
+            .map(|(p, a)| (*p, a.neighbor))
+            .collect()
+    }
+
+    /// Number of flow endpoints (in any state).
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Number of names this IPCP stores as a directory replica.
+    pub fn directory_len(&self) -> usize {
+        self.dir_store.len()
+    }
+
+    /// Hash a name with this layer's hash length.
+    pub fn hash_name(&self, name: &str) -> NameHash {
+        NameHash::of(name, usize::from(self.config.hash_len))
+    }
+
+    fn require_enrolled(&self) -> Result<(), IpcpError> {
+        if self.is_enrolled() {
+            Ok(())
+        } else {
+            Err(IpcpError::NotEnrolled)
+        }
+    }
+
+    /// A random address not in use as far as this IPCP knows.
+    fn random_free_address(&mut self) -> Address {
+        loop {
+            let a = Address(self.rng.next_u32());
+            if !a.is_none()
+                && a != self.address
+                && !self.lsdb.contains(a)
+                && !self.assigned.contains_key(&a)
+            {
+                return a;
+            }
+        }
+    }
+
+    /// Take `address` and start acting as a member.
+    fn become_member(&mut self, now: Instant, address: Address) {
+        self.address = address;
+        self.enrollment = Enrollment::Enrolled;
+        self.next_tick = Some(now + self.config.hello_interval);
+        self.schedule_lsa(now);
+        self.resend_adjacency_requests();
     }
 }
+
+#[cfg(test)]
+mod tests;

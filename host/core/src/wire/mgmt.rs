@@ -132,6 +132,9 @@ pub enum MgmtMsg {
         address: Address,
         /// Hash of the sender's IPCP name.
         ipcp: NameHash,
+        /// Cost the sender advertises for the link; a receiver with no cost of its own for
+        /// the port adopts it (links are symmetric unless both ends set a cost).
+        cost: u32,
     },
     /// Accept an adjacency.
     AdjAccept {

@@ -1,0 +1,390 @@
+//! The flow allocator: resolving a name, requesting a flow from the IPCP that holds it,
+//! accepting, data transfer on allocated flows, keepalives, peer timeouts, deallocation.
+//!
+//! A requester looks the name up at its directory replicas one after the other, then sends
+//! `FlowReq` (repeated up to [`FLOW_REQ_ATTEMPTS`] times) to one of the addresses found. The
+//! responder announces the request to its application, which accepts or rejects; the
+//! `FlowReply` carries the responder's endpoint id. Data PDUs carry the receiver's endpoint
+//! id; keepalives keep idle flows alive and silence longer than the QoS timeout ends them.
+
+use super::{Event, FlowEnd, Ipcp, IpcpError};
+use crate::flow::{Flow, FlowState};
+use crate::time::Instant;
+use crate::wire::{DtHeader, FlowResult, MgmtMsg};
+use crate::{Address, Eid, NameHash, QosSpec};
+use std::time::Duration;
+
+/// How long to wait for a directory replica's answer before asking the next one.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long to wait for a flow reply before repeating the request.
+pub const FLOW_REQ_TIMEOUT: Duration = Duration::from_secs(1);
+/// How many flow requests are sent before giving up.
+pub const FLOW_REQ_ATTEMPTS: u8 = 3;
+
+impl Ipcp {
+    /// Create a requester flow for `name` and start resolving it.
+    pub(super) fn start_flow(&mut self, now: Instant, name: NameHash, qos: QosSpec) -> Eid {
+        let eid = self.flows.fresh_eid(&mut self.rng);
+        self.flows.insert(Flow {
+            eid,
+            state: FlowState::Resolving {
+                query: 0,
+                tried: 0,
+                sent_at: now,
+            },
+            name,
+            qos,
+            last_rx: now,
+            last_tx: now,
+            ecn_seen: 0,
+            peer_ece: 0,
+        });
+        self.lookup(now, eid, 0);
+        eid
+    }
+
+    /// Ask replica number `tried` (and the following ones, while unreachable) for the name.
+    fn lookup(&mut self, now: Instant, eid: Eid, mut tried: usize) {
+        let Some(name) = self.flows.get(eid).map(|f| f.name) else {
+            return;
+        };
+        if self.local_names.contains_key(&name) {
+            self.send_flow_req(now, eid, self.address);
+            return;
+        }
+        let reps = self.replicas_of(&name);
+        while let Some(replica) = reps.get(tried).copied() {
+            let query = self.next_query;
+            self.next_query = self.next_query.wrapping_add(1).max(1);
+            if let Some(flow) = self.flows.get_mut(eid) {
+                flow.state = FlowState::Resolving {
+                    query,
+                    tried,
+                    sent_at: now,
+                };
+            }
+            if self
+                .send_mgmt(replica, &MgmtMsg::DirGet { query, name })
+                .is_ok()
+            {
+                return;
+            }
+            tried += 1;
+        }
+        self.fail_flow(eid, FlowEnd::NameUnknown);
+    }
+
+    /// A replica answered a lookup.
+    pub(super) fn on_dir_reply(&mut self, now: Instant, query: u32, addresses: Vec<Address>) {
+        let Some(eid) = self.flows.find_by_query(query) else {
+            return;
+        };
+        let tried = match self.flows.get(eid).map(|f| &f.state) {
+            Some(FlowState::Resolving { tried, .. }) => *tried,
+            _ => return,
+        };
+        if addresses.is_empty() {
+            self.lookup(now, eid, tried + 1);
+        } else {
+            let pick = self.rng.below(addresses.len() as u64) as usize;
+            let peer = addresses.get(pick).copied().unwrap_or(addresses[0]);
+            self.send_flow_req(now, eid, peer);
+        }
+    }
+
+    fn send_flow_req(&mut self, now: Instant, eid: Eid, peer: Address) {
+        let Some(flow) = self.flows.get_mut(eid) else {
+            return;
+        };
+        let attempts = match flow.state {
+            FlowState::Requested {
+                attempts, peer: p, ..
+            } if p == peer => attempts + 1,
+            _ => 1,
+        };
+        flow.state = FlowState::Requested {
+            peer,
+            attempts,
+            sent_at: now,
+        };
+        let msg = MgmtMsg::FlowReq {
+            src_eid: eid,
+            name: flow.name,
+            qos: flow.qos,
+        };
+        // Unreachable for now: the request is repeated on the next tick.
+        let _ = self.send_mgmt(peer, &msg);
+    }
+
+    /// A peer asks for a flow to one of our names.
+    pub(super) fn on_flow_req(
+        &mut self,
+        now: Instant,
+        src: Address,
+        src_eid: Eid,
+        name: NameHash,
+        qos: QosSpec,
+    ) {
+        if let Some(existing) = self.flows.find_by_peer(src, src_eid) {
+            // A repeated request: answer again if we already accepted.
+            if let Some(FlowState::Allocated { .. }) = self.flows.get(existing).map(|f| &f.state) {
+                let reply = MgmtMsg::FlowReply {
+                    src_eid,
+                    dst_eid: existing,
+                    result: FlowResult::Ok,
+                };
+                let _ = self.send_mgmt(src, &reply);
+            }
+            return;
+        }
+        if src_eid == Eid::MGMT || !self.local_names.contains_key(&name) {
+            let reply = MgmtMsg::FlowReply {
+                src_eid,
+                dst_eid: Eid::MGMT,
+                result: FlowResult::NoSuchName,
+            };
+            let _ = self.send_mgmt(src, &reply);
+            return;
+        }
+        let eid = self.flows.fresh_eid(&mut self.rng);
+        self.flows.insert(Flow {
+            eid,
+            state: FlowState::PendingAccept {
+                peer: src,
+                peer_eid: src_eid,
+            },
+            name,
+            qos,
+            last_rx: now,
+            last_tx: now,
+            ecn_seen: 0,
+            peer_ece: 0,
+        });
+        self.emit_event(Event::FlowRequest {
+            flow: eid,
+            name,
+            qos,
+        });
+    }
+
+    /// The application accepted or rejected an incoming flow.
+    pub(super) fn answer_flow(
+        &mut self,
+        now: Instant,
+        eid: Eid,
+        accept: bool,
+    ) -> Result<(), IpcpError> {
+        let Some(flow) = self.flows.get_mut(eid) else {
+            return Err(IpcpError::NoSuchFlow);
+        };
+        let FlowState::PendingAccept { peer, peer_eid } = flow.state else {
+            return Err(IpcpError::NoSuchFlow);
+        };
+        let reply = if accept {
+            flow.state = FlowState::Allocated { peer, peer_eid };
+            flow.last_tx = now;
+            MgmtMsg::FlowReply {
+                src_eid: peer_eid,
+                dst_eid: eid,
+                result: FlowResult::Ok,
+            }
+        } else {
+            self.flows.remove(eid);
+            MgmtMsg::FlowReply {
+                src_eid: peer_eid,
+                dst_eid: Eid::MGMT,
+                result: FlowResult::Denied,
+            }
+        };
+        let _ = self.send_mgmt(peer, &reply);
+        Ok(())
+    }
+
+    /// The responder answered our request.
+    pub(super) fn on_flow_reply(
+        &mut self,
+        now: Instant,
+        src: Address,
+        src_eid: Eid,
+        dst_eid: Eid,
+        result: FlowResult,
+    ) {
+        let Some(flow) = self.flows.get_mut(src_eid) else {
+            return;
+        };
+        match flow.state {
+            FlowState::Requested { peer, .. } if peer == src => {}
+            _ => return, // late or duplicate reply
+        }
+        if result == FlowResult::Ok && dst_eid != Eid::MGMT {
+            flow.state = FlowState::Allocated {
+                peer: src,
+                peer_eid: dst_eid,
+            };
+            flow.last_rx = now;
+            self.emit_event(Event::FlowAllocated { flow: src_eid });
+        } else {
+            self.fail_flow(src_eid, FlowEnd::Refused);
+        }
+    }
+
+    /// Send application data on an allocated flow.
+    pub(super) fn write_flow(
+        &mut self,
+        now: Instant,
+        eid: Eid,
+        data: &[u8],
+    ) -> Result<(), IpcpError> {
+        let Some(flow) = self.flows.get_mut(eid) else {
+            return Err(IpcpError::NoSuchFlow);
+        };
+        let Some((peer, peer_eid)) = flow.peer() else {
+            return Err(IpcpError::NoSuchFlow);
+        };
+        flow.last_tx = now;
+        let cube = flow.qos.cube();
+        self.send_routed(peer, peer_eid, cube, data)
+    }
+
+    /// Data for one of our endpoints.
+    pub(super) fn deliver_flow_data(&mut self, now: Instant, header: DtHeader, data: Vec<u8>) {
+        let Some(flow) = self.flows.get_mut(header.eid) else {
+            self.counters.drop_unknown_eid += 1;
+            return;
+        };
+        if flow.peer().map(|(p, _)| p) != Some(header.src) {
+            self.counters.drop_unknown_eid += 1;
+            return;
+        }
+        flow.last_rx = now;
+        flow.ecn_seen = flow.ecn_seen.max(header.ecn);
+        self.counters.delivered += 1;
+        self.emit_event(Event::FlowData {
+            flow: header.eid,
+            data,
+        });
+    }
+
+    /// The application deallocates a flow: tell the peer and forget it.
+    pub(super) fn end_flow_locally(&mut self, _now: Instant, eid: Eid) -> Result<(), IpcpError> {
+        let Some(flow) = self.flows.remove(eid) else {
+            return Err(IpcpError::NoSuchFlow);
+        };
+        let msg = match flow.state {
+            FlowState::Allocated { peer, peer_eid } => {
+                Some((peer, MgmtMsg::FlowDealloc { eid: peer_eid }))
+            }
+            FlowState::PendingAccept { peer, peer_eid } => Some((
+                peer,
+                MgmtMsg::FlowReply {
+                    src_eid: peer_eid,
+                    dst_eid: Eid::MGMT,
+                    result: FlowResult::Denied,
+                },
+            )),
+            FlowState::Resolving { .. } | FlowState::Requested { .. } => None,
+        };
+        if let Some((peer, msg)) = msg {
+            let _ = self.send_mgmt(peer, &msg);
+        }
+        Ok(())
+    }
+
+    /// The flow whose peer is `src`, if `eid` names one.
+    fn flow_from_peer(&mut self, src: Address, eid: Eid) -> Option<&mut Flow> {
+        self.flows
+            .get_mut(eid)
+            .filter(|f| f.peer().map(|(p, _)| p) == Some(src))
+    }
+
+    /// The peer deallocated.
+    pub(super) fn on_flow_dealloc(&mut self, src: Address, eid: Eid) {
+        if self.flow_from_peer(src, eid).is_some() {
+            self.flows.remove(eid);
+            self.emit_event(Event::FlowEnded {
+                flow: eid,
+                reason: FlowEnd::Remote,
+            });
+        }
+    }
+
+    /// A keepalive from the peer.
+    pub(super) fn on_flow_keepalive(&mut self, now: Instant, src: Address, eid: Eid) {
+        if let Some(flow) = self.flow_from_peer(src, eid) {
+            flow.last_rx = now;
+        }
+    }
+
+    /// Congestion feedback from the peer.
+    pub(super) fn on_flow_update(&mut self, now: Instant, src: Address, eid: Eid, ece: u16) {
+        if let Some(flow) = self.flow_from_peer(src, eid) {
+            flow.last_rx = now;
+            flow.peer_ece = ece;
+        }
+    }
+
+    /// Remove a flow and tell the application why.
+    fn fail_flow(&mut self, eid: Eid, reason: FlowEnd) {
+        if self.flows.remove(eid).is_some() {
+            self.emit_event(Event::FlowEnded { flow: eid, reason });
+        }
+    }
+
+    /// Retries, timeouts, keepalives and congestion echoes, once per hello interval.
+    pub(super) fn flow_tick(&mut self, now: Instant) {
+        for eid in self.flows.eids() {
+            let Some(flow) = self.flows.get_mut(eid) else {
+                continue;
+            };
+            match flow.state {
+                FlowState::Resolving { tried, sent_at, .. } => {
+                    if now.saturating_duration_since(sent_at) >= QUERY_TIMEOUT {
+                        self.lookup(now, eid, tried + 1);
+                    }
+                }
+                FlowState::Requested {
+                    peer,
+                    attempts,
+                    sent_at,
+                } => {
+                    if now.saturating_duration_since(sent_at) < FLOW_REQ_TIMEOUT {
+                        continue;
+                    }
+                    if attempts >= FLOW_REQ_ATTEMPTS {
+                        self.fail_flow(eid, FlowEnd::Unreachable);
+                    } else {
+                        self.send_flow_req(now, eid, peer);
+                    }
+                }
+                FlowState::PendingAccept { .. } => {}
+                FlowState::Allocated { peer, peer_eid } => {
+                    let timeout = Duration::from_millis(u64::from(flow.qos.timeout_ms));
+                    if now.saturating_duration_since(flow.last_rx) > timeout {
+                        self.fail_flow(eid, FlowEnd::PeerTimeout);
+                        continue;
+                    }
+                    let mut msgs = Vec::new();
+                    if now.saturating_duration_since(flow.last_tx) >= self.config.flow_keepalive {
+                        flow.last_tx = now;
+                        msgs.push(MgmtMsg::Keepalive { eid: peer_eid });
+                    }
+                    if flow.ecn_seen > 0 {
+                        msgs.push(MgmtMsg::FlowUpdate {
+                            eid: peer_eid,
+                            ece: u16::from(flow.ecn_seen),
+                        });
+                        flow.ecn_seen = 0;
+                    }
+                    for msg in msgs {
+                        let _ = self.send_mgmt(peer, &msg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latest congestion echo the peer of `flow` sent (0: none).
+    pub fn flow_congestion(&self, flow: Eid) -> Option<u16> {
+        self.flows.get(flow).map(|f| f.peer_ece)
+    }
+}

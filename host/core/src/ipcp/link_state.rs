@@ -1,0 +1,218 @@
+//! Link-state routing: originating and flooding advertisements, route computation through
+//! the routing policy, and installing the forwarding table.
+//!
+//! Originations are throttled (`lsa_min_interval`) and route computations delayed and held
+//! down (`spf_delay`, `spf_hold`), as OSPF does, so that a burst of changes costs one
+//! computation. A failed or invalid policy result keeps the table in force.
+
+use super::{Event, Ipcp};
+use crate::lsdb::Install;
+use crate::routing::{Fib, FibEntry, RoutingTable, Topology};
+use crate::time::Instant;
+use crate::wire::Lsa;
+use crate::{Address, PortId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Ipcp {
+    /// Lifetime carried by our advertisements, in seconds.
+    fn lsa_lifetime_s(&self) -> u16 {
+        u16::try_from(self.config.lsa_max_age.as_secs())
+            .unwrap_or(u16::MAX)
+            .max(1)
+    }
+
+    /// Arrange for our advertisement to be (re)originated, respecting the minimum interval.
+    pub(super) fn schedule_lsa(&mut self, now: Instant) {
+        if !self.is_enrolled() || self.lsa_due.is_some() {
+            return;
+        }
+        let earliest = self
+            .last_lsa_at
+            .map_or(now, |t| t + self.config.lsa_min_interval);
+        self.lsa_due = Some(earliest.max(now));
+    }
+
+    /// Originate our advertisement now and flood it.
+    pub(super) fn originate_lsa(&mut self, now: Instant) {
+        self.lsa_due = None;
+        self.last_lsa_at = Some(now);
+        self.own_seqno += 1;
+        let lsa = Lsa {
+            origin: self.address,
+            seqno: self.own_seqno,
+            lifetime_s: self.lsa_lifetime_s(),
+            links: self.advertised_links(),
+        };
+        self.counters.lsas_originated += 1;
+        self.lsdb.install(lsa.clone(), now);
+        self.flood(lsa, None);
+        self.schedule_spf(now);
+    }
+
+    /// Queue `lsa` on every up adjacency except `except`.
+    fn flood(&mut self, lsa: Lsa, except: Option<PortId>) {
+        let ports: Vec<PortId> = self
+            .adjacencies
+            .iter()
+            .filter(|(p, a)| a.up && Some(**p) != except)
+            .map(|(p, _)| *p)
+            .collect();
+        for port in ports {
+            self.queue_flood(port, lsa.clone());
+        }
+    }
+
+    /// Advertisements from a neighbour.
+    pub(super) fn on_lsu(&mut self, now: Instant, port: PortId, lsas: Vec<Lsa>) {
+        if !self.is_enrolled() || !self.adjacencies.contains_key(&port) {
+            self.counters.drop_not_ready += 1;
+            return;
+        }
+        for lsa in lsas {
+            if lsa.origin == self.address {
+                self.on_own_lsa(now, port, &lsa);
+                continue;
+            }
+            let origin = lsa.origin;
+            match self.lsdb.install(lsa.clone(), now) {
+                outcome if outcome.changed() => {
+                    self.flood(lsa, Some(port));
+                    self.schedule_spf(now);
+                }
+                Install::Older => {
+                    if let Some(ours) = self.lsdb.get(origin).cloned() {
+                        self.queue_flood(port, ours);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A copy of our own advertisement came back: if it claims a sequence number at least as
+    /// high as ours (we restarted), jump past it; if it is older, send the neighbour ours.
+    fn on_own_lsa(&mut self, now: Instant, port: PortId, lsa: &Lsa) {
+        if lsa.seqno > self.own_seqno
+            || (lsa.seqno == self.own_seqno && self.lsdb.get(self.address) != Some(lsa))
+        {
+            self.own_seqno = lsa.seqno;
+            self.schedule_lsa(now);
+        } else if lsa.seqno < self.own_seqno
+            && let Some(ours) = self.lsdb.get(self.address).cloned()
+        {
+            self.queue_flood(port, ours);
+        }
+    }
+
+    /// Arrange for a route computation after `spf_delay`, at most one per `spf_hold`.
+    pub(super) fn schedule_spf(&mut self, now: Instant) {
+        if !self.is_enrolled() || self.spf_due.is_some() {
+            return;
+        }
+        let soonest = now + self.config.spf_delay;
+        let due = match self.last_spf_at {
+            Some(t) => soonest.max(t + self.config.spf_hold),
+            None => soonest,
+        };
+        self.spf_due = Some(due);
+    }
+
+    /// The topology the policy sees: everyone's advertisements, with our own links taken
+    /// from our adjacencies as they are now (our advertisement may lag behind).
+    pub(super) fn current_topology(&self) -> Topology {
+        let own = self.address;
+        let others = self.lsdb.links().filter(move |(from, _, _)| *from != own);
+        let mine = self
+            .advertised_links()
+            .into_iter()
+            .map(move |l| (own, l.neighbor, l.cost));
+        Topology::from_links(others.chain(mine))
+    }
+
+    /// Run the routing policy and install its table.
+    pub(super) fn run_spf(&mut self, now: Instant) {
+        self.spf_due = None;
+        self.last_spf_at = Some(now);
+        self.counters.route_computations += 1;
+        let topology = self.current_topology();
+        let table = match self.policy.compute(self.address, &topology) {
+            Ok(table) => table,
+            Err(_) => {
+                self.counters.routing_failures += 1;
+                return;
+            }
+        };
+        match self.fib_from_table(&table) {
+            Some(fib) => self.install_fib(fib),
+            None => self.counters.routing_failures += 1,
+        }
+        self.republish_moved_names(now);
+    }
+
+    /// Turn a policy's table into a forwarding table; `None` if a next hop is not an up
+    /// neighbour (the output breaks the contract).
+    fn fib_from_table(&self, table: &RoutingTable) -> Option<Fib> {
+        let mut entries = HashMap::with_capacity(table.routes.len());
+        for (dst, hops) in &table.routes {
+            if *dst == self.address {
+                continue;
+            }
+            let port_of = |a: &Address| self.neighbor_ports.get(a).map(|p| (*a, *p));
+            let next_hops: Option<Vec<(Address, PortId)>> = hops.ecmp.iter().map(port_of).collect();
+            let backup = match &hops.lfa {
+                Some(a) => Some(port_of(a)?),
+                None => None,
+            };
+            let mut next_hops = next_hops?;
+            next_hops.sort_unstable();
+            next_hops.dedup();
+            if next_hops.is_empty() && backup.is_none() {
+                continue;
+            }
+            entries.insert(*dst, FibEntry { next_hops, backup });
+        }
+        Some(Fib::new(entries))
+    }
+
+    /// Swap in `fib` if it differs from the table in force.
+    fn install_fib(&mut self, fib: Fib) {
+        if *self.fib != fib {
+            self.fib = Arc::new(fib);
+            self.emit_event(Event::RoutesChanged);
+        }
+    }
+
+    /// Fast local repair after losing `port`: drop it from every entry, falling back on the
+    /// loop-free alternates, until the next route computation.
+    pub(super) fn repair_fib_without(&mut self, port: PortId) {
+        let mut entries = HashMap::with_capacity(self.fib.len());
+        for (dst, entry) in self.fib.iter() {
+            let next_hops: Vec<_> = entry
+                .next_hops
+                .iter()
+                .copied()
+                .filter(|(_, p)| *p != port)
+                .collect();
+            let backup = entry.backup.filter(|(_, p)| *p != port);
+            if next_hops.is_empty() && backup.is_none() {
+                continue;
+            }
+            entries.insert(*dst, FibEntry { next_hops, backup });
+        }
+        self.install_fib(Fib::new(entries));
+    }
+
+    /// Age out advertisements and refresh our own.
+    pub(super) fn link_state_tick(&mut self, now: Instant) {
+        if !self.lsdb.expire(now).is_empty() {
+            self.schedule_spf(now);
+        }
+        if self
+            .last_lsa_at
+            .is_some_and(|t| t + self.config.lsa_refresh <= now)
+        {
+            self.schedule_lsa(now);
+        }
+    }
+}
