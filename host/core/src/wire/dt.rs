@@ -98,13 +98,11 @@ impl<T: AsRef<[u8]>> DtPacket<T> {
     }
     /// `N` bytes at `range`, or zeros if the buffer is too short (cannot happen once checked).
     fn field<const N: usize>(&self, range: core::ops::Range<usize>) -> [u8; N] {
-        let mut out = [0u8; N];
-        if let Some(b) = self.buffer.as_ref().get(range) {
-            if b.len() == N {
-                out.copy_from_slice(b);
-            }
-        }
-        out
+        self.buffer
+            .as_ref()
+            .get(range)
+            .and_then(|b| <[u8; N]>::try_from(b).ok())
+            .unwrap_or([0; N])
     }
     /// The byte at `at`, or 0 if the buffer is too short (cannot happen once checked).
     fn byte(&self, at: usize) -> u8 {
