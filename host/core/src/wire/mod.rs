@@ -12,9 +12,14 @@
 mod dt;
 mod field;
 mod mgmt;
+#[cfg(test)]
+mod test_util;
 
 pub use dt::{DT_HEADER_LEN, DtHeader, DtPacket};
-pub use mgmt::{DirEntry, EnrollResult, FlowResult, Lsa, LsaLink, LsaSummary, MgmtMsg, MgmtType};
+pub use mgmt::{
+    DirEntry, EnrollResult, FlowResult, Lsa, LsaLink, MAX_STR_LEN, MAX_VEC_LEN,
+    MgmtMsg, MgmtType, QOS_SPEC_LEN,
+};
 
 /// Why a buffer could not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
