@@ -41,7 +41,10 @@ pub struct LayerConfig {
 impl LayerConfig {
     /// A layer called `name` with the default settings.
     pub fn named(name: &str) -> Self {
-        LayerConfig { layer_name: name.to_string(), ..LayerConfig::default() }
+        LayerConfig {
+            layer_name: name.to_string(),
+            ..LayerConfig::default()
+        }
     }
 }
 

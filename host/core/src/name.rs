@@ -24,7 +24,10 @@ impl NameHash {
         let full = blake3::hash(name.as_bytes());
         let mut bytes = [0u8; MAX_HASH_LEN];
         bytes[..len].copy_from_slice(&full.as_bytes()[..len]);
-        NameHash { len: len as u8, bytes }
+        NameHash {
+            len: len as u8,
+            bytes,
+        }
     }
 
     /// A hash from raw bytes, or `None` if the length is outside 4..=32.
@@ -34,7 +37,10 @@ impl NameHash {
         }
         let mut bytes = [0u8; MAX_HASH_LEN];
         bytes[..raw.len()].copy_from_slice(raw);
-        Some(NameHash { len: raw.len() as u8, bytes })
+        Some(NameHash {
+            len: raw.len() as u8,
+            bytes,
+        })
     }
 
     /// The hash bytes.

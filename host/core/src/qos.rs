@@ -36,7 +36,10 @@ impl QosSpec {
         timeout_ms: 120_000,
     };
     /// Best effort: the default.
-    pub const BEST_EFFORT: QosSpec = QosSpec { ber: 1, ..QosSpec::RAW };
+    pub const BEST_EFFORT: QosSpec = QosSpec {
+        ber: 1,
+        ..QosSpec::RAW
+    };
     /// Video: bandwidth-heavy, some delay tolerance, little loss.
     pub const VIDEO: QosSpec = QosSpec {
         delay_ms: 100,

@@ -71,6 +71,9 @@ mod tests {
         assert_eq!((t + Duration::from_millis(3)).as_millis(), 8);
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
         assert_eq!(t - Instant::ZERO, Duration::from_millis(5));
-        assert_eq!((Instant::from_nanos(u64::MAX) + Duration::from_secs(1)).as_nanos(), u64::MAX);
+        assert_eq!(
+            (Instant::from_nanos(u64::MAX) + Duration::from_secs(1)).as_nanos(),
+            u64::MAX
+        );
     }
 }

@@ -7,8 +7,8 @@
 //! happened, for the application side), and arm a timer for [`Ipcp::poll_timeout`].
 
 use crate::routing::{Fib, RoutingPolicy};
-use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
 use crate::time::Instant;
+use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
 use std::sync::Arc;
 
 /// A PDU to send on an N-1 port.

@@ -9,8 +9,7 @@
 
 use super::{NextHops, RoutingError, RoutingPolicy, RoutingTable, Topology};
 use crate::Address;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 /// Shortest paths over link costs with all equal-cost next hops and one loop-free alternate
 /// per destination where one exists.
@@ -25,7 +24,7 @@ pub struct NativeSpf {
     /// Best alternate so far per destination: (cost via it, neighbour position + 1; 0 = none).
     lfa: Vec<(u64, u32)>,
     /// The Dijkstra priority queue (lazy deletion).
-    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    heap: RadixHeap,
 }
 
 /// The distance of a node that cannot be reached.
@@ -80,10 +79,10 @@ impl NativeSpf {
             row.fill(0);
             row[k / 64] |= 1u64 << (k % 64);
             dist[v] = nd;
-            heap.push(Reverse((nd, v as u32)));
+            heap.push(nd, v as u32);
         }
 
-        while let Some(Reverse((d, u))) = heap.pop() {
+        while let Some((d, u)) = heap.pop() {
             let u = u as usize;
             if d > dist[u] {
                 continue; // stale entry
@@ -96,12 +95,87 @@ impl NativeSpf {
                 if nd < dv {
                     dist[v] = nd;
                     copy_row(fh, u, v, stride);
-                    heap.push(Reverse((nd, v as u32)));
+                    heap.push(nd, v as u32);
                 } else if nd == dv && v != src {
                     or_row(fh, u, v, stride);
                 }
             }
         }
+    }
+}
+
+/// A monotone priority queue for Dijkstra (a radix heap): keys pushed are never below the
+/// last key popped. Bucket `i > 0` holds keys whose highest bit differing from the last
+/// popped key is bit `i - 1`; bucket 0 holds keys equal to it. Popping refills bucket 0 by
+/// redistributing the first non-empty bucket around its minimum, so each entry moves at
+/// most 64 times and usually far fewer; all buckets keep their allocations between runs.
+#[derive(Clone, Debug)]
+struct RadixHeap {
+    last: u64,
+    len: usize,
+    buckets: [Vec<(u64, u32)>; 65],
+}
+
+impl Default for RadixHeap {
+    fn default() -> Self {
+        RadixHeap {
+            last: 0,
+            len: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
+        }
+    }
+}
+
+impl RadixHeap {
+    fn clear(&mut self) {
+        self.last = 0;
+        self.len = 0;
+        for b in &mut self.buckets {
+            b.clear();
+        }
+    }
+
+    #[inline]
+    fn bucket(last: u64, key: u64) -> usize {
+        (64 - (key ^ last).leading_zeros()) as usize
+    }
+
+    /// Push `(key, value)`; `key` must be ≥ the last popped key (clamped up if not, which
+    /// never happens in Dijkstra with non-negative costs).
+    #[inline]
+    fn push(&mut self, key: u64, value: u32) {
+        let key = key.max(self.last);
+        let b = Self::bucket(self.last, key);
+        if let Some(bucket) = self.buckets.get_mut(b) {
+            bucket.push((key, value));
+            self.len += 1;
+        }
+    }
+
+    /// Pop an entry with the smallest key.
+    #[inline]
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].is_empty() {
+            let i = self.buckets.iter().position(|b| !b.is_empty())?;
+            let mut moving = std::mem::take(&mut self.buckets[i]);
+            let new_last = moving.iter().map(|&(k, _)| k).min()?;
+            self.last = new_last;
+            for &(k, v) in &moving {
+                let b = Self::bucket(new_last, k);
+                if let Some(bucket) = self.buckets.get_mut(b) {
+                    bucket.push((k, v));
+                }
+            }
+            moving.clear();
+            // Give the (now empty) allocation back so it is reused.
+            self.buckets[i] = moving;
+        }
+        let item = self.buckets[0].pop()?;
+        self.len -= 1;
+        Some(item)
     }
 }
 
@@ -130,15 +204,15 @@ fn dijkstra(
     topology: &Topology,
     src: usize,
     dist: &mut Vec<u64>,
-    heap: &mut BinaryHeap<Reverse<(u64, u32)>>,
+    heap: &mut RadixHeap,
 ) {
     dist.clear();
     dist.resize(topology.len(), UNREACHABLE);
     heap.clear();
     let Some(d0) = dist.get_mut(src) else { return };
     *d0 = 0;
-    heap.push(Reverse((0, src as u32)));
-    while let Some(Reverse((d, u))) = heap.pop() {
+    heap.push(0, src as u32);
+    while let Some((d, u)) = heap.pop() {
         let u = u as usize;
         if d > dist[u] {
             continue;
@@ -149,7 +223,56 @@ fn dijkstra(
             let nd = d + u64::from(c);
             if nd < dist[v] {
                 dist[v] = nd;
-                heap.push(Reverse((nd, v as u32)));
+                heap.push(nd, v as u32);
+            }
+        }
+    }
+}
+
+/// Dijkstra from `nb`, a neighbour of `src`, for the LFA check, into `dist`.
+///
+/// A node `u` with `dist(nb,u) ≥ dist(nb,src) + dist(src,u)` is settled but not expanded:
+/// every destination reached through it fails RFC 5286 inequality 1 anyway (by the
+/// triangle inequality), while every node on a shortest path to a destination that
+/// satisfies it satisfies it too. So the distances computed are exact for every destination
+/// that satisfies the inequality, and no smaller than the true ones elsewhere (still
+/// failing it), which is all the LFA selection needs. `src` itself is never expanded.
+fn alternate_dijkstra(
+    topology: &Topology,
+    nb: usize,
+    src: usize,
+    dist_src: &[u64],
+    dist: &mut Vec<u64>,
+    heap: &mut RadixHeap,
+) {
+    dist.clear();
+    dist.resize(topology.len(), UNREACHABLE);
+    heap.clear();
+    let Some(d0) = dist.get_mut(nb) else { return };
+    *d0 = 0;
+    heap.push(0, nb as u32);
+    // dist(nb, src), once settled.
+    let mut d_ns = UNREACHABLE;
+    while let Some((d, u)) = heap.pop() {
+        let u = u as usize;
+        if d > dist[u] {
+            continue;
+        }
+        if u == src {
+            d_ns = d;
+            continue;
+        }
+        // Before `src` is settled, d_ns ≥ d and the test cannot hold (dist_src[u] ≥ 1).
+        if d >= d_ns.saturating_add(dist_src.get(u).copied().unwrap_or(UNREACHABLE)) {
+            continue;
+        }
+        let (targets, costs) = topology.row_slices(u);
+        for (&v, &c) in targets.iter().zip(costs) {
+            let v = v as usize;
+            let nd = d + u64::from(c);
+            if nd < dist[v] {
+                dist[v] = nd;
+                heap.push(nd, v as u32);
             }
         }
     }
@@ -179,7 +302,14 @@ impl RoutingPolicy for NativeSpf {
         self.lfa.resize(n, (UNREACHABLE, 0));
         if degree > 1 {
             for (k, (&nb, &c_sn)) in own_targets.iter().zip(own_costs).enumerate() {
-                dijkstra(topology, nb as usize, &mut self.alt_dist, &mut self.heap);
+                alternate_dijkstra(
+                    topology,
+                    nb as usize,
+                    src,
+                    &self.dist,
+                    &mut self.alt_dist,
+                    &mut self.heap,
+                );
                 let d_ns = self.alt_dist[src];
                 let bit = 1u64 << (k % 64);
                 let word = k / 64;
@@ -261,12 +391,46 @@ mod tests {
     }
 
     fn table(own: u32, t: &Topology) -> RoutingTable {
-        NativeSpf::new().compute(a(own), t).expect("native never fails")
+        NativeSpf::new()
+            .compute(a(own), t)
+            .expect("native never fails")
     }
 
     fn hops(t: &RoutingTable, dst: u32) -> (Vec<u32>, Option<u32>) {
         let h = t.routes.get(&a(dst)).expect("route present");
         (h.ecmp.iter().map(|x| x.0).collect(), h.lfa.map(|x| x.0))
+    }
+
+    #[test]
+    fn radix_heap_pops_in_order() {
+        let mut h = RadixHeap::default();
+        let mut rng = crate::rng::SplitMix64::new(3);
+        let mut popped = Vec::new();
+        let mut last = 0;
+        for round in 0..200u32 {
+            for _ in 0..3 {
+                h.push(last + rng.below(1 << (round % 40)), round);
+            }
+            if let Some((k, _)) = h.pop() {
+                assert!(k >= last);
+                last = k;
+                popped.push(k);
+            }
+        }
+        while let Some((k, _)) = h.pop() {
+            assert!(k >= last);
+            last = k;
+            popped.push(k);
+        }
+        assert_eq!(popped.len(), 600);
+        h.clear();
+        assert_eq!(h.pop(), None);
+        h.push(5, 1);
+        h.push(5, 2);
+        h.push(u64::MAX, 3);
+        assert_eq!(h.pop().map(|x| x.0), Some(5));
+        assert_eq!(h.pop().map(|x| x.0), Some(5));
+        assert_eq!(h.pop(), Some((u64::MAX, 3)));
     }
 
     #[test]

@@ -121,10 +121,7 @@ impl Topology {
         let range = self.row(idx);
         let targets = self.targets.get(range.clone()).unwrap_or(&[]);
         let costs = self.costs.get(range).unwrap_or(&[]);
-        targets
-            .iter()
-            .zip(costs)
-            .map(|(&t, &c)| (t as usize, c))
+        targets.iter().zip(costs).map(|(&t, &c)| (t as usize, c))
     }
 
     /// Number of outgoing links of node `idx` (0 if out of range).

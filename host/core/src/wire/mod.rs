@@ -14,9 +14,7 @@ mod field;
 mod mgmt;
 
 pub use dt::{DT_HEADER_LEN, DtHeader, DtPacket};
-pub use mgmt::{
-    DirEntry, EnrollResult, FlowResult, Lsa, LsaLink, LsaSummary, MgmtMsg, MgmtType,
-};
+pub use mgmt::{DirEntry, EnrollResult, FlowResult, Lsa, LsaLink, LsaSummary, MgmtMsg, MgmtType};
 
 /// Why a buffer could not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
