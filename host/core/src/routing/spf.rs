@@ -200,12 +200,7 @@ fn or_row(fh: &mut [u64], u: usize, v: usize, stride: usize) {
 
 /// Plain Dijkstra from node `src` into `dist` (resized to the topology, [`UNREACHABLE`] for
 /// nodes not reached).
-fn dijkstra(
-    topology: &Topology,
-    src: usize,
-    dist: &mut Vec<u64>,
-    heap: &mut RadixHeap,
-) {
+fn dijkstra(topology: &Topology, src: usize, dist: &mut Vec<u64>, heap: &mut RadixHeap) {
     dist.clear();
     dist.resize(topology.len(), UNREACHABLE);
     heap.clear();
