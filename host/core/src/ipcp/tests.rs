@@ -437,3 +437,54 @@ fn restarted_member_resumes_its_sequence_numbers() {
         "re-originated above the stale copy: {seq}"
     );
 }
+
+mod hostile_input {
+    use super::*;
+    use crate::wire::{arb_header, arb_msg};
+    use proptest::prelude::*;
+
+    /// One hostile PDU: a valid management message under a random header, or random bytes.
+    fn arb_pdu() -> impl Strategy<Value = (bool, Vec<u8>)> {
+        let structured = (arb_header(), arb_msg(), any::<bool>(), any::<bool>()).prop_map(
+            |(mut header, msg, scoped, mgmt)| {
+                if scoped {
+                    header.dst = Address::NONE;
+                }
+                if mgmt {
+                    header.eid = Eid::MGMT;
+                }
+                let mut pdu = header.to_bytes().to_vec();
+                msg.emit(&mut pdu);
+                pdu
+            },
+        );
+        (
+            any::<bool>(),
+            prop_oneof![structured, proptest::collection::vec(any::<u8>(), 0..64)],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever a neighbour sends, the IPCP neither panics nor installs a route through a
+        /// port that is not an up adjacency.
+        #[test]
+        fn hostile_pdus_never_panic_or_corrupt_forwarding(pdus in proptest::collection::vec(arb_pdu(), 1..24)) {
+            let mut net = line(3);
+            for (from_left, pdu) in pdus {
+                let port = if from_left { Net::port(1, 0) } else { Net::port(1, 2) };
+                let now = net.now;
+                net.nodes[1].handle_pdu(now, port, pdu);
+                net.run_for(Duration::from_millis(20));
+            }
+            net.run_for(Duration::from_secs(3));
+            let b = &net.nodes[1];
+            let up: Vec<PortId> = b.neighbors().into_iter().map(|(p, _)| p).collect();
+            for (_, entry) in b.fib().iter() {
+                for (_, port) in &entry.next_hops {
+                    prop_assert!(up.contains(port), "route via {port} which is not up");
+                }
+            }
+        }
+    }
+}

@@ -171,7 +171,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> DtPacket<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::test_util::{hex, unhex};
     use proptest::prelude::*;
@@ -250,7 +250,7 @@ mod tests {
     }
 
     /// Any header.
-    fn arb_header() -> impl Strategy<Value = DtHeader> {
+    pub(crate) fn arb_header() -> impl Strategy<Value = DtHeader> {
         (
             any::<u32>(),
             any::<u32>(),

@@ -831,7 +831,7 @@ impl MgmtMsg {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::test_util::{hex, unhex};
     use proptest::collection::vec;
@@ -1029,7 +1029,9 @@ mod tests {
         let mut bad = enroll;
         bad[7] = 0xff; // inside "lab"
         assert_eq!(MgmtMsg::parse(&bad), Err(InvalidField("string")));
-        let flow_req = vectors.iter().find(|(m, _)| m.msg_type() == MgmtType::FlowReq);
+        let flow_req = vectors
+            .iter()
+            .find(|(m, _)| m.msg_type() == MgmtType::FlowReq);
         let mut bad = unhex(flow_req.expect("FlowReq vector").1);
         let in_order = 1 + 4 + 5 + 4 + 8 + 1 + 4 + 4;
         bad[in_order] = 2;
@@ -1242,7 +1244,7 @@ mod tests {
     }
 
     /// Any message of any type.
-    fn arb_msg() -> impl Strategy<Value = MgmtMsg> {
+    pub(crate) fn arb_msg() -> impl Strategy<Value = MgmtMsg> {
         prop_oneof![
             arb_hash().prop_map(|ipcp| MgmtMsg::EnrollRequest { ipcp }),
             (arb_enroll_result(), arb_address(), arb_config()).prop_map(
