@@ -266,6 +266,12 @@ impl Ipcp {
         todo!()
     }
 
+    /// An order-independent digest of the (origin, sequence number) pairs in the link-state
+    /// database: two IPCPs with equal digests hold the same database.
+    pub fn lsdb_digest(&self) -> u64 {
+        todo!()
+    }
+
     /// True while a route computation is scheduled but not yet run.
     pub fn routes_pending(&self) -> bool {
         todo!()
