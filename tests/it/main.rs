@@ -1,1 +1,3 @@
 //! The single integration test binary (wasmtime style): one module per area.
+
+mod sim;

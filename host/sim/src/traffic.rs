@@ -42,29 +42,38 @@ impl Simulator {
     }
 
     /// Open `k` best-effort flows between random (src, dst) pairs of the bootstrap component
-    /// (src ≠ dst); each source writes `msgs` messages of `size` bytes (at least 8) once its
-    /// flow is allocated. A flow succeeds when all its messages arrived intact within `limit`
-    /// of simulated time; both ends then deallocate it.
+    /// (src ≠ dst, drawn from the seeded generator) and run them as
+    /// [`Simulator::run_flow_pairs`] does. With fewer than two members, nothing runs.
     pub fn run_flows(&mut self, k: usize, msgs: u32, size: usize, limit: Duration) -> FlowSummary {
+        let members = self.component();
+        let len = members.len() as u64;
+        let mut pairs = Vec::with_capacity(k);
+        while len >= 2 && pairs.len() < k {
+            let src = members[self.flow_rng.below(len) as usize];
+            let dst = members[self.flow_rng.below(len) as usize];
+            if src != dst {
+                pairs.push((src, dst));
+            }
+        }
+        self.run_flow_pairs(&pairs, msgs, size, limit)
+    }
+
+    /// Open one best-effort flow per (src, dst) pair of node indices, to the name
+    /// `node-<dst id>`; each source writes `msgs` messages of `size` bytes (at least 8) once
+    /// its flow is allocated. A flow succeeds when all its messages arrived intact within
+    /// `limit` of simulated time; both ends then deallocate it. Returns the batch's totals.
+    pub fn run_flow_pairs(
+        &mut self,
+        pairs: &[(usize, usize)],
+        msgs: u32,
+        size: usize,
+        limit: Duration,
+    ) -> FlowSummary {
         let wall = std::time::Instant::now();
         let first = self.flows.records.len();
         self.flows.configure(msgs, size);
-        let members = self.component();
         let now = self.now;
-        for _ in 0..k {
-            if members.len() < 2 {
-                let idx = self.flows.add(members[0], members[0], now.as_millis());
-                self.flows.fail(idx, FlowFailure::Timeout, now.as_millis());
-                continue;
-            }
-            let len = members.len() as u64;
-            let src = members[self.flow_rng.below(len) as usize];
-            let dst = loop {
-                let d = members[self.flow_rng.below(len) as usize];
-                if d != src {
-                    break d;
-                }
-            };
+        for &(src, dst) in pairs {
             let idx = self.flows.add(src, dst, now.as_millis());
             let name = self.app_name(dst);
             match self.nodes[src]
