@@ -69,9 +69,9 @@ fn check_topology(g: &TestGraph, seed: u64) -> Simulator {
     let c = sim.counters();
     assert!(c.pdus_delivered > 0);
     assert_eq!(
-        (c.pdus_lost, c.bad_ports),
-        (0, 0),
-        "lossless links, valid ports"
+        (c.pdus_lost, c.bad_ports, c.timer_nudges),
+        (0, 0, 0),
+        "lossless links, valid ports, sane timers"
     );
     let at = sim.converged_at().expect("routes were computed");
     assert!(at <= sim.now());

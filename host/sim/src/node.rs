@@ -30,6 +30,8 @@ pub(crate) struct Node {
     pub enroll_failures: u32,
     /// The deadline of the armed timer event, if any (older timer events are stale).
     pub timer: Option<Instant>,
+    /// When its timer last ran.
+    pub last_fired: Option<Instant>,
     /// Queued for draining.
     pub dirty: bool,
 }
@@ -43,6 +45,7 @@ impl Node {
             enrolling: None,
             enroll_failures: 0,
             timer: None,
+            last_fired: None,
             dirty: false,
         }
     }

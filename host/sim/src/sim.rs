@@ -82,6 +82,8 @@ pub struct SimCounters {
     pub call_errors: u64,
     /// Queue events processed.
     pub events: u64,
+    /// Timers re-armed for the very instant they had just run at (an IPCP bug), moved 1 µs on.
+    pub timer_nudges: u64,
 }
 
 /// What a queue event does.
@@ -256,6 +258,7 @@ impl Simulator {
             Action::Timer { node } => {
                 if self.nodes[node].timer == Some(self.now) {
                     self.nodes[node].timer = None;
+                    self.nodes[node].last_fired = Some(self.now);
                     let now = self.now;
                     self.nodes[node].ipcp.handle_timeout(now);
                     self.mark(node);
@@ -326,7 +329,13 @@ impl Simulator {
     fn rearm(&mut self, n: usize) {
         match self.nodes[n].ipcp.poll_timeout() {
             Some(deadline) => {
-                let deadline = deadline.max(self.now);
+                let mut deadline = deadline.max(self.now);
+                if self.nodes[n].last_fired == Some(deadline) {
+                    // The timer just ran at this instant and asks to run again at once: an
+                    // IPCP bug; step forward a microsecond rather than spin forever.
+                    deadline += Duration::from_micros(1);
+                    self.counters.timer_nudges += 1;
+                }
                 if self.nodes[n].timer != Some(deadline) {
                     self.nodes[n].timer = Some(deadline);
                     self.queue.push(deadline, Action::Timer { node: n });
