@@ -1,4 +1,35 @@
 //! `ouro`: the Ouro command-line tool.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod sim_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The Ouro command-line tool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ouro",
+    version,
+    about = "Ouro: a recursive (Ouroboros) packet network"
+)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a layer over a topology (networkx node-link JSON) and report convergence,
+    /// forwarding tables and flow delivery.
+    Sim(sim_cmd::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sim(args) => sim_cmd::run(&args),
+    }
+}

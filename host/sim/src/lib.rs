@@ -1,2 +1,36 @@
 //! Deterministic discrete-event simulator for Ouro layers.
+//!
+//! Loads a topology ([`Graph`], networkx node-link JSON), runs one real
+//! [`ouro_core::Ipcp`] per node over simulated [`link::Link`]s in simulated time, and reports
+//! convergence, forwarding tables and flow delivery ([`SimReport`]). The same seed always
+//! gives the same run.
+//!
+//! ```no_run
+//! # use ouro_sim::{Graph, SimConfig, Simulator};
+//! # use std::time::Duration;
+//! let graph = Graph::load("ring8.json".as_ref(), Some("weight"))?;
+//! let mut sim = Simulator::new(graph, SimConfig::default())?;
+//! let converged = sim.run_until_converged(Duration::from_secs(60));
+//! println!("{}", serde_json::to_string(&sim.report(&[0]))?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+
+mod control;
+mod converge;
+pub mod flows;
+pub mod link;
+mod node;
+pub mod queue;
+mod report;
+mod sim;
+pub mod topology;
+mod traffic;
+
+pub use flows::{FlowFailure, FlowOutcome, FlowRecord};
+pub use link::LinkParams;
+pub use node::{edge_of, port_of};
+pub use report::SimReport;
+pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
+pub use topology::{Edge, Graph, TopologyError};
+pub use traffic::FlowSummary;

@@ -16,8 +16,18 @@ impl Ipcp {
             .min()
     }
 
-    /// Run everything due at `now`.
+    /// Run everything due at `now`, until nothing is (one action can schedule another for
+    /// the same instant: a dead neighbour found by the tick re-originates our advertisement).
     pub(super) fn run_timers(&mut self, now: Instant) {
+        for _ in 0..4 {
+            self.run_due_timers(now);
+            if self.next_deadline().is_none_or(|t| t > now) {
+                break;
+            }
+        }
+    }
+
+    fn run_due_timers(&mut self, now: Instant) {
         self.check_enrollment_timeout(now);
         if !self.is_enrolled() {
             return;

@@ -1,0 +1,134 @@
+//! End-to-end tests of the `ouro` binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ouro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ouro"))
+        .args(args)
+        .output()
+        .expect("the ouro binary runs")
+}
+
+fn repo_file(rel: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    root.to_string_lossy().into_owned()
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).expect("temp file written");
+    path.to_string_lossy().into_owned()
+}
+
+/// Exit code 1, exactly one line on stderr starting with `error:`, nothing on stdout, and no
+/// sign of a panic.
+fn assert_clean_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "stderr {stderr:?} lacks {needle:?}"
+    );
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+#[test]
+fn sim_json_report_on_ring8() {
+    let ring = repo_file("examples/topologies/ring8.json");
+    let out = ouro(&[
+        "sim",
+        "--topology",
+        &ring,
+        "--weight",
+        "weight",
+        "--dump-fib",
+        "0,4",
+        "--json",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    const KEYS: [&str; 8] = [
+        "nodes",
+        "links",
+        "converged",
+        "converged_at_ms",
+        "wall_ms",
+        "flows_ok",
+        "flows_failed",
+        "fib",
+    ];
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = KEYS.to_vec();
+    keys.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    // serde_json's map sorts keys (no `preserve_order`): check the order on the raw text.
+    let order: Vec<usize> = KEYS
+        .iter()
+        .map(|k| stdout.find(&format!("\"{k}\":")).expect("key present"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "key order: {stdout}");
+    assert_eq!(v["nodes"], 8);
+    assert_eq!(v["links"], 8);
+    assert_eq!(v["converged"], true);
+    assert_eq!(v["flows_ok"], 0);
+    assert_eq!(v["flows_failed"], 0);
+    // Ring 0-1-2-3-4-5-6-7-0 with costs 3 on 2-3 and 5-6: from 0, node 4 is reached via 7
+    // (0-7-6-5-4 costs 6) rather than via 1 (0-1-2-3-4 costs 6 too): both, an ECMP pair.
+    let fib0 = &v["fib"]["0"];
+    assert_eq!(fib0.as_object().expect("fib of 0").len(), 7);
+    assert_eq!(fib0["1"], serde_json::json!(["1"]));
+    assert_eq!(fib0["7"], serde_json::json!(["7"]));
+    assert_eq!(fib0["4"], serde_json::json!(["1", "7"]));
+    assert_eq!(v["fib"]["4"]["0"], serde_json::json!(["3", "5"]));
+}
+
+#[test]
+fn sim_missing_file_is_an_error() {
+    let out = ouro(&["sim", "--topology", "/nonexistent/ouro-topology.json"]);
+    assert_clean_error(&out, "not found");
+}
+
+#[test]
+fn sim_bad_json_is_an_error() {
+    let path = temp_file("bad.json", "{\n  \"nodes\": [,]\n}\n");
+    let out = ouro(&["sim", "--topology", &path]);
+    assert_clean_error(&out, "line 2");
+}
+
+#[test]
+fn sim_non_numeric_weight_is_an_error() {
+    let text = r#"{"nodes":[{"id":"a"},{"id":"b"}],"links":[{"source":"a","target":"b","weight":"heavy"}]}"#;
+    let path = temp_file("weight.json", text);
+    let out = ouro(&["sim", "--topology", &path, "--weight", "weight"]);
+    assert_clean_error(&out, "not a number");
+}
+
+#[test]
+fn sim_unknown_dump_id_is_an_error() {
+    let ring = repo_file("examples/topologies/ring8.json");
+    let out = ouro(&["sim", "--topology", &ring, "--dump-fib", "3,99"]);
+    assert_clean_error(&out, "\"99\"");
+}

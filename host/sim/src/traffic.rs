@@ -1,0 +1,140 @@
+//! Application traffic: registering node names and running test flows between random pairs.
+
+use crate::flows::{FlowFailure, FlowRecord};
+use crate::sim::Simulator;
+use ouro_core::{Eid, QosSpec};
+use std::time::Duration;
+
+/// Outcome of a batch of test flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowSummary {
+    /// Flows whose every message arrived intact in time.
+    pub ok: u64,
+    /// Flows that failed or timed out.
+    pub failed: u64,
+}
+
+impl Simulator {
+    /// The application name node `index` registers: `node-<id>`.
+    pub fn app_name(&self, index: usize) -> String {
+        format!("node-{}", self.graph.nodes()[index])
+    }
+
+    /// Every enrolled node of the bootstrap component registers its application name, then
+    /// the simulation runs for `settle`. Returns how many registrations failed.
+    pub fn register_names(&mut self, settle: Duration) -> u64 {
+        let mut failed = 0;
+        let now = self.now;
+        for n in self.component() {
+            if !self.nodes[n].enrolled {
+                continue;
+            }
+            let name = self.app_name(n);
+            if self.nodes[n].ipcp.register(now, &name).is_err() {
+                failed += 1;
+                self.counters.call_errors += 1;
+            }
+            self.mark(n);
+        }
+        self.flush();
+        self.run_for(settle);
+        failed
+    }
+
+    /// Open `k` best-effort flows between random (src, dst) pairs of the bootstrap component
+    /// (src ≠ dst, drawn from the seeded generator) and run them as
+    /// [`Simulator::run_flow_pairs`] does. With fewer than two members, nothing runs.
+    pub fn run_flows(&mut self, k: usize, msgs: u32, size: usize, limit: Duration) -> FlowSummary {
+        let members = self.component();
+        let len = members.len() as u64;
+        let mut pairs = Vec::with_capacity(k);
+        while len >= 2 && pairs.len() < k {
+            let src = members[self.flow_rng.below(len) as usize];
+            let dst = members[self.flow_rng.below(len) as usize];
+            if src != dst {
+                pairs.push((src, dst));
+            }
+        }
+        self.run_flow_pairs(&pairs, msgs, size, limit)
+    }
+
+    /// Open one best-effort flow per (src, dst) pair of node indices, to the name
+    /// `node-<dst id>`; each source writes `msgs` messages of `size` bytes (at least 8) once
+    /// its flow is allocated. A flow succeeds when all its messages arrived intact within
+    /// `limit` of simulated time; both ends then deallocate it. Returns the batch's totals.
+    pub fn run_flow_pairs(
+        &mut self,
+        pairs: &[(usize, usize)],
+        msgs: u32,
+        size: usize,
+        limit: Duration,
+    ) -> FlowSummary {
+        let wall = std::time::Instant::now();
+        let first = self.flows.records.len();
+        self.flows.configure(msgs, size);
+        let now = self.now;
+        for &(src, dst) in pairs {
+            let idx = self.flows.add(src, dst, now.as_millis());
+            let name = self.app_name(dst);
+            match self.nodes[src]
+                .ipcp
+                .alloc_flow(now, &name, QosSpec::BEST_EFFORT)
+            {
+                Ok(eid) => self.flows.set_src_eid(idx, eid),
+                Err(e) => self.flows.fail(idx, FlowFailure::Alloc(e), now.as_millis()),
+            }
+            self.mark(src);
+        }
+        self.flush();
+        let deadline = self.now + limit;
+        while self.flows.pending_from(first) > 0 && self.now < deadline {
+            let step = (self.now + self.config.check_interval).min(deadline);
+            self.run_until(step);
+        }
+        self.flows.time_out_from(first, self.now.as_millis());
+        self.wall += wall.elapsed();
+        let (ok, failed) = self.flows.summary_from(first);
+        FlowSummary { ok, failed }
+    }
+
+    /// Every test flow so far, in creation order.
+    pub fn flow_results(&self) -> &[FlowRecord] {
+        &self.flows.records
+    }
+
+    /// Totals over every test flow so far.
+    pub fn flow_summary(&self) -> FlowSummary {
+        let (ok, failed) = self.flows.summary_from(0);
+        FlowSummary { ok, failed }
+    }
+
+    /// `FlowAllocated` at `n`: if it is one of ours, write its messages.
+    pub(crate) fn start_sending(&mut self, n: usize, flow: Eid) {
+        let Some(idx) = self.flows.pending_source(n, flow) else {
+            return;
+        };
+        let now = self.now;
+        for m in self.flows.messages(idx) {
+            if let Err(e) = self.nodes[n].ipcp.flow_write(now, flow, &m) {
+                self.flows.fail(idx, FlowFailure::Write(e), now.as_millis());
+                break;
+            }
+        }
+        self.mark(n);
+    }
+
+    /// Flow `idx` delivered everything: both ends deallocate it.
+    pub(crate) fn finish_flow(&mut self, idx: usize) {
+        let rec = &self.flows.records[idx];
+        let ends = [(rec.src, rec.src_eid), (rec.dst, rec.dst_eid)];
+        let now = self.now;
+        for (node, eid) in ends {
+            if let Some(eid) = eid {
+                if self.nodes[node].ipcp.dealloc_flow(now, eid).is_err() {
+                    self.counters.call_errors += 1;
+                }
+                self.mark(node);
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Simulator scenarios: the real IPCP on line, ring, grid and random topologies, checked
+//! against an independent shortest-path oracle.
+//!
+//! Node `i` of a test graph has id `i` in its node-link JSON, hence index `i` in the
+//! simulator (checked by [`simulate`]).
+
+use ouro_sim::{Graph, SimConfig, Simulator};
+use ouro_tests::{TestGraph, shortest_next_hops};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Simulated time allowed for convergence and for a batch of flows.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A simulator over `g` (costs in the `weight` attribute), not yet run.
+fn simulator(g: &TestGraph, config: SimConfig) -> Simulator {
+    let json = g.to_node_link_json(Some("weight"));
+    let graph = Graph::from_json_str(&json, Some("weight")).expect("generated JSON loads");
+    assert_eq!(graph.node_count(), g.n);
+    for (i, id) in graph.nodes().iter().enumerate() {
+        assert_eq!(id, &i.to_string(), "node index mapping");
+    }
+    Simulator::new(graph, config).expect("non-empty topology")
+}
+
+/// A simulator over `g`, run to convergence.
+fn simulate(g: &TestGraph, seed: u64) -> Simulator {
+    let mut sim = simulator(
+        g,
+        SimConfig {
+            seed,
+            ..SimConfig::default()
+        },
+    );
+    assert!(
+        sim.run_until_converged(LIMIT),
+        "did not converge in {LIMIT:?}"
+    );
+    sim
+}
+
+/// Every node's ECMP next-hop sets equal the oracle's on `g`.
+fn assert_fibs_match(sim: &Simulator, g: &TestGraph) {
+    for src in 0..g.n {
+        let want = shortest_next_hops(g, src);
+        let got = sim.next_hops(src);
+        for dst in 0..g.n {
+            assert_eq!(got[dst], want[dst], "next hops from {src} to {dst}");
+        }
+    }
+}
+
+/// The simulator's edge between nodes `a` and `b`.
+fn edge_index(sim: &Simulator, a: usize, b: usize) -> usize {
+    let (a, b) = (a.min(b), a.max(b));
+    sim.graph()
+        .edges()
+        .iter()
+        .position(|e| (e.a, e.b) == (a, b))
+        .expect("edge exists")
+}
+
+fn check_topology(g: &TestGraph, seed: u64) -> Simulator {
+    let sim = simulate(g, seed);
+    assert_fibs_match(&sim, g);
+    assert!(sim.component().len() == g.n);
+    let c = sim.counters();
+    assert!(c.pdus_delivered > 0);
+    assert_eq!(
+        (c.pdus_lost, c.bad_ports, c.timer_nudges),
+        (0, 0, 0),
+        "lossless links, valid ports, sane timers"
+    );
+    let at = sim.converged_at().expect("routes were computed");
+    assert!(at <= sim.now());
+    sim
+}
+
+#[test]
+fn line_converges_to_shortest_paths() {
+    check_topology(&TestGraph::line(6), 1);
+}
+
+#[test]
+fn ring_converges_with_ecmp() {
+    // An even ring: the opposite node is reached through both neighbours.
+    let sim = check_topology(&TestGraph::ring(8), 2);
+    assert_eq!(sim.next_hops(0)[4], BTreeSet::from([1, 7]));
+}
+
+#[test]
+fn grid_converges() {
+    check_topology(&TestGraph::grid(5, 4), 3);
+}
+
+#[test]
+fn random_50_converges() {
+    check_topology(&TestGraph::random_connected(50, 4.0, 5, 50), 4);
+}
+
+#[test]
+fn random_200_converges() {
+    check_topology(&TestGraph::random_connected(200, 4.0, 10, 200), 5);
+}
+
+#[test]
+fn random_1000_converges() {
+    check_topology(&TestGraph::random_connected(1000, 4.0, 10, 1000), 6);
+}
+
+#[test]
+fn flows_between_random_pairs_deliver_everything() {
+    let g = TestGraph::random_connected(30, 3.0, 4, 7);
+    let mut sim = simulate(&g, 7);
+    assert_eq!(
+        sim.register_names(Duration::from_secs(1)),
+        0,
+        "registrations"
+    );
+    let summary = sim.run_flows(20, 10, 200, LIMIT);
+    assert_eq!(
+        (summary.ok, summary.failed),
+        (20, 0),
+        "{:?}",
+        sim.flow_results()
+    );
+    for rec in sim.flow_results() {
+        assert_ne!(rec.src, rec.dst);
+        assert_eq!((rec.sent, rec.received), (10, 10));
+    }
+    let report = sim.report(&[]);
+    assert_eq!((report.flows_ok, report.flows_failed), (20, 0));
+}
+
+#[test]
+fn flows_to_an_unregistered_name_fail() {
+    // Honesty check: without registration no flow can succeed.
+    let g = TestGraph::line(4);
+    let mut sim = simulate(&g, 8);
+    let summary = sim.run_flow_pairs(&[(0, 3)], 1, 8, Duration::from_secs(30));
+    assert_eq!((summary.ok, summary.failed), (0, 1));
+}
+
+#[test]
+fn link_failure_reroutes() {
+    let g = TestGraph::grid(4, 4);
+    let mut sim = simulate(&g, 9);
+    assert_fibs_match(&sim, &g);
+    // Node 5 = (1,1), node 6 = (1,2) in the 4x4 grid: a middle link.
+    let (a, b) = (5, 6);
+    let edge = edge_index(&sim, a, b);
+    sim.set_link(edge, false);
+    assert!(!sim.link_is_up(edge));
+    assert!(sim.run_until_converged(LIMIT), "did not reconverge");
+    let without = TestGraph {
+        n: g.n,
+        edges: g
+            .edges
+            .iter()
+            .copied()
+            .filter(|&(x, y, _)| (x.min(y), x.max(y)) != (a.min(b), a.max(b)))
+            .collect(),
+    };
+    assert_fibs_match(&sim, &without);
+    assert!(!sim.next_hops(a)[b].contains(&b));
+
+    // And back up: the original routes return.
+    sim.set_link(edge, true);
+    assert!(
+        sim.run_until_converged(LIMIT),
+        "did not reconverge after repair"
+    );
+    assert_fibs_match(&sim, &g);
+}
+
+#[test]
+fn node_joined_later_enrolls_and_is_reachable() {
+    let g = TestGraph::ring(6);
+    let late = 3;
+    let config = SimConfig {
+        seed: 10,
+        held_back: BTreeSet::from([late]),
+        ..SimConfig::default()
+    };
+    let mut sim = simulator(&g, config);
+    assert!(sim.run_until_converged(LIMIT));
+    assert!(!sim.is_enrolled(late));
+    assert_eq!(sim.component().len(), g.n - 1);
+    // Without node 3 the ring is a line 4-5-0-1-2: node 2 reaches 4 through 1.
+    assert_eq!(sim.next_hops(2)[4], BTreeSet::from([1]));
+
+    sim.join(late);
+    assert!(
+        sim.run_until_converged(LIMIT),
+        "did not converge after the join"
+    );
+    assert!(sim.is_enrolled(late));
+    assert!(sim.ipcp(late).is_enrolled());
+    assert_fibs_match(&sim, &g);
+    assert_eq!(sim.register_names(Duration::from_secs(1)), 0);
+    let summary = sim.run_flow_pairs(&[(0, late), (late, 0)], 5, 64, LIMIT);
+    assert_eq!(
+        (summary.ok, summary.failed),
+        (2, 0),
+        "{:?}",
+        sim.flow_results()
+    );
+}
+
+#[test]
+fn same_seed_same_run() {
+    let g = TestGraph::random_connected(40, 3.0, 5, 11);
+    let run = || {
+        let mut sim = simulate(&g, 11);
+        sim.register_names(Duration::from_secs(1));
+        sim.run_flows(10, 5, 100, LIMIT);
+        let all: Vec<usize> = (0..g.n).collect();
+        let mut report = sim.report(&all);
+        report.wall_ms = 0;
+        let dumps: Vec<_> = all.iter().map(|&n| sim.fib_dump(n)).collect();
+        (
+            serde_json::to_string(&report).expect("serialises"),
+            dumps,
+            sim.counters(),
+        )
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.0, b.0, "report");
+    assert_eq!(a.1, b.1, "FIB dumps");
+    assert_eq!(a.2, b.2, "counters");
+}
+
+#[test]
+fn lossy_links_still_converge() {
+    let g = TestGraph::ring(10);
+    let link = ouro_sim::LinkParams {
+        loss: 0.05,
+        ..ouro_sim::LinkParams::default()
+    };
+    let mut sim = simulator(
+        &g,
+        SimConfig {
+            seed: 12,
+            link,
+            ..SimConfig::default()
+        },
+    );
+    assert!(sim.run_until_converged(LIMIT));
+    assert!(sim.counters().pdus_lost > 0, "the loss model is in force");
+    assert_fibs_match(&sim, &g);
+}
+
+#[test]
+fn generators_oracle_and_loader_agree() {
+    // Needs no IPCP: the test scaffolding itself.
+    let ring = TestGraph::ring(8);
+    assert_eq!(shortest_next_hops(&ring, 0)[4], BTreeSet::from([1, 7]));
+    assert_eq!(shortest_next_hops(&ring, 0)[1], BTreeSet::from([1]));
+    assert!(shortest_next_hops(&ring, 0)[0].is_empty());
+    let g = TestGraph::random_connected(1000, 4.0, 10, 1000);
+    let graph =
+        Graph::from_json_str(&g.to_node_link_json(Some("weight")), Some("weight")).expect("loads");
+    assert_eq!(graph.components().len(), 1);
+    assert_eq!(graph.edge_count(), g.edges.len());
+    assert!(
+        (1900..=2000).contains(&graph.edge_count()),
+        "{}",
+        graph.edge_count()
+    );
+    let costs: BTreeSet<u32> = graph.edges().iter().map(|e| e.cost).collect();
+    assert_eq!(costs, (1..=10).collect());
+    let hops = shortest_next_hops(&g, 0);
+    assert!(
+        hops.iter().skip(1).all(|h| !h.is_empty()),
+        "connected: every node reachable"
+    );
+}
