@@ -129,7 +129,7 @@ impl Ipcp {
         self.neighbor_ports.insert(neighbor, best);
         self.emit_event(Event::AdjacencyUp { port, neighbor });
         let all: Vec<_> = self.lsdb.iter().cloned().collect();
-        self.send_lsas(port, all);
+        self.send_lsas(now, port, all);
         self.schedule_lsa(now);
         self.schedule_spf(now);
     }
@@ -137,6 +137,7 @@ impl Ipcp {
     /// The adjacency on `port` is gone (port down or dead interval).
     pub(super) fn adjacency_lost(&mut self, now: Instant, port: PortId) {
         self.flood_queue.remove(&port);
+        self.unacked.remove(&port);
         let Some(adj) = self.adjacencies.remove(&port) else {
             return;
         };

@@ -156,6 +156,7 @@ impl Ipcp {
             }
             (MgmtMsg::Keepalive { eid }, _) if eid == Eid::MGMT => {}
             (MgmtMsg::Lsu { lsas }, Some(port)) if scoped => self.on_lsu(now, port, lsas),
+            (MgmtMsg::LsaAck { acks }, Some(port)) if scoped => self.on_lsa_ack(port, &acks),
             (msg, _) if !scoped && self.is_enrolled() && !header.src.is_none() => {
                 self.handle_routed_mgmt(now, header.src, msg)
             }
@@ -206,12 +207,17 @@ impl Ipcp {
         }
         let queued = std::mem::take(&mut self.flood_queue);
         for (port, lsas) in queued {
-            self.send_lsas(port, lsas);
+            self.send_lsas(now, port, lsas);
         }
     }
 
-    /// Send advertisements on `port` in as few LSU messages as fit the batch size.
-    pub(super) fn send_lsas(&mut self, port: PortId, lsas: Vec<Lsa>) {
+    /// Send advertisements on `port` in as few LSU messages as fit the batch size, and
+    /// remember them until the neighbour acknowledges them.
+    pub(super) fn send_lsas(&mut self, now: Instant, port: PortId, lsas: Vec<Lsa>) {
+        let pending = self.unacked.entry(port).or_default();
+        for lsa in &lsas {
+            pending.insert(lsa.origin, (lsa.seqno, now));
+        }
         let mut batch: Vec<Lsa> = Vec::new();
         let mut bytes = 0;
         for lsa in lsas {

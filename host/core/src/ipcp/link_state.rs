@@ -9,7 +9,7 @@ use super::{Event, Ipcp};
 use crate::lsdb::Install;
 use crate::routing::{Fib, FibEntry, RoutingTable, Topology};
 use crate::time::Instant;
-use crate::wire::Lsa;
+use crate::wire::{Lsa, LsaRef, MgmtMsg};
 use crate::{Address, PortId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +69,14 @@ impl Ipcp {
             self.counters.drop_not_ready += 1;
             return;
         }
+        let acks: Vec<LsaRef> = lsas
+            .iter()
+            .map(|l| LsaRef {
+                origin: l.origin,
+                seqno: l.seqno,
+            })
+            .collect();
+        self.send_on_port(port, &MgmtMsg::LsaAck { acks });
         for lsa in lsas {
             if lsa.origin == self.address {
                 self.on_own_lsa(now, port, &lsa);
@@ -86,6 +94,45 @@ impl Ipcp {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// The neighbour on `port` acknowledges advertisements.
+    pub(super) fn on_lsa_ack(&mut self, port: PortId, acks: &[LsaRef]) {
+        let Some(pending) = self.unacked.get_mut(&port) else {
+            return;
+        };
+        for ack in acks {
+            if pending
+                .get(&ack.origin)
+                .is_some_and(|(seqno, _)| *seqno <= ack.seqno)
+            {
+                pending.remove(&ack.origin);
+            }
+        }
+    }
+
+    /// Send again, in their current version, the advertisements not acknowledged within a
+    /// hello interval.
+    fn retransmit_unacked(&mut self, now: Instant) {
+        let rxmt = self.config.hello_interval;
+        let mut resend: Vec<(PortId, Address)> = Vec::new();
+        for (port, pending) in &self.unacked {
+            for (origin, (_, sent_at)) in pending {
+                if *sent_at + rxmt <= now {
+                    resend.push((*port, *origin));
+                }
+            }
+        }
+        for (port, origin) in resend {
+            match self.lsdb.get(origin).cloned() {
+                Some(lsa) => self.queue_flood(port, lsa),
+                None => {
+                    if let Some(p) = self.unacked.get_mut(&port) {
+                        p.remove(&origin);
+                    }
+                }
             }
         }
     }
@@ -205,6 +252,7 @@ impl Ipcp {
 
     /// Age out advertisements and refresh our own.
     pub(super) fn link_state_tick(&mut self, now: Instant) {
+        self.retransmit_unacked(now);
         if !self.lsdb.expire(now).is_empty() {
             self.schedule_spf(now);
         }

@@ -212,6 +212,8 @@ pub struct Ipcp {
     loopback: VecDeque<Vec<u8>>,
     /// Link-state advertisements waiting to be flooded, per port (sent in batches).
     flood_queue: BTreeMap<PortId, Vec<crate::wire::Lsa>>,
+    /// Advertisements sent on each port and not acknowledged yet: origin → (seqno, sent at).
+    unacked: BTreeMap<PortId, BTreeMap<Address, (u64, Instant)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -261,6 +263,7 @@ impl Ipcp {
             next_tick: None,
             loopback: VecDeque::new(),
             flood_queue: BTreeMap::new(),
+            unacked: BTreeMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),

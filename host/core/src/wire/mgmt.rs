@@ -26,7 +26,8 @@
 //!   (string).
 //! - [`Lsa`]: origin u32, seqno u64, lifetime_s u16, links (vec of [`LsaLink`]: neighbor
 //!   u32, cost u32).
-//! - [`DirEntry`]: name hash, address u32, lifetime_s u16.
+//! - [`LsaRef`]: origin u32, seqno u64. [`DirEntry`]: name hash, address u32,
+//!   lifetime_s u16.
 //!
 //! Emitting never validates: a value whose fields are out of range (a `hash_len` of 2, say)
 //! is written verbatim and rejected by the receiver's [`MgmtMsg::parse`]. Byte diagrams and
@@ -55,6 +56,8 @@ pub enum MgmtType {
     Keepalive = 0x05,
     /// [`MgmtMsg::Lsu`]
     Lsu = 0x10,
+    /// [`MgmtMsg::LsaAck`]
+    LsaAck = 0x11,
     /// [`MgmtMsg::DirPut`]
     DirPut = 0x20,
     /// [`MgmtMsg::DirDel`]
@@ -83,6 +86,7 @@ impl MgmtType {
             0x04 => MgmtType::AdjAccept,
             0x05 => MgmtType::Keepalive,
             0x10 => MgmtType::Lsu,
+            0x11 => MgmtType::LsaAck,
             0x20 => MgmtType::DirPut,
             0x21 => MgmtType::DirDel,
             0x22 => MgmtType::DirGet,
@@ -172,6 +176,15 @@ pub struct Lsa {
     pub links: Vec<LsaLink>,
 }
 
+/// Names one version of an advertisement (in acknowledgements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LsaRef {
+    /// Originator.
+    pub origin: Address,
+    /// Sequence number.
+    pub seqno: u64,
+}
+
 /// One directory registration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DirEntry {
@@ -224,6 +237,12 @@ pub enum MgmtMsg {
     Lsu {
         /// The advertisements.
         lsas: Vec<Lsa>,
+    },
+    /// Acknowledges advertisements received in an [`MgmtMsg::Lsu`] (flooding is reliable:
+    /// unacknowledged advertisements are sent again).
+    LsaAck {
+        /// The advertisement versions received.
+        acks: Vec<LsaRef>,
     },
     /// Store registrations (sent to the replicas responsible for each name).
     DirPut {
@@ -637,6 +656,25 @@ impl Put for Lsa {
     }
 }
 
+impl Field for LsaRef {
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(LsaRef {
+            origin: read(r)?,
+            seqno: read(r)?,
+        })
+    }
+}
+
+impl Put for LsaRef {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.origin.write(out);
+        self.seqno.write(out);
+    }
+    fn wire_len(&self) -> usize {
+        12
+    }
+}
+
 impl Field for DirEntry {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(DirEntry {
@@ -684,6 +722,7 @@ impl MgmtMsg {
             MgmtType::AdjAccept => MgmtMsg::AdjAccept { address: read(r)? },
             MgmtType::Keepalive => MgmtMsg::Keepalive { eid: read(r)? },
             MgmtType::Lsu => MgmtMsg::Lsu { lsas: read(r)? },
+            MgmtType::LsaAck => MgmtMsg::LsaAck { acks: read(r)? },
             MgmtType::DirPut => MgmtMsg::DirPut { entries: read(r)? },
             MgmtType::DirDel => MgmtMsg::DirDel {
                 name: read(r)?,
@@ -744,6 +783,7 @@ impl MgmtMsg {
             MgmtMsg::AdjAccept { address } => f(address),
             MgmtMsg::Keepalive { eid } => f(eid),
             MgmtMsg::Lsu { lsas } => f(lsas),
+            MgmtMsg::LsaAck { acks } => f(acks),
             MgmtMsg::DirPut { entries } => f(entries),
             MgmtMsg::DirDel { name, address } => {
                 f(name);
@@ -818,6 +858,7 @@ impl MgmtMsg {
             MgmtMsg::AdjAccept { .. } => MgmtType::AdjAccept,
             MgmtMsg::Keepalive { .. } => MgmtType::Keepalive,
             MgmtMsg::Lsu { .. } => MgmtType::Lsu,
+            MgmtMsg::LsaAck { .. } => MgmtType::LsaAck,
             MgmtMsg::DirPut { .. } => MgmtType::DirPut,
             MgmtMsg::DirDel { .. } => MgmtType::DirDel,
             MgmtMsg::DirGet { .. } => MgmtType::DirGet,
@@ -894,6 +935,21 @@ pub(crate) mod tests {
                     }],
                 },
                 "10 0001 00000001 0000000000000002 0708 0002 00000002 0000000a 00000003 00000001",
+            ),
+            (
+                MgmtMsg::LsaAck {
+                    acks: vec![
+                        LsaRef {
+                            origin: Address(1),
+                            seqno: 5,
+                        },
+                        LsaRef {
+                            origin: Address(2),
+                            seqno: 0x0102_0304_0506_0708,
+                        },
+                    ],
+                },
+                "11 0002 00000001 0000000000000005 00000002 0102030405060708",
             ),
             (
                 MgmtMsg::DirPut {
@@ -1002,7 +1058,6 @@ pub(crate) mod tests {
             ("01 21", InvalidField("name hash length")),
             ("01 08 01020304", Truncated { needed: 10, had: 6 }),
             ("31 00000010 00000020 04", InvalidField("flow result")),
-            ("11 0000", UnknownType(0x11)),
             (
                 "23 00000001 04 deadbeef 0002 00000001",
                 Truncated {
@@ -1264,6 +1319,11 @@ pub(crate) mod tests {
             arb_address().prop_map(|address| MgmtMsg::AdjAccept { address }),
             arb_eid().prop_map(|eid| MgmtMsg::Keepalive { eid }),
             vec(arb_lsa(), 0..6).prop_map(|lsas| MgmtMsg::Lsu { lsas }),
+            vec(
+                (arb_address(), any::<u64>()).prop_map(|(origin, seqno)| LsaRef { origin, seqno }),
+                0..20
+            )
+            .prop_map(|acks| MgmtMsg::LsaAck { acks }),
             vec(arb_dir_entry(), 0..10).prop_map(|entries| MgmtMsg::DirPut { entries }),
             (arb_hash(), arb_address())
                 .prop_map(|(name, address)| MgmtMsg::DirDel { name, address }),
