@@ -98,6 +98,13 @@ fn simulate(args: &SimArgs) -> Result<(), CliError> {
         sim.run_flows(args.flows, args.msgs, args.size, limit);
     }
     let report = sim.report(&dump);
+    if !args.json {
+        let c = sim.counters();
+        eprintln!(
+            "simulator: {} events, {} PDUs sent, {} delivered, {} lost",
+            c.events, c.pdus_sent, c.pdus_delivered, c.pdus_lost
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

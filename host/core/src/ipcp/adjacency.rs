@@ -138,6 +138,7 @@ impl Ipcp {
     pub(super) fn adjacency_lost(&mut self, now: Instant, port: PortId) {
         self.flood_queue.remove(&port);
         self.unacked.remove(&port);
+        self.ack_queue.remove(&port);
         let Some(adj) = self.adjacencies.remove(&port) else {
             return;
         };

@@ -6,6 +6,10 @@ use crate::time::Instant;
 use crate::wire::{DtHeader, DtPacket, Lsa, MgmtMsg};
 use crate::{Address, Eid, PortId, QosCube};
 
+/// How long advertisements and acknowledgements wait to be sent, so that the ones arriving in
+/// a burst share LSU messages (flood pacing, as routers do for OSPF).
+pub const FLOOD_PACING: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Largest management payload we put in one PDU when batching (advertisements, summaries):
 /// keeps PDUs under a 1,500-byte N-1 MTU with room for lower-layer headers.
 pub(super) const MAX_BATCH_BYTES: usize = 1400;
@@ -188,12 +192,13 @@ impl Ipcp {
         }
     }
 
-    /// Queue `lsa` for flooding on `port` (sent in batches by [`Ipcp::flush`]).
-    pub(super) fn queue_flood(&mut self, port: PortId, lsa: Lsa) {
-        self.flood_queue.entry(port).or_default().push(lsa);
+    /// Queue `origin`'s advertisement for flooding on `port` (sent in batches by
+    /// [`Ipcp::send_floods`]).
+    pub(super) fn queue_flood(&mut self, port: PortId, origin: Address) {
+        self.flood_queue.entry(port).or_default().insert(origin);
     }
 
-    /// Finish a driver call: process looped-back PDUs and send queued advertisements.
+    /// Finish a driver call: process looped-back PDUs and arm the flood pacing timer.
     pub(super) fn flush(&mut self, now: Instant) {
         // Looped-back PDUs can queue more of them; bound the work per call anyway.
         let mut budget = 10_000;
@@ -205,8 +210,30 @@ impl Ipcp {
                 break;
             }
         }
-        let queued = std::mem::take(&mut self.flood_queue);
-        for (port, lsas) in queued {
+        let queued = !self.flood_queue.is_empty() || !self.ack_queue.is_empty();
+        if queued && self.flood_due.is_none() {
+            self.flood_due = Some(now + FLOOD_PACING);
+        }
+    }
+
+    /// Send the queued advertisements and acknowledgements, batched per port.
+    pub(super) fn send_floods(&mut self, now: Instant) {
+        self.flood_due = None;
+        for (port, acks) in std::mem::take(&mut self.ack_queue) {
+            for chunk in acks.chunks(MAX_BATCH_BYTES / 12) {
+                self.send_on_port(
+                    port,
+                    &MgmtMsg::LsaAck {
+                        acks: chunk.to_vec(),
+                    },
+                );
+            }
+        }
+        for (port, origins) in std::mem::take(&mut self.flood_queue) {
+            let lsas = origins
+                .into_iter()
+                .filter_map(|o| self.lsdb.get(o).cloned())
+                .collect();
             self.send_lsas(now, port, lsas);
         }
     }

@@ -9,10 +9,15 @@ use super::{Event, Ipcp};
 use crate::lsdb::Install;
 use crate::routing::{Fib, FibEntry, RoutingTable, Topology};
 use crate::time::Instant;
-use crate::wire::{Lsa, LsaRef, MgmtMsg};
+use crate::wire::{Lsa, LsaRef};
 use crate::{Address, PortId};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Delay between an adjacency change and the origination of our advertisement, so that the
+/// adjacencies coming up together (a new member connecting to all its neighbours) are
+/// announced in one advertisement.
+pub const LSA_ORIGINATION_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Ipcp {
     /// Lifetime carried by our advertisements, in seconds.
@@ -30,7 +35,7 @@ impl Ipcp {
         let earliest = self
             .last_lsa_at
             .map_or(now, |t| t + self.config.lsa_min_interval);
-        self.lsa_due = Some(earliest.max(now));
+        self.lsa_due = Some(earliest.max(now + LSA_ORIGINATION_DELAY));
     }
 
     /// Originate our advertisement now and flood it.
@@ -45,13 +50,13 @@ impl Ipcp {
             links: self.advertised_links(),
         };
         self.counters.lsas_originated += 1;
-        self.lsdb.install(lsa.clone(), now);
-        self.flood(lsa, None);
+        self.lsdb.install(lsa, now);
+        self.flood(self.address, None);
         self.schedule_spf(now);
     }
 
-    /// Queue `lsa` on every up adjacency except `except`.
-    fn flood(&mut self, lsa: Lsa, except: Option<PortId>) {
+    /// Queue `origin`'s advertisement on every up adjacency except `except`.
+    fn flood(&mut self, origin: Address, except: Option<PortId>) {
         let ports: Vec<PortId> = self
             .adjacencies
             .iter()
@@ -59,7 +64,37 @@ impl Ipcp {
             .map(|(p, _)| *p)
             .collect();
         for port in ports {
-            self.queue_flood(port, lsa.clone());
+            self.queue_flood(port, origin);
+        }
+    }
+
+    /// Send a flush (lifetime 0) on every up adjacency except `except` at once: it is no
+    /// longer in the database for a paced batch to pick up.
+    fn flood_flush(&mut self, now: Instant, lsa: &Lsa, except: Option<PortId>) {
+        let ports: Vec<PortId> = self
+            .adjacencies
+            .iter()
+            .filter(|(p, a)| a.up && Some(**p) != except)
+            .map(|(p, _)| *p)
+            .collect();
+        for port in ports {
+            self.send_lsas(now, port, vec![lsa.clone()]);
+        }
+    }
+
+    /// The neighbour on `port` holds `origin`'s advertisement at `seqno`: drop older copies
+    /// queued for it or waiting for its acknowledgement.
+    fn neighbor_has(&mut self, port: PortId, origin: Address, seqno: u64) {
+        let held = self.lsdb.get(origin).map(|l| l.seqno);
+        if held.is_none_or(|h| h <= seqno)
+            && let Some(q) = self.flood_queue.get_mut(&port)
+        {
+            q.remove(&origin);
+        }
+        if let Some(pending) = self.unacked.get_mut(&port)
+            && pending.get(&origin).is_some_and(|(s, _)| *s <= seqno)
+        {
+            pending.remove(&origin);
         }
     }
 
@@ -69,31 +104,35 @@ impl Ipcp {
             self.counters.drop_not_ready += 1;
             return;
         }
-        let acks: Vec<LsaRef> = lsas
-            .iter()
-            .map(|l| LsaRef {
-                origin: l.origin,
-                seqno: l.seqno,
-            })
-            .collect();
-        self.send_on_port(port, &MgmtMsg::LsaAck { acks });
+        let acks = self.ack_queue.entry(port).or_default();
+        acks.extend(lsas.iter().map(|l| LsaRef {
+            origin: l.origin,
+            seqno: l.seqno,
+        }));
         for lsa in lsas {
             if lsa.origin == self.address {
                 self.on_own_lsa(now, port, &lsa);
                 continue;
             }
-            let origin = lsa.origin;
-            match self.lsdb.install(lsa.clone(), now) {
-                outcome if outcome.changed() => {
-                    self.flood(lsa, Some(port));
+            let (origin, seqno) = (lsa.origin, lsa.seqno);
+            let flush = (lsa.lifetime_s == 0).then(|| lsa.clone());
+            let outcome = self.lsdb.install(lsa, now);
+            if outcome != Install::Older {
+                self.neighbor_has(port, origin, seqno);
+            }
+            match outcome {
+                Install::Flushed => {
+                    if let Some(flush) = flush {
+                        self.flood_flush(now, &flush, Some(port));
+                    }
                     self.schedule_spf(now);
                 }
-                Install::Older => {
-                    if let Some(ours) = self.lsdb.get(origin).cloned() {
-                        self.queue_flood(port, ours);
-                    }
+                Install::New | Install::Newer => {
+                    self.flood(origin, Some(port));
+                    self.schedule_spf(now);
                 }
-                _ => {}
+                Install::Older => self.queue_flood(port, origin),
+                Install::Duplicate => {}
             }
         }
     }
@@ -126,13 +165,10 @@ impl Ipcp {
             }
         }
         for (port, origin) in resend {
-            match self.lsdb.get(origin).cloned() {
-                Some(lsa) => self.queue_flood(port, lsa),
-                None => {
-                    if let Some(p) = self.unacked.get_mut(&port) {
-                        p.remove(&origin);
-                    }
-                }
+            if self.lsdb.contains(origin) {
+                self.queue_flood(port, origin);
+            } else if let Some(p) = self.unacked.get_mut(&port) {
+                p.remove(&origin);
             }
         }
     }
@@ -145,10 +181,8 @@ impl Ipcp {
         {
             self.own_seqno = lsa.seqno;
             self.schedule_lsa(now);
-        } else if lsa.seqno < self.own_seqno
-            && let Some(ours) = self.lsdb.get(self.address).cloned()
-        {
-            self.queue_flood(port, ours);
+        } else if lsa.seqno < self.own_seqno && self.lsdb.contains(self.address) {
+            self.queue_flood(port, self.address);
         }
     }
 

@@ -210,8 +210,13 @@ pub struct Ipcp {
     next_tick: Option<Instant>,
     /// PDUs addressed to this IPCP by itself, processed before returning to the driver.
     loopback: VecDeque<Vec<u8>>,
-    /// Link-state advertisements waiting to be flooded, per port (sent in batches).
-    flood_queue: BTreeMap<PortId, Vec<crate::wire::Lsa>>,
+    /// Origins whose advertisement waits to be flooded, per port (sent in batches, in the
+    /// version held when the batch goes out).
+    flood_queue: BTreeMap<PortId, std::collections::BTreeSet<Address>>,
+    /// Acknowledgements waiting to be sent, per port (sent with the next flood batch).
+    ack_queue: BTreeMap<PortId, Vec<crate::wire::LsaRef>>,
+    /// When the queued advertisements and acknowledgements go out.
+    flood_due: Option<Instant>,
     /// Advertisements sent on each port and not acknowledged yet: origin → (seqno, sent at).
     unacked: BTreeMap<PortId, BTreeMap<Address, (u64, Instant)>>,
     transmits: VecDeque<Transmit>,
@@ -264,6 +269,8 @@ impl Ipcp {
             loopback: VecDeque::new(),
             flood_queue: BTreeMap::new(),
             unacked: BTreeMap::new(),
+            ack_queue: BTreeMap::new(),
+            flood_due: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: Counters::default(),

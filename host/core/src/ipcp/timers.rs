@@ -10,10 +10,16 @@ impl Ipcp {
             Enrollment::Pending { deadline, .. } => Some(deadline),
             _ => None,
         };
-        [enroll, self.lsa_due, self.spf_due, self.next_tick]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            enroll,
+            self.lsa_due,
+            self.spf_due,
+            self.flood_due,
+            self.next_tick,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Run everything due at `now`, until nothing is (one action can schedule another for
@@ -37,6 +43,9 @@ impl Ipcp {
         }
         if self.spf_due.is_some_and(|t| t <= now) {
             self.run_spf(now);
+        }
+        if self.flood_due.is_some_and(|t| t <= now) {
+            self.send_floods(now);
         }
         if self.next_tick.is_some_and(|t| t <= now) {
             self.next_tick = Some(now + self.config.hello_interval);
