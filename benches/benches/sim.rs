@@ -6,40 +6,20 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ouro_core::Address;
-use ouro_core::rng::SplitMix64;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
 use ouro_sim::{Graph, SimConfig, Simulator};
-use std::collections::BTreeSet;
+use ouro_tests::TestGraph;
 use std::hint::black_box;
 use std::time::Duration;
 
 const NODES: usize = 1000;
 const AVG_DEGREE: usize = 4;
 
-/// A connected random graph: a random spanning tree plus random edges up to the average
-/// degree, costs 1..=10 (the shared `ouro_tests::TestGraph::random_connected` does the same).
+/// The shared connected random graph (spanning tree plus random edges, costs 1..=10).
 fn random_graph(n: usize, avg_degree: usize, seed: u64) -> Graph {
-    let mut rng = SplitMix64::new(seed);
-    let mut edges = BTreeSet::new();
-    for i in 1..n {
-        let j = rng.below(i as u64) as usize;
-        edges.insert((j, i));
-    }
-    let target = n * avg_degree / 2;
-    for _ in 0..100 * target {
-        if edges.len() >= target {
-            break;
-        }
-        let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
-        if a != b {
-            edges.insert((a.min(b), a.max(b)));
-        }
-    }
-    let edges: Vec<_> = edges
-        .into_iter()
-        .map(|(a, b)| (a, b, 1 + rng.below(10) as u32))
-        .collect();
-    Graph::from_parts((0..n).map(|i| i.to_string()), edges)
+    let g = TestGraph::random_connected(n, avg_degree as f64, 10, seed);
+    Graph::from_json_str(&g.to_node_link_json(Some("weight")), Some("weight"))
+        .expect("generated JSON loads")
 }
 
 fn address(i: usize) -> Address {

@@ -280,7 +280,7 @@ mod tests {
         );
         assert_eq!(t.on_data(1, Eid(9), &msgs[1], 1), None);
         assert_eq!(t.on_data(1, Eid(9), &msgs[0], 2), Some(a));
-        t.on_ended(0, Eid(5), FlowEnd::Local, 3);
+        t.on_ended(0, Eid(5), FlowEnd::Remote, 3);
         assert_eq!(t.records[a].outcome, FlowOutcome::Ok);
         assert_eq!(t.records[a].finished_ms, Some(2));
 
