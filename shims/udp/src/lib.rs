@@ -1,0 +1,487 @@
+//! The UDP shim of Ouro: one UDP socket per layer (IPv4 or IPv6), each peer endpoint an N-1
+//! port ([`PortId`]) of the IPCP above.
+//!
+//! - Peers come from the configuration ([`UdpShim::add_peer`]) or are learned from the first
+//!   datagram they send (up to [`ShimOptions::max_learned`]; later strangers are counted and
+//!   dropped).
+//! - One datagram carries one PDU, unchanged. Anything the socket delivers is handed up; the
+//!   core parses it with checked views and counts what it cannot parse, so garbage never
+//!   crashes anything. Oversized or truncated datagrams are dropped here and counted.
+//! - I/O is batched with `quinn-udp`: `recvmmsg` with GRO on receive, and on send runs of
+//!   equal-size PDUs to the same peer go out as one GSO `sendmsg` (one syscall, many
+//!   datagrams); the rest go one `sendmsg` each.
+//! - [`fault`] is a fault-injecting wrapper (loss, duplication, reordering, delay, link down)
+//!   the driver can put in front of [`UdpShim::send`].
+//!
+//! All unsafe code lives in `quinn-udp`; this crate has none.
+#![forbid(unsafe_code)]
+
+pub mod fault;
+
+use ouro_core::PortId;
+use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSliceMut};
+use std::net::SocketAddr;
+
+/// The UDP port the shim uses when none is configured (as in Ouroboros).
+pub const DEFAULT_PORT: u16 = 3435;
+
+/// Largest PDU the shim carries (a UDP payload over IPv4 or IPv6 without jumbograms).
+pub const MAX_PDU: usize = 65_507;
+
+/// Errors setting a shim up.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    /// The socket could not be bound.
+    #[error("cannot bind UDP socket to {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// Another socket-level failure.
+    #[error("UDP socket setup: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Tunables of a shim.
+#[derive(Clone, Copy, Debug)]
+pub struct ShimOptions {
+    /// How many peers may be learned from incoming datagrams (configured peers don't count).
+    pub max_learned: usize,
+    /// Socket send and receive buffer size to ask for (bytes).
+    pub socket_buffer: usize,
+    /// PDUs queued for sending when the socket is full, beyond which new ones are dropped.
+    pub max_queued: usize,
+}
+
+impl Default for ShimOptions {
+    fn default() -> Self {
+        ShimOptions {
+            max_learned: 1024,
+            socket_buffer: 4 << 20,
+            max_queued: 4096,
+        }
+    }
+}
+
+/// Counters of one shim.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShimCounters {
+    /// Datagrams received and handed up.
+    pub rx_datagrams: u64,
+    /// Bytes received and handed up.
+    pub rx_bytes: u64,
+    /// Datagrams sent.
+    pub tx_datagrams: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Receive system calls that returned at least one datagram.
+    pub rx_batches: u64,
+    /// Send system calls.
+    pub tx_syscalls: u64,
+    /// Peers learned from incoming datagrams.
+    pub peers_learned: u64,
+    /// Datagrams dropped: from an unknown peer while the learned-peer table was full.
+    pub drop_stranger: u64,
+    /// Datagrams dropped: empty or truncated.
+    pub drop_bad: u64,
+    /// PDUs dropped on send: unknown port, too big, queue full or a socket error.
+    pub drop_tx: u64,
+}
+
+/// One received datagram, as handed to the caller of [`UdpShim::recv_batch`].
+#[derive(Debug)]
+pub struct Received<'a> {
+    /// The peer's port.
+    pub port: PortId,
+    /// True if this datagram made the shim learn the peer.
+    pub new_peer: bool,
+    /// The PDU.
+    pub data: &'a [u8],
+}
+
+/// A UDP shim: one socket, the peer table, receive buffers and the send queue.
+pub struct UdpShim {
+    socket: tokio::net::UdpSocket,
+    state: UdpSocketState,
+    opts: ShimOptions,
+    by_addr: HashMap<SocketAddr, PortId>,
+    by_port: Vec<SocketAddr>,
+    learned: usize,
+    rx_bufs: Vec<Vec<u8>>,
+    rx_meta: Vec<RecvMeta>,
+    tx_queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    gso_buf: Vec<u8>,
+    counters: ShimCounters,
+}
+
+impl std::fmt::Debug for UdpShim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpShim")
+            .field("local", &self.socket.local_addr().ok())
+            .field("peers", &self.by_port.len())
+            .finish()
+    }
+}
+
+impl UdpShim {
+    /// Bind a shim to `addr` (port 0 picks a free port). Must run inside a tokio runtime.
+    pub fn bind(addr: SocketAddr, opts: ShimOptions) -> Result<UdpShim, ShimError> {
+        let std_sock =
+            std::net::UdpSocket::bind(addr).map_err(|source| ShimError::Bind { addr, source })?;
+        std_sock.set_nonblocking(true)?;
+        let state = UdpSocketState::new((&std_sock).into())?;
+        // Best effort: the kernel may cap these.
+        let _ = state.set_send_buffer_size((&std_sock).into(), opts.socket_buffer);
+        let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
+        let socket = tokio::net::UdpSocket::from_std(std_sock)?;
+        let gro = state.gro_segments().max(1);
+        // Each receive buffer holds one GRO super-datagram (or one plain datagram).
+        let buf_len = (MAX_PDU + 1).max(gro * 1500).min(1 << 16);
+        Ok(UdpShim {
+            socket,
+            state,
+            opts,
+            by_addr: HashMap::new(),
+            by_port: Vec::new(),
+            learned: 0,
+            rx_bufs: (0..BATCH_SIZE).map(|_| vec![0; buf_len]).collect(),
+            rx_meta: vec![RecvMeta::default(); BATCH_SIZE],
+            tx_queue: VecDeque::new(),
+            gso_buf: Vec::with_capacity(1 << 16),
+            counters: ShimCounters::default(),
+        })
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The port of peer `addr`, creating it if new (configured peers).
+    pub fn add_peer(&mut self, addr: SocketAddr) -> PortId {
+        let addr = normalize(addr);
+        if let Some(p) = self.by_addr.get(&addr) {
+            return *p;
+        }
+        let port = PortId(u32::try_from(self.by_port.len()).unwrap_or(u32::MAX));
+        self.by_port.push(addr);
+        self.by_addr.insert(addr, port);
+        port
+    }
+
+    /// The peer endpoint behind `port`.
+    pub fn peer_addr(&self, port: PortId) -> Option<SocketAddr> {
+        self.by_port.get(port.0 as usize).copied()
+    }
+
+    /// The port of a known peer.
+    pub fn port_of(&self, addr: SocketAddr) -> Option<PortId> {
+        self.by_addr.get(&normalize(addr)).copied()
+    }
+
+    /// All peers: (port, address).
+    pub fn peers(&self) -> impl Iterator<Item = (PortId, SocketAddr)> + '_ {
+        self.by_port
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (PortId(i as u32), *a))
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> ShimCounters {
+        self.counters
+    }
+
+    /// Wait until the socket has datagrams to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Wait until the socket can take more datagrams (only useful while
+    /// [`UdpShim::has_queued`]).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.socket.writable().await
+    }
+
+    /// Read one batch of datagrams without blocking and hand each to `f`. Returns how many
+    /// were handed up (0 when nothing was waiting).
+    pub fn recv_batch(&mut self, mut f: impl FnMut(Received<'_>)) -> io::Result<usize> {
+        let Self {
+            socket,
+            state,
+            rx_bufs,
+            rx_meta,
+            ..
+        } = self;
+        let socket = &*socket;
+        let mut slices: Vec<IoSliceMut<'_>> =
+            rx_bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        let n = match socket.try_io(tokio::io::Interest::READABLE, || {
+            state.recv(socket.into(), &mut slices, rx_meta)
+        }) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            // ICMP errors from earlier sends surface here on some systems: not fatal.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        drop(slices);
+        self.counters.rx_batches += 1;
+        let mut handed = 0;
+        for i in 0..n {
+            let meta = self.rx_meta[i];
+            let addr = normalize(meta.addr);
+            let (port, new_peer) = match self.by_addr.get(&addr) {
+                Some(p) => (*p, false),
+                None if self.learned < self.opts.max_learned => {
+                    self.learned += 1;
+                    self.counters.peers_learned += 1;
+                    tracing::debug!(%addr, "udp shim: learned peer");
+                    (self.add_peer(addr), true)
+                }
+                None => {
+                    self.counters.drop_stranger += 1;
+                    continue;
+                }
+            };
+            let buf = &self.rx_bufs[i][..meta.len.min(self.rx_bufs[i].len())];
+            let stride = meta.stride.max(1);
+            let mut first = new_peer;
+            for seg in buf.chunks(stride) {
+                if seg.is_empty() || seg.len() > MAX_PDU {
+                    self.counters.drop_bad += 1;
+                    continue;
+                }
+                self.counters.rx_datagrams += 1;
+                self.counters.rx_bytes += seg.len() as u64;
+                handed += 1;
+                f(Received {
+                    port,
+                    new_peer: first,
+                    data: seg,
+                });
+                first = false;
+            }
+        }
+        Ok(handed)
+    }
+
+    /// Queue a PDU for `port`; [`UdpShim::flush`] sends the queue.
+    pub fn send(&mut self, port: PortId, data: Vec<u8>) {
+        let Some(addr) = self.peer_addr(port) else {
+            self.counters.drop_tx += 1;
+            return;
+        };
+        if data.is_empty() || data.len() > MAX_PDU || self.tx_queue.len() >= self.opts.max_queued {
+            self.counters.drop_tx += 1;
+            return;
+        }
+        self.tx_queue.push_back((addr, data));
+    }
+
+    /// True while PDUs wait in the send queue (the socket was full).
+    pub fn has_queued(&self) -> bool {
+        !self.tx_queue.is_empty()
+    }
+
+    /// Send as much of the queue as the socket takes, batching runs of equal-size PDUs to
+    /// the same peer into one GSO send. Never blocks.
+    pub fn flush(&mut self) {
+        let max_seg = self.state.max_gso_segments().max(1);
+        while let Some((addr, first)) = self.tx_queue.front() {
+            let addr = *addr;
+            let size = first.len();
+            // How many queued PDUs can share one GSO send with the first.
+            let mut run = 1;
+            if max_seg > 1 {
+                let mut total = size;
+                for (a, d) in self.tx_queue.iter().skip(1) {
+                    if run >= max_seg || *a != addr || d.len() > size || total + d.len() > 65_000 {
+                        break;
+                    }
+                    run += 1;
+                    total += d.len();
+                    if d.len() < size {
+                        break; // a shorter PDU may only end a GSO run
+                    }
+                }
+            }
+            let result = if run == 1 {
+                let t = Transmit {
+                    destination: addr,
+                    ecn: None,
+                    contents: first,
+                    segment_size: None,
+                    src_ip: None,
+                };
+                self.socket.try_io(tokio::io::Interest::WRITABLE, || {
+                    self.state.try_send((&self.socket).into(), &t)
+                })
+            } else {
+                self.gso_buf.clear();
+                for (_, d) in self.tx_queue.iter().take(run) {
+                    self.gso_buf.extend_from_slice(d);
+                }
+                let t = Transmit {
+                    destination: addr,
+                    ecn: None,
+                    contents: &self.gso_buf,
+                    segment_size: Some(size),
+                    src_ip: None,
+                };
+                self.socket.try_io(tokio::io::Interest::WRITABLE, || {
+                    self.state.try_send((&self.socket).into(), &t)
+                })
+            };
+            match result {
+                Ok(()) => {
+                    self.counters.tx_syscalls += 1;
+                    for _ in 0..run {
+                        if let Some((_, d)) = self.tx_queue.pop_front() {
+                            self.counters.tx_datagrams += 1;
+                            self.counters.tx_bytes += d.len() as u64;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // Unreachable peer, EMSGSIZE...: drop this run, keep going.
+                    tracing::debug!(%addr, error = %e, "udp shim: send failed");
+                    for _ in 0..run {
+                        self.tx_queue.pop_front();
+                        self.counters.drop_tx += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack sockets) become plain IPv4, so a peer has one
+/// key whichever way its datagrams arrive.
+fn normalize(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn recv_some(shim: &mut UdpShim, want: usize) -> Vec<(PortId, bool, Vec<u8>)> {
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while got.len() < want {
+            tokio::time::timeout_at(deadline, shim.readable())
+                .await
+                .expect("timed out waiting for datagrams")
+                .expect("readable");
+            shim.recv_batch(|r| got.push((r.port, r.new_peer, r.data.to_vec())))
+                .expect("recv");
+        }
+        got
+    }
+
+    async fn flush_all(shim: &mut UdpShim) {
+        shim.flush();
+        while shim.has_queued() {
+            tokio::time::timeout(Duration::from_secs(5), shim.writable())
+                .await
+                .expect("timed out waiting to send")
+                .expect("writable");
+            shim.flush();
+        }
+    }
+
+    async fn pair(a: &str, b: &str) -> (UdpShim, UdpShim) {
+        let x = UdpShim::bind(a.parse().expect("addr"), ShimOptions::default()).expect("bind");
+        let y = UdpShim::bind(b.parse().expect("addr"), ShimOptions::default()).expect("bind");
+        (x, y)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn configured_and_learned_peers_ipv4() {
+        let (mut a, mut b) = pair("127.0.0.1:0", "127.0.0.1:0").await;
+        let pb = a.add_peer(b.local_addr().expect("addr"));
+        assert_eq!(pb, PortId(0));
+        a.send(pb, b"hello".to_vec());
+        flush_all(&mut a).await;
+        let got = recv_some(&mut b, 1).await;
+        assert_eq!(got, vec![(PortId(0), true, b"hello".to_vec())]);
+        // b answers on the learned port.
+        b.send(PortId(0), b"back".to_vec());
+        flush_all(&mut b).await;
+        let got = recv_some(&mut a, 1).await;
+        assert_eq!(got, vec![(pb, false, b"back".to_vec())]);
+        assert_eq!(b.counters().peers_learned, 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn batches_of_equal_size_go_out_with_few_syscalls_and_arrive_intact() {
+        let (mut a, mut b) = pair("127.0.0.1:0", "127.0.0.1:0").await;
+        let pb = a.add_peer(b.local_addr().expect("addr"));
+        for i in 0..40u8 {
+            a.send(pb, vec![i; 1000]);
+        }
+        a.send(pb, vec![99; 10]);
+        flush_all(&mut a).await;
+        assert!(!a.has_queued());
+        assert_eq!(a.counters().tx_datagrams, 41);
+        if a.state.max_gso_segments() > 1 {
+            assert!(a.counters().tx_syscalls < 10, "{:?}", a.counters());
+        }
+        let got = recv_some(&mut b, 41).await;
+        for (i, (_, _, d)) in got.iter().take(40).enumerate() {
+            assert_eq!(d, &vec![i as u8; 1000]);
+        }
+        assert_eq!(got[40].2, vec![99; 10]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn ipv6_loopback() {
+        let Ok(mut a) = UdpShim::bind("[::1]:0".parse().expect("addr"), ShimOptions::default())
+        else {
+            return; // no IPv6 on this machine
+        };
+        let mut b =
+            UdpShim::bind("[::1]:0".parse().expect("addr"), ShimOptions::default()).expect("bind");
+        let pb = a.add_peer(b.local_addr().expect("addr"));
+        a.send(pb, vec![1, 2, 3]);
+        flush_all(&mut a).await;
+        let got = recv_some(&mut b, 1).await;
+        assert_eq!(got[0].2, vec![1, 2, 3]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn strangers_beyond_the_learned_limit_are_dropped() {
+        let opts = ShimOptions {
+            max_learned: 1,
+            ..ShimOptions::default()
+        };
+        let mut b = UdpShim::bind("127.0.0.1:0".parse().expect("addr"), opts).expect("bind");
+        let dst = b.local_addr().expect("addr");
+        let s1 = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let s2 = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s1.send_to(b"one", dst).expect("send");
+        let got = recv_some(&mut b, 1).await;
+        assert_eq!(got.len(), 1);
+        s2.send_to(b"two", dst).expect("send");
+        s1.send_to(b"three", dst).expect("send");
+        let got = recv_some(&mut b, 1).await;
+        assert_eq!(got[0].2, b"three".to_vec());
+        assert_eq!(b.counters().drop_stranger, 1);
+        // Sending on an unknown port is counted, not a panic.
+        b.send(PortId(77), vec![1]);
+        assert_eq!(b.counters().drop_tx, 1);
+    }
+}
