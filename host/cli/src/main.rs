@@ -1,7 +1,9 @@
 //! `ouro`: the Ouro command-line tool.
 #![forbid(unsafe_code)]
 
+mod mgmt_cmd;
 mod sim_cmd;
+mod tools;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -14,6 +16,9 @@ use std::process::ExitCode;
     about = "Ouro: a recursive (Ouroboros) packet network"
 )]
 struct Cli {
+    /// The daemon's control socket (default: $OURO_SOCKET, else /run/ourod.sock).
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     command: Command,
@@ -25,11 +30,43 @@ enum Command {
     /// Simulate a layer over a topology (networkx node-link JSON) and report convergence,
     /// forwarding tables and flow delivery.
     Sim(sim_cmd::SimArgs),
+    /// Show the daemon's layers, neighbours, forwarding tables, flows and counters.
+    Status(mgmt_cmd::StatusArgs),
+    /// Names: list, register, unregister.
+    #[command(subcommand)]
+    Names(mgmt_cmd::NamesCmd),
+    /// IPCPs: list.
+    #[command(subcommand)]
+    Ipcp(mgmt_cmd::IpcpCmd),
+    /// Set the fault injection (loss, duplication, reordering, delay, down) of a shim layer.
+    Fault(mgmt_cmd::FaultArgs),
+    /// Wait until the daemon answers and a condition holds (for scripts).
+    Wait(mgmt_cmd::WaitArgs),
+    /// Measure round-trip times to a name served by `ouro echo`.
+    Ping(tools::PingArgs),
+    /// Serve a name, answering every message.
+    Echo(tools::EchoArgs),
+    /// Measure throughput and loss to a name served by `ouro perf --server`.
+    Perf(tools::PerfArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => sim_cmd::run(&args),
+        cmd => {
+            let socket = mgmt_cmd::socket_path(cli.socket.as_ref());
+            match cmd {
+                Command::Sim(_) => ExitCode::SUCCESS,
+                Command::Status(a) => mgmt_cmd::status(&socket, &a),
+                Command::Names(c) => mgmt_cmd::names(&socket, &c),
+                Command::Ipcp(c) => mgmt_cmd::ipcp(&socket, &c),
+                Command::Fault(a) => mgmt_cmd::fault(&socket, &a),
+                Command::Wait(a) => mgmt_cmd::wait(&socket, &a),
+                Command::Ping(a) => tools::ping(&socket, &a),
+                Command::Echo(a) => tools::echo(&socket, &a),
+                Command::Perf(a) => tools::perf(&socket, &a),
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The UDP port the shim uses when none is configured (as in Ouroboros).
 pub const DEFAULT_PORT: u16 = 3435;
@@ -105,7 +106,7 @@ pub struct Received<'a> {
 
 /// A UDP shim: one socket, the peer table, receive buffers and the send queue.
 pub struct UdpShim {
-    socket: tokio::net::UdpSocket,
+    socket: Arc<tokio::net::UdpSocket>,
     state: UdpSocketState,
     opts: ShimOptions,
     by_addr: HashMap<SocketAddr, PortId>,
@@ -137,7 +138,7 @@ impl UdpShim {
         // Best effort: the kernel may cap these.
         let _ = state.set_send_buffer_size((&std_sock).into(), opts.socket_buffer);
         let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
-        let socket = tokio::net::UdpSocket::from_std(std_sock)?;
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(std_sock)?);
         let gro = state.gro_segments().max(1);
         // Each receive buffer holds one GRO super-datagram (or one plain datagram).
         let buf_len = (MAX_PDU + 1).max(gro * 1500).min(1 << 16);
@@ -196,6 +197,12 @@ impl UdpShim {
         self.counters
     }
 
+    /// A handle to wait on the socket's readiness without holding the shim (so a driver can
+    /// keep the shim in shared state and await outside any borrow of it).
+    pub fn readiness(&self) -> Readiness {
+        Readiness(Arc::clone(&self.socket))
+    }
+
     /// Wait until the socket has datagrams to read.
     pub async fn readable(&self) -> io::Result<()> {
         self.socket.readable().await
@@ -221,7 +228,7 @@ impl UdpShim {
         let mut slices: Vec<IoSliceMut<'_>> =
             rx_bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
         let n = match socket.try_io(tokio::io::Interest::READABLE, || {
-            state.recv(socket.into(), &mut slices, rx_meta)
+            state.recv((&**socket).into(), &mut slices, rx_meta)
         }) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
@@ -319,7 +326,7 @@ impl UdpShim {
                     src_ip: None,
                 };
                 self.socket.try_io(tokio::io::Interest::WRITABLE, || {
-                    self.state.try_send((&self.socket).into(), &t)
+                    self.state.try_send((&*self.socket).into(), &t)
                 })
             } else {
                 self.gso_buf.clear();
@@ -334,7 +341,7 @@ impl UdpShim {
                     src_ip: None,
                 };
                 self.socket.try_io(tokio::io::Interest::WRITABLE, || {
-                    self.state.try_send((&self.socket).into(), &t)
+                    self.state.try_send((&*self.socket).into(), &t)
                 })
             };
             match result {
@@ -358,6 +365,22 @@ impl UdpShim {
                 }
             }
         }
+    }
+}
+
+/// Waits on a shim's socket readiness; see [`UdpShim::readiness`].
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<tokio::net::UdpSocket>);
+
+impl Readiness {
+    /// Wait until datagrams can be read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.0.readable().await
+    }
+
+    /// Wait until datagrams can be sent.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.0.writable().await
     }
 }
 

@@ -1,0 +1,327 @@
+//! Management subcommands: `status`, `names`, `ipcp`, `fault`, `wait`, talking to `ourod`
+//! over its control socket.
+
+use clap::{Args, Subcommand};
+use ouro_flow::proto::Request;
+use ouro_flow::{Control, FlowError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Arguments of `ouro status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the daemon's whole state as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `ouro names ...`
+#[derive(Debug, Subcommand)]
+pub enum NamesCmd {
+    /// List the names registered on this system.
+    List,
+    /// Register a name in a layer (default: every unicast layer).
+    Register {
+        /// The name.
+        name: String,
+        /// The layer.
+        #[arg(long)]
+        layer: Option<String>,
+    },
+    /// Withdraw a name.
+    Unregister {
+        /// The name.
+        name: String,
+        /// The layer.
+        #[arg(long)]
+        layer: Option<String>,
+    },
+}
+
+/// `ouro ipcp ...`
+#[derive(Debug, Subcommand)]
+pub enum IpcpCmd {
+    /// List this system's IPCPs.
+    List,
+}
+
+/// Arguments of `ouro fault`: change the fault injection of a shim layer.
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// The shim layer.
+    layer: String,
+    /// Loss probability (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Duplication probability (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    duplicate: f64,
+    /// Reordering probability (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    reorder: f64,
+    /// Added delay (ms).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Take the link down (drop everything).
+    #[arg(long)]
+    down: bool,
+}
+
+/// Arguments of `ouro wait`: poll the daemon until a condition holds.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Give up (exit 1) after this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Wait until every unicast layer is enrolled.
+    #[arg(long)]
+    enrolled: bool,
+    /// Wait until some unicast layer has at least this many neighbours.
+    #[arg(long, value_name = "N")]
+    neighbors: Option<usize>,
+    /// Wait until some unicast layer has routes to at least this many destinations.
+    #[arg(long, value_name = "N")]
+    routes: Option<usize>,
+}
+
+fn connect(socket: &Path) -> Result<Control, FlowError> {
+    Control::connect_to(socket)
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(1)
+}
+
+/// Fetch the daemon's status document.
+pub fn status_doc(socket: &Path) -> Result<Value, FlowError> {
+    connect(socket)?.info(&Request::Status)
+}
+
+/// `ouro status`.
+pub fn status(socket: &Path, args: &StatusArgs) -> ExitCode {
+    let doc = match status_doc(socket) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if args.json {
+        println!("{doc}");
+        return ExitCode::SUCCESS;
+    }
+    print_status(&doc);
+    ExitCode::SUCCESS
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_status(d: &Value) {
+    println!(
+        "node {}  pid {}  up {} ms",
+        s(&d["node"]),
+        s(&d["pid"]),
+        s(&d["uptime_ms"])
+    );
+    for sh in d["shims"].as_array().into_iter().flatten() {
+        let c = &sh["counters"];
+        println!(
+            "shim {} (udp {}): rx {} dgrams / {} B, tx {} dgrams / {} B, learned {}, dropped: stranger {} bad {} tx {}",
+            s(&sh["name"]),
+            s(&sh["bind"]),
+            c["rx_datagrams"],
+            c["rx_bytes"],
+            c["tx_datagrams"],
+            c["tx_bytes"],
+            c["peers_learned"],
+            c["drop_stranger"],
+            c["drop_bad"],
+            c["drop_tx"]
+        );
+        for p in sh["peers"].as_array().into_iter().flatten() {
+            println!(
+                "  peer port {} {} {}",
+                s(&p["port"]),
+                s(&p["addr"]),
+                s(&p["name"])
+            );
+        }
+        if !sh["faults"].is_null() {
+            println!("  faults {}", sh["faults"]);
+        }
+    }
+    for l in d["layers"].as_array().into_iter().flatten() {
+        println!(
+            "layer {} (unicast over {}): ipcp {} address {} {}",
+            s(&l["name"]),
+            s(&l["lower"]),
+            s(&l["ipcp"]),
+            s(&l["address"]),
+            if l["enrolled"].as_bool() == Some(true) {
+                "enrolled"
+            } else {
+                "NOT enrolled"
+            }
+        );
+        for n in l["neighbors"].as_array().into_iter().flatten() {
+            println!(
+                "  neighbour {} on port {} ({} {})",
+                s(&n["address"]),
+                s(&n["port"]),
+                s(&n["name"]),
+                s(&n["endpoint"])
+            );
+        }
+        for e in l["fib"].as_array().into_iter().flatten() {
+            let hops: Vec<String> = e["next_hops"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| format!("{} (port {})", s(&h["addr"]), s(&h["port"])))
+                .collect();
+            println!("  route {} via {}", s(&e["dst"]), hops.join(", "));
+        }
+        let names: Vec<String> = l["names"].as_array().into_iter().flatten().map(s).collect();
+        println!(
+            "  names: {}",
+            if names.is_empty() {
+                "-".into()
+            } else {
+                names.join(" ")
+            }
+        );
+        for f in l["flows"].as_array().into_iter().flatten() {
+            println!(
+                "  flow {} {} qos {} tx {} rx {} drops {}",
+                s(&f["flow"]),
+                s(&f["name"]),
+                s(&f["qos"]),
+                s(&f["tx_msgs"]),
+                s(&f["rx_msgs"]),
+                s(&f["rx_drops"])
+            );
+        }
+        println!("  counters {}", l["counters"]);
+    }
+    println!("daemon counters {}", d["counters"]);
+}
+
+/// `ouro names ...`.
+pub fn names(socket: &Path, cmd: &NamesCmd) -> ExitCode {
+    let req = match cmd {
+        NamesCmd::List => Request::ListNames,
+        NamesCmd::Register { name, layer } => Request::Register {
+            name: name.clone(),
+            layer: layer.clone(),
+        },
+        NamesCmd::Unregister { name, layer } => Request::Unregister {
+            name: name.clone(),
+            layer: layer.clone(),
+        },
+    };
+    match connect(socket).and_then(|mut c| c.info(&req)) {
+        Ok(Value::Array(rows)) => {
+            for r in rows {
+                println!(
+                    "{}\t{}\tlisteners {}",
+                    s(&r["name"]),
+                    s(&r["layer"]),
+                    s(&r["listeners"])
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `ouro ipcp list`.
+pub fn ipcp(socket: &Path, _cmd: &IpcpCmd) -> ExitCode {
+    match connect(socket).and_then(|mut c| c.info(&Request::ListIpcps)) {
+        Ok(Value::Array(rows)) => {
+            for r in rows {
+                if s(&r["type"]) == "udp" {
+                    println!("{}\tudp\tbind {}", s(&r["layer"]), s(&r["bind"]));
+                } else {
+                    println!(
+                        "{}\tunicast\t{} address {} over {} {}",
+                        s(&r["layer"]),
+                        s(&r["name"]),
+                        s(&r["address"]),
+                        s(&r["lower"]),
+                        if r["enrolled"].as_bool() == Some(true) {
+                            "enrolled"
+                        } else {
+                            "not enrolled"
+                        }
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `ouro fault`.
+pub fn fault(socket: &Path, a: &FaultArgs) -> ExitCode {
+    let req = Request::Fault {
+        layer: a.layer.clone(),
+        loss: a.loss,
+        duplicate: a.duplicate,
+        reorder: a.reorder,
+        delay_ms: a.delay_ms,
+        down: a.down,
+    };
+    match connect(socket).and_then(|mut c| c.info(&req)) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// True if the status document satisfies the wait condition.
+fn satisfied(d: &Value, a: &WaitArgs) -> bool {
+    let layers: Vec<&Value> = d["layers"].as_array().into_iter().flatten().collect();
+    if a.enrolled && !layers.iter().all(|l| l["enrolled"].as_bool() == Some(true)) {
+        return false;
+    }
+    let count = |key: &str| {
+        layers
+            .iter()
+            .map(|l| l[key].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0)
+    };
+    a.neighbors.is_none_or(|n| count("neighbors") >= n)
+        && a.routes.is_none_or(|n| count("fib") >= n)
+}
+
+/// `ouro wait`: exit 0 once the condition holds (the daemon answering is the minimum), 1 on
+/// timeout.
+pub fn wait(socket: &Path, a: &WaitArgs) -> ExitCode {
+    let deadline = Instant::now() + Duration::from_secs_f64(a.timeout.clamp(0.0, 86_400.0));
+    loop {
+        let last = match status_doc(socket) {
+            Ok(d) if satisfied(&d, a) => return ExitCode::SUCCESS,
+            Ok(_) => "condition not met".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return fail(format!("timed out after {} s: {last}", a.timeout));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The control socket: `--socket`, else `$OURO_SOCKET`, else the default.
+pub fn socket_path(arg: Option<&PathBuf>) -> PathBuf {
+    arg.cloned().unwrap_or_else(ouro_flow::socket_path)
+}

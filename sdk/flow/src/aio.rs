@@ -1,0 +1,165 @@
+//! The tokio form of the flow library: the same operations as `async` functions.
+
+use crate::proto::{Reply, Request};
+use crate::{FlowError, Qos, ipc};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+
+/// A flow driven by tokio. Dropping it deallocates the flow.
+#[derive(Debug)]
+pub struct AsyncFlow {
+    fd: AsyncFd<OwnedFd>,
+    id: u32,
+    layer: String,
+}
+
+impl AsyncFlow {
+    /// Wrap a blocking [`crate::Flow`] (must be called inside a tokio runtime).
+    pub fn from_flow(flow: crate::Flow) -> Result<AsyncFlow, FlowError> {
+        let crate::Flow { fd, id, layer, .. } = flow;
+        Ok(AsyncFlow {
+            fd: ipc::async_fd(fd)?,
+            id,
+            layer,
+        })
+    }
+
+    /// The flow id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> &str {
+        &self.layer
+    }
+
+    /// Read one message.
+    pub async fn read(&self, buf: &mut [u8]) -> Result<usize, FlowError> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| ipc::recv(fd.get_ref(), buf)) {
+                Ok(Ok(0)) => return Err(FlowError::Closed),
+                Ok(Ok(n)) => return Ok(n),
+                Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return Err(FlowError::Closed);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Write one message.
+    pub async fn write(&self, msg: &[u8]) -> Result<(), FlowError> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|fd| ipc::send(fd.get_ref(), msg)) {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    return Err(FlowError::Closed);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+/// Allocate a flow to `name` (the control exchange runs on a blocking thread).
+pub async fn alloc(
+    path: &Path,
+    name: &str,
+    qos: Qos,
+    timeout: Duration,
+) -> Result<AsyncFlow, FlowError> {
+    let path = path.to_path_buf();
+    let name = name.to_string();
+    let flow =
+        tokio::task::spawn_blocking(move || crate::alloc_at(&path, &name, qos, None, timeout))
+            .await
+            .map_err(|e| FlowError::Protocol(e.to_string()))??;
+    AsyncFlow::from_flow(flow)
+}
+
+/// A listener driven by tokio.
+#[derive(Debug)]
+pub struct AsyncListener {
+    fd: AsyncFd<OwnedFd>,
+    buf: Vec<u8>,
+}
+
+impl AsyncListener {
+    /// Serve `name` in every unicast layer of the daemon at `path`.
+    pub async fn bind(path: &Path, name: &str) -> Result<AsyncListener, FlowError> {
+        let path = path.to_path_buf();
+        let name = name.to_string();
+        let l = tokio::task::spawn_blocking(move || crate::Listener::bind_at(&path, &name, &[]))
+            .await
+            .map_err(|e| FlowError::Protocol(e.to_string()))??;
+        let fd = l.ctl.fd;
+        ipc::set_nonblocking(&fd, true)?;
+        Ok(AsyncListener {
+            fd: ipc::async_fd(fd)?,
+            buf: vec![0; ipc::MAX_CONTROL],
+        })
+    }
+
+    /// The next flow to the name.
+    pub async fn accept(&mut self) -> Result<AsyncFlow, FlowError> {
+        let (reply, fd) = loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| ipc::recv_msg(fd.get_ref(), &mut self.buf)) {
+                Ok(Ok((0, _))) => {
+                    return Err(FlowError::Protocol("daemon closed the connection".into()));
+                }
+                Ok(Ok((n, fd))) => {
+                    let reply: Reply = serde_json::from_slice(&self.buf[..n])
+                        .map_err(|e| FlowError::Protocol(e.to_string()))?;
+                    break (reply, fd);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_would_block) => continue,
+            }
+        };
+        match (reply, fd) {
+            (Reply::Incoming { flow, layer, .. }, Some(fd)) => {
+                AsyncFlow::from_flow(crate::Flow::new(fd, flow, layer)?)
+            }
+            (other, _) => Err(FlowError::Protocol(format!(
+                "unexpected message on a listener: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Send a control request without waiting (used by tools that multiplex).
+pub fn encode(req: &Request) -> Vec<u8> {
+    req.encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_flow_reads_and_writes_messages() {
+        let (a, b) = ipc::seqpacket_pair().expect("pair");
+        let fa = AsyncFlow::from_flow(crate::Flow::new(a, 1, "l".into()).expect("f")).expect("a");
+        let fb = AsyncFlow::from_flow(crate::Flow::new(b, 2, "l".into()).expect("f")).expect("a");
+        fa.write(b"ping").await.expect("write");
+        let mut buf = [0u8; 8];
+        assert_eq!(fb.read(&mut buf).await.expect("read"), 4);
+        drop(fa);
+        assert!(matches!(fb.read(&mut buf).await, Err(FlowError::Closed)));
+    }
+}

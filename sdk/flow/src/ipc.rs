@@ -1,0 +1,186 @@
+//! Unix SOCK_SEQPACKET plumbing shared by the daemon and the library: the control socket,
+//! per-flow socket pairs and file-descriptor passing (SCM_RIGHTS).
+//!
+//! This is the only module of the crate with `unsafe` code: two calls to
+//! `OwnedFd::from_raw_fd`, for descriptors the kernel has just installed in this process
+//! (returned by `accept4`, or received in an SCM_RIGHTS message) and that nothing else owns,
+//! and the registration of an owned descriptor with tokio's reactor.
+
+use nix::sys::socket::{
+    AddressFamily, Backlog, ControlMessage, ControlMessageOwned, MsgFlags, Shutdown, SockFlag,
+    SockType, UnixAddr,
+};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// Largest control message (JSON) exchanged on the control socket.
+pub const MAX_CONTROL: usize = 1 << 20;
+
+fn errno(e: nix::Error) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// A connected pair of SOCK_SEQPACKET sockets (non-blocking, close-on-exec).
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+    )
+    .map_err(errno)
+}
+
+/// Bind a listening SOCK_SEQPACKET socket at `path` (non-blocking). The socket is bound to a
+/// temporary name and renamed into place once listening, so `path` appearing means a daemon
+/// accepts connections on it.
+pub fn listen(path: &Path) -> io::Result<OwnedFd> {
+    let fd = nix::sys::socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(errno)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let addr = UnixAddr::new(&tmp).map_err(errno)?;
+    nix::sys::socket::bind(fd.as_raw_fd(), &addr).map_err(errno)?;
+    nix::sys::socket::listen(&fd, Backlog::new(128).map_err(errno)?).map_err(errno)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(fd)
+}
+
+/// Accept one connection (non-blocking; `WouldBlock` when none waits).
+#[allow(unsafe_code)]
+pub fn accept(listener: &OwnedFd) -> io::Result<OwnedFd> {
+    let raw: RawFd = nix::sys::socket::accept4(
+        listener.as_raw_fd(),
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+    )
+    .map_err(errno)?;
+    // SAFETY: accept4 just returned this descriptor; this process owns it and nothing else
+    // refers to it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Connect to the control socket at `path` (blocking mode).
+pub fn connect(path: &Path) -> io::Result<OwnedFd> {
+    let fd = nix::sys::socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(errno)?;
+    let addr = UnixAddr::new(path).map_err(errno)?;
+    nix::sys::socket::connect(fd.as_raw_fd(), &addr).map_err(errno)?;
+    Ok(fd)
+}
+
+/// Send one message, with a descriptor attached if `fd` is given. `MSG_NOSIGNAL`: a closed
+/// peer is an `EPIPE` error, never a signal.
+pub fn send_msg(sock: &impl AsFd, data: &[u8], fd: Option<&impl AsFd>) -> io::Result<()> {
+    let raw = sock.as_fd().as_raw_fd();
+    match fd {
+        None => {
+            nix::sys::socket::send(raw, data, MsgFlags::MSG_NOSIGNAL).map_err(errno)?;
+        }
+        Some(fd) => {
+            let fds = [fd.as_fd().as_raw_fd()];
+            let cmsg = [ControlMessage::ScmRights(&fds)];
+            nix::sys::socket::sendmsg::<()>(
+                raw,
+                &[IoSlice::new(data)],
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .map_err(errno)?;
+        }
+    }
+    Ok(())
+}
+
+/// Receive one message into `buf`, and the descriptor attached to it if any. Returns the
+/// message length (0: the peer closed) and the descriptor.
+#[allow(unsafe_code)]
+pub fn recv_msg(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(errno)?;
+    let len = msg.bytes;
+    let mut got: Option<OwnedFd> = None;
+    for c in msg.cmsgs().map_err(errno)? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                // SAFETY: the kernel installed these descriptors in this process when the
+                // message was received; each is owned by exactly one OwnedFd made here
+                // (extra ones are dropped, i.e. closed, at once).
+                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                if got.is_none() {
+                    got = Some(owned);
+                }
+            }
+        }
+    }
+    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "message larger than the buffer",
+        ));
+    }
+    Ok((len, got))
+}
+
+/// Receive one message without descriptors (0: the peer closed).
+pub fn recv(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    nix::sys::socket::recv(sock.as_fd().as_raw_fd(), buf, MsgFlags::empty()).map_err(errno)
+}
+
+/// Send one message without descriptors.
+pub fn send(sock: &impl AsFd, data: &[u8]) -> io::Result<usize> {
+    nix::sys::socket::send(sock.as_fd().as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL).map_err(errno)
+}
+
+/// Shut both directions of a socket down: the peer reads end-of-file, and so does anyone
+/// waiting on this end.
+pub fn shutdown(sock: &impl AsFd) {
+    let _ = nix::sys::socket::shutdown(sock.as_fd().as_raw_fd(), Shutdown::Both);
+}
+
+/// Switch a descriptor between blocking and non-blocking mode.
+pub fn set_nonblocking(fd: &impl AsFd, on: bool) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = fcntl(fd.as_fd(), FcntlArg::F_GETFL).map_err(errno)?;
+    let mut flags = OFlag::from_bits_truncate(flags);
+    flags.set(OFlag::O_NONBLOCK, on);
+    fcntl(fd.as_fd(), FcntlArg::F_SETFL(flags)).map_err(errno)?;
+    Ok(())
+}
+
+/// Register a descriptor with the tokio reactor (inside a runtime).
+#[cfg(feature = "tokio")]
+#[allow(unsafe_code)]
+pub fn async_fd(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    use tokio::io::Interest;
+    // SAFETY: the AsyncFd takes ownership of the OwnedFd, so the descriptor stays open and
+    // refers to the same file description for the AsyncFd's whole life, and
+    // `OwnedFd::as_raw_fd` always returns that descriptor.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(
+            fd,
+            Interest::READABLE | Interest::WRITABLE,
+        )
+    }
+    .map_err(|e| io::Error::other(e.to_string()))
+}
