@@ -120,6 +120,7 @@ fn run_ping(socket: &Path, a: &PingArgs) -> Result<bool, String> {
     let mut seen = std::collections::HashSet::new();
     let mut next_send = Instant::now();
     let mut closed = false;
+    let mut final_deadline: Option<Instant> = None;
     loop {
         let done_sending = a.count.is_some_and(|c| sent >= c);
         let now = Instant::now();
@@ -146,11 +147,11 @@ fn run_ping(socket: &Path, a: &PingArgs) -> Result<bool, String> {
             // After the last message: wait `timeout` (or twice the worst round trip).
             let worst = rtts.iter().copied().fold(0.0f64, f64::max);
             let grace = timeout.max(Duration::from_secs_f64(worst * 2.0 / 1000.0));
-            next_send.max(now - interval) + grace.saturating_sub(Duration::ZERO)
+            *final_deadline.get_or_insert(now + grace)
         } else {
             next_send
         };
-        if now >= wait_until && done_sending {
+        if done_sending && now >= wait_until {
             break;
         }
         flow.set_read_timeout(Some(

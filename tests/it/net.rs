@@ -1,0 +1,534 @@
+//! Multi-process tests: real `ourod` processes on loopback UDP, driven with the `ouro` CLI.
+//!
+//! The binaries come from the same target directory as this test (`cargo test --workspace`
+//! builds them: `ouro-cli` and `ouro-daemon` have integration tests of their own). Every
+//! wait is a bounded poll of `ouro status --json`; nothing relies on a sleep being long
+//! enough.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any condition may take to come true.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo test --workspace` (or `cargo build -p ouro-daemon -p ouro-cli`)",
+        p.display()
+    );
+    p
+}
+
+/// A scratch directory removed at the end of the test.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("ouro-net-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free UDP port on 127.0.0.1 (bound and released; good enough on loopback).
+fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// One running `ourod`.
+struct Node {
+    name: String,
+    config: PathBuf,
+    socket: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn start(dir: &Path, name: &str, config: &str) -> Node {
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(&cfg, config).expect("write config");
+        let mut n = Node {
+            name: name.to_string(),
+            config: cfg,
+            socket: dir.join(format!("{name}.sock")),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let child = Command::new(bin("ourod"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--socket")
+            .arg(&self.socket)
+            .env("OURO_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ourod");
+        self.child = Some(child);
+    }
+
+    fn ouro(&self, args: &[&str]) -> Output {
+        Command::new(bin("ouro"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run ouro")
+    }
+
+    fn ouro_bg(&self, args: &[&str]) -> Child {
+        Command::new(bin("ouro"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ouro")
+    }
+
+    fn status(&self) -> Option<Value> {
+        let out = self.ouro(&["status", "--json"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Poll the status until `pred` holds; panics with the log after [`WAIT`].
+    fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.status()
+                && pred(&s)
+            {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!(
+                    "node {}: timed out waiting for {what}; status {:?}\nlog:\n{log}",
+                    self.name,
+                    self.status()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(st) = c.try_wait().expect("wait") {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "ourod did not exit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
+
+fn layer(s: &Value) -> &Value {
+    &s["layers"][0]
+}
+
+fn enrolled_with_routes(n: usize) -> impl Fn(&Value) -> bool {
+    move |s| {
+        layer(s)["enrolled"] == true && layer(s)["fib"].as_array().is_some_and(|f| f.len() >= n)
+    }
+}
+
+fn udp_layer(port: u16, peers: &[(&str, u16)], extra: &str) -> String {
+    let peers: Vec<String> = peers
+        .iter()
+        .map(|(n, p)| format!("{{ name = \"{n}\", addr = \"127.0.0.1:{p}\" }}"))
+        .collect();
+    format!(
+        "[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n{extra}\n",
+        peers.join(", ")
+    )
+}
+
+/// Config of a node of a line; `enroll` None bootstraps (with fast keepalives).
+fn line_node(
+    name: &str,
+    port: u16,
+    peers: &[(&str, u16)],
+    enroll: Option<&str>,
+    extra_udp: &str,
+) -> String {
+    let connect: Vec<String> = peers
+        .iter()
+        .map(|(n, _)| format!("{{ peer = \"{n}\" }}"))
+        .collect();
+    let how = match enroll {
+        None => "bootstrap = true\nhello_ms = 200\ndead_ms = 1000".to_string(),
+        Some(p) => format!("enroll = \"{p}\""),
+    };
+    format!(
+        "node = \"{name}\"\n\n{}[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
+        udp_layer(port, peers, extra_udp),
+        connect.join(", ")
+    )
+}
+
+/// A — B — C; C's UDP layer gets `c_udp_extra`.
+fn line3(dir: &Path, c_udp_extra: &str) -> (Node, Node, Node) {
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let a = Node::start(dir, "a", &line_node("a", pa, &[("b", pb)], None, ""));
+    let b = Node::start(
+        dir,
+        "b",
+        &line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), ""),
+    );
+    let c = Node::start(
+        dir,
+        "c",
+        &line_node("c", pc, &[("b", pb)], Some("b"), c_udp_extra),
+    );
+    for n in [&a, &b, &c] {
+        n.wait_for(
+            "enrollment and routes to both other nodes",
+            enrolled_with_routes(2),
+        );
+    }
+    (a, b, c)
+}
+
+/// Start `ouro echo NAME` on `node` and wait until it listens.
+fn serve(node: &Node, args: &[&str], name: &str) -> ChildGuard {
+    let child = node.ouro_bg(args);
+    node.wait_for("the listener", |s| {
+        layer(s)["names"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|n| n == name))
+    });
+    // `names` shows registrations; also wait for the listener itself.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = node.ouro(&["names", "list"]);
+        if String::from_utf8_lossy(&out.stdout).contains(&format!("{name}\tnet\tlisteners 1")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "listener for {name} never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ChildGuard(child)
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ping(from: &Node, name: &str, count: u32, extra: &[&str]) -> String {
+    let c = count.to_string();
+    let mut args = vec!["ping", name, "-c", &c, "-i", "0.02", "-W", "3"];
+    args.extend_from_slice(extra);
+    let out = from.ouro(&args);
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn summary(out: &str) -> (u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+#[test]
+fn net_line3_enrolls_forwards_through_relay_and_shuts_down_cleanly() {
+    let dir = Scratch::new("line3");
+    let (mut a, b, c) = line3(&dir.0, "");
+    let sb = b.status().expect("status");
+    assert_eq!(
+        layer(&sb)["neighbors"].as_array().map(Vec::len),
+        Some(2),
+        "{sb}"
+    );
+    // A reaches C through B.
+    let sa = a.status().expect("status");
+    let sc = c.status().expect("status");
+    let (b_addr, c_addr) = (&layer(&sb)["address"], &layer(&sc)["address"]);
+    let to_c = layer(&sa)["fib"]
+        .as_array()
+        .and_then(|f| f.iter().find(|e| &e["dst"] == c_addr))
+        .unwrap_or_else(|| panic!("no route to C on A: {sa}"));
+    assert_eq!(&to_c["next_hops"][0]["addr"], b_addr);
+
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    let out = ping(&a, "pong", 5, &[]);
+    assert!(
+        out.contains("5 packets transmitted, 5 received, 0% packet loss"),
+        "{out}"
+    );
+    assert!(out.contains("rtt min/avg/max/mdev = "), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("bytes from pong: seq="))
+            .count(),
+        5,
+        "{out}"
+    );
+    let sb = b.status().expect("status");
+    assert!(
+        layer(&sb)["counters"]["forwarded"].as_u64() >= Some(10),
+        "{sb}"
+    );
+
+    let st = a.terminate();
+    assert!(st.success(), "ourod exit status {st:?}");
+    assert!(!a.socket.exists(), "control socket left behind");
+}
+
+#[test]
+fn net_perf_end_to_end() {
+    let dir = Scratch::new("perf");
+    let (a, _b, c) = line3(&dir.0, "");
+    let _srv = serve(&c, &["perf", "--server", "sink"], "sink");
+    let out = a.ouro(&[
+        "perf",
+        "sink",
+        "--size",
+        "1000",
+        "--duration",
+        "1",
+        "--rate",
+        "8000000",
+        "--json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = text
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON in {text}"));
+    let sent = json["sent"].as_u64().expect("sent");
+    let received = json["received"].as_u64().expect("received");
+    // 8 Mb/s of 1,000-byte messages for 1 s: about 1,000 messages, all delivered on loopback.
+    assert!(sent >= 500, "{json}");
+    assert!(received * 100 >= sent * 95, "{json}");
+    assert!(
+        text.contains("packets/s") && text.contains("Mb/s") && text.contains("loss"),
+        "{text}"
+    );
+}
+
+#[test]
+fn net_loss_injected_on_a_link_shows_in_ping() {
+    let dir = Scratch::new("loss");
+    let (a, _b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    // Warm the path, then lose 30% of what C sends (its replies) from now on.
+    let out = ping(&a, "pong", 1, &[]);
+    assert!(out.contains("1 received"), "{out}");
+    let f = c.ouro(&["fault", "udp", "--loss", "0.3"]);
+    assert!(f.status.success());
+    let out = ping(&a, "pong", 60, &[]);
+    let (sent, received) = summary(&out);
+    assert_eq!(sent, 60, "{out}");
+    assert!(received < 60 && received > 10, "{out}");
+    let sc = c.status().expect("status");
+    assert!(sc["shims"][0]["faults"]["lost"].as_u64() > Some(0), "{sc}");
+}
+
+#[test]
+fn net_relay_killed_and_restarted_layer_recovers() {
+    let dir = Scratch::new("restart");
+    let (a, mut b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    assert!(ping(&a, "pong", 2, &[]).contains("2 received"));
+    b.kill_hard();
+    a.wait_for("the adjacency with B to go down", |s| {
+        layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
+    });
+    b.spawn();
+    for n in [&a, &b, &c] {
+        n.wait_for("recovery", enrolled_with_routes(2));
+    }
+    // The registration of `pong` may move with the new membership: allow a few attempts.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = ping(&a, "pong", 3, &[]);
+        if out.contains("3 packets transmitted, 3 received") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ping after the restart:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn net_garbage_datagrams_are_counted_and_dropped() {
+    let dir = Scratch::new("garbage");
+    let port = free_port();
+    let a = Node::start(&dir.0, "a", &line_node("a", port, &[], None, ""));
+    a.wait_for("bootstrap", |s| layer(s)["enrolled"] == true);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut x: u64 = 0x1234_5678;
+    let n = 300;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = 1 + (x % 1400) as usize;
+        let data: Vec<u8> = (0..len).map(|j| (x >> (j % 56)) as u8 ^ i as u8).collect();
+        sock.send_to(&data, ("127.0.0.1", port)).expect("send");
+    }
+    let s = a.wait_for("the garbage to be counted", |s| {
+        s["shims"][0]["counters"]["rx_datagrams"].as_u64() >= Some(n)
+    });
+    let c = &layer(&s)["counters"];
+    let dropped: u64 = [
+        "drop_malformed",
+        "drop_ttl",
+        "drop_no_route",
+        "drop_unknown_eid",
+        "drop_not_ready",
+    ]
+    .iter()
+    .map(|k| c[*k].as_u64().unwrap_or(0))
+    .sum();
+    assert!(dropped >= n, "{s}");
+    assert_eq!(c["delivered"], 0, "{s}");
+    // Still alive and serving.
+    assert!(a.status().is_some());
+}
+
+#[test]
+fn net_broken_config_is_a_clear_error() {
+    let dir = Scratch::new("badcfg");
+    let cfg = dir.0.join("bad.toml");
+    std::fs::write(&cfg, "node = \"x\"\n\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"nope\"\nbootstrap = true\n").expect("write");
+    let out = Command::new(bin("ourod"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--socket")
+        .arg(dir.0.join("s"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:6:9: no udp layer called `nope`"),
+        "{err}"
+    );
+    std::fs::write(&cfg, "node = \"x\"\n[[layer]\n").expect("write");
+    let out = Command::new(bin("ourod"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml:2:"),
+        "{out:?}"
+    );
+    let out = Command::new(bin("ourod"))
+        .arg("--config")
+        .arg(dir.0.join("missing.toml"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.toml"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
+    let dir = Scratch::new("appdies");
+    let (pa, pb) = (free_port(), free_port());
+    let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
+    );
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    let _echo = serve(&b, &["echo", "pong"], "pong");
+    let has_flows =
+        |n: usize| move |s: &Value| layer(s)["flows"].as_array().map(Vec::len) == Some(n);
+    let mut pinger = ChildGuard(a.ouro_bg(&["ping", "pong", "-c", "100000", "-i", "0.01"]));
+    a.wait_for("the flow on A", has_flows(1));
+    b.wait_for("the flow on B", has_flows(1));
+    let _ = pinger.0.kill(); // SIGKILL: the application dies without deallocating
+    let _ = pinger.0.wait();
+    let sa = a.wait_for("A to clean the flow up", |s| {
+        has_flows(0)(s) && layer(s)["core_flows"] == 0
+    });
+    b.wait_for("B to clean the flow up", |s| {
+        has_flows(0)(s) && layer(s)["core_flows"] == 0
+    });
+    assert_eq!(sa["counters"]["app_closed"], 1, "{sa}");
+}
