@@ -532,3 +532,81 @@ fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
     });
     assert_eq!(sa["counters"]["app_closed"], 1, "{sa}");
 }
+
+#[test]
+fn net_embedded_default_local_layer_carries_flows_through_the_library() {
+    use ouro_flow::{FlowError, Listener, Qos, alloc_at, wait};
+    let dir = Scratch::new("local");
+    let socket = dir.0.join("local.sock");
+    let mut daemon = ChildGuard(
+        Command::new(bin("ourod"))
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ourod"),
+    );
+    let deadline = Instant::now() + WAIT;
+    let mut listener = loop {
+        match Listener::bind_at(&socket, "svc", &[]) {
+            Ok(l) => break l,
+            Err(e) => assert!(Instant::now() < deadline, "daemon never answered: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let f1 = alloc_at(&socket, "svc", Qos::Raw, None, Duration::from_secs(5)).expect("alloc 1");
+    let s1 = listener.accept(Some(WAIT)).expect("accept 1");
+    let f2 = alloc_at(&socket, "svc", Qos::Data, None, Duration::from_secs(5)).expect("alloc 2");
+    let mut s2 = listener.accept(Some(WAIT)).expect("accept 2");
+    // Nothing to read yet: non-blocking read and a short wait both say so.
+    s2.set_nonblocking(true);
+    let mut buf = [0u8; 128];
+    assert!(matches!(s2.read(&mut buf), Err(FlowError::Timeout)));
+    assert!(
+        wait(&[&s1, &s2], Some(Duration::from_millis(10)))
+            .expect("wait")
+            .is_empty()
+    );
+    f2.write(b"to two").expect("write");
+    f1.write(b"to one").expect("write");
+    f1.write(b"again").expect("write");
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let ready = wait(&[&s1, &s2], Some(WAIT)).expect("wait");
+        assert!(!ready.is_empty(), "nothing arrived");
+        for i in ready {
+            let f = if i == 0 { &s1 } else { &s2 };
+            loop {
+                let n = match f.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(FlowError::Timeout) => break,
+                    Err(other) => panic!("{other}"),
+                };
+                got.push((i, buf[..n].to_vec()));
+                if i == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (0, b"again".to_vec()),
+            (0, b"to one".to_vec()),
+            (1, b"to two".to_vec())
+        ]
+    );
+    // Unknown names are a clean error.
+    let err = alloc_at(&socket, "nobody", Qos::Raw, None, Duration::from_secs(2))
+        .expect_err("no such name");
+    assert!(matches!(err, FlowError::Daemon { .. }), "{err}");
+    // Deallocating one end closes the other.
+    drop(f1);
+    let mut s1 = s1;
+    s1.set_read_timeout(Some(WAIT));
+    assert!(matches!(s1.read(&mut buf), Err(FlowError::Closed)));
+    let _ = daemon.0.kill();
+    let _ = daemon.0.wait();
+}

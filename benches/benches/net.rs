@@ -1,0 +1,394 @@
+//! End-to-end network benchmark with same-run baselines (not a timed test).
+//!
+//! Needs the release binaries: `cargo build --release -p ouro-daemon -p ouro-cli`, then
+//! `cargo bench -p ouro-benches --bench net`. Prints a Markdown table.
+//!
+//! 1. Throughput through one relay, A → B → C on 127.0.0.1, for 64, 1,000 and 1,400-byte
+//!    payloads: `ouro perf` (application → ourod A → UDP → ourod B → UDP → ourod C →
+//!    application) against a plain Rust UDP relay using the same batching (the
+//!    `ouro-shim-udp` socket: recvmmsg/GRO in, GSO out), sender → relay → receiver.
+//! 2. Round-trip time through one relay: `ouro ping` against a plain UDP ping-pong over the
+//!    same hops (client → relay → echo → relay → client).
+//! 3. Flow allocation latency (A allocates a flow to a name on C, through B).
+
+use ouro_shim_udp::{ShimOptions, UdpShim};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SECS: f64 = 3.0;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let p = exe.parent().and_then(Path::parent).expect("dir").join(name);
+    assert!(
+        p.exists(),
+        "build it first: cargo build --release -p ouro-daemon -p ouro-cli ({})",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Net {
+    dir: PathBuf,
+    daemons: Vec<Child>,
+    servers: Vec<Child>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for c in self.servers.iter_mut().chain(self.daemons.iter_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Net {
+    fn sock(&self, n: &str) -> PathBuf {
+        self.dir.join(format!("{n}.sock"))
+    }
+
+    fn ouro(&self, node: &str, args: &[&str]) -> String {
+        let out = Command::new(bin("ouro"))
+            .arg("--socket")
+            .arg(self.sock(node))
+            .args(args)
+            .output()
+            .expect("ouro");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn start() -> Net {
+        let dir = std::env::temp_dir().join(format!("ouro-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let (pa, pb, pc) = (free_port(), free_port(), free_port());
+        let node = |name: &str, port: u16, peers: &[(&str, u16)], how: &str| {
+            let p: Vec<String> = peers
+                .iter()
+                .map(|(n, x)| format!("{{ name = \"{n}\", addr = \"127.0.0.1:{x}\" }}"))
+                .collect();
+            let c: Vec<String> = peers
+                .iter()
+                .map(|(n, _)| format!("{{ peer = \"{n}\" }}"))
+                .collect();
+            format!(
+                "node = \"{name}\"\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
+                p.join(", "),
+                c.join(", ")
+            )
+        };
+        let cfgs = [
+            ("a", node("a", pa, &[("b", pb)], "bootstrap = true")),
+            (
+                "b",
+                node("b", pb, &[("a", pa), ("c", pc)], "enroll = \"a\""),
+            ),
+            ("c", node("c", pc, &[("b", pb)], "enroll = \"b\"")),
+        ];
+        let mut net = Net {
+            dir: dir.clone(),
+            daemons: Vec::new(),
+            servers: Vec::new(),
+        };
+        for (n, text) in &cfgs {
+            let f = dir.join(format!("{n}.toml"));
+            std::fs::write(&f, text).expect("write");
+            net.daemons.push(
+                Command::new(bin("ourod"))
+                    .arg("-c")
+                    .arg(&f)
+                    .arg("-s")
+                    .arg(net.sock(n))
+                    .env("OURO_LOG", "warn")
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("ourod"),
+            );
+        }
+        for n in ["a", "b", "c"] {
+            let ok = Command::new(bin("ouro"))
+                .arg("--socket")
+                .arg(net.sock(n))
+                .args(["wait", "--enrolled", "--routes", "2", "--timeout", "20"])
+                .status()
+                .expect("wait");
+            assert!(ok.success(), "node {n} did not converge");
+        }
+        for args in [vec!["echo", "pong"], vec!["perf", "--server", "sink"]] {
+            net.servers.push(
+                Command::new(bin("ouro"))
+                    .arg("--socket")
+                    .arg(net.sock("c"))
+                    .args(&args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("server"),
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while net
+            .ouro("c", &["names", "list"])
+            .matches("listeners 1")
+            .count()
+            < 2
+        {
+            assert!(Instant::now() < deadline, "servers did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        net
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Plain relay baseline: sender → relay → receiver with the shim's batching. Returns the
+/// receiver's packets/s.
+fn baseline_relay(size: usize) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(AtomicU64::new(0));
+    let (tx_addr, rx_addr) = (
+        std::sync::mpsc::channel::<SocketAddr>(),
+        std::sync::mpsc::channel::<SocketAddr>(),
+    );
+    // Receiver.
+    let (stop_r, recv_r) = (stop.clone(), received.clone());
+    let rx_thread = std::thread::spawn(move || {
+        rt().block_on(async move {
+            let mut s = UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
+                .expect("bind");
+            rx_addr.0.send(s.local_addr().expect("addr")).expect("send");
+            while !stop_r.load(Ordering::Relaxed) {
+                if tokio::time::timeout(Duration::from_millis(50), s.readable())
+                    .await
+                    .is_ok()
+                {
+                    let n = s.recv_batch(|_| {}).unwrap_or(0);
+                    recv_r.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
+        })
+    });
+    let c_addr = rx_addr.1.recv().expect("addr");
+    // Relay.
+    let stop_b = stop.clone();
+    let relay = std::thread::spawn(move || {
+        rt().block_on(async move {
+            let mut s = UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
+                .expect("bind");
+            let to_c = s.add_peer(c_addr);
+            tx_addr.0.send(s.local_addr().expect("addr")).expect("send");
+            let mut batch: Vec<Vec<u8>> = Vec::new();
+            while !stop_b.load(Ordering::Relaxed) {
+                if tokio::time::timeout(Duration::from_millis(50), s.readable())
+                    .await
+                    .is_ok()
+                {
+                    let _ = s.recv_batch(|r| batch.push(r.data.to_vec()));
+                    for d in batch.drain(..) {
+                        s.send(to_c, d);
+                    }
+                    s.flush();
+                }
+            }
+        })
+    });
+    let b_addr = tx_addr.1.recv().expect("addr");
+    // Sender: as fast as the socket takes.
+    rt().block_on(async move {
+        let mut s =
+            UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default()).expect("bind");
+        let to_b = s.add_peer(b_addr);
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < SECS {
+            for _ in 0..32 {
+                s.send(to_b, vec![0xAB; size]);
+            }
+            s.flush();
+            while s.has_queued() {
+                let _ = s.writable().await;
+                s.flush();
+            }
+        }
+    });
+    let t0 = Instant::now();
+    let before = received.load(Ordering::Relaxed);
+    let _ = t0;
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let _ = relay.join();
+    let _ = rx_thread.join();
+    let _ = before;
+    received.load(Ordering::Relaxed) as f64 / SECS
+}
+
+/// Plain UDP ping-pong through a relay: average and minimum RTT in ms.
+fn baseline_ping(count: usize) -> (f64, f64) {
+    let echo = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let relay = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let (e_addr, r_addr, c_addr) = (
+        echo.local_addr().expect("a"),
+        relay.local_addr().expect("a"),
+        client.local_addr().expect("a"),
+    );
+    echo.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("t");
+    relay
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("t");
+    let stop = Arc::new(AtomicBool::new(false));
+    let s1 = stop.clone();
+    let et = std::thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        while !s1.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = echo.recv_from(&mut b) {
+                let _ = echo.send_to(&b[..n], from);
+            }
+        }
+    });
+    let s2 = stop.clone();
+    let rt_ = std::thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        while !s2.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = relay.recv_from(&mut b) {
+                let to = if from == c_addr { e_addr } else { c_addr };
+                let _ = relay.send_to(&b[..n], to);
+            }
+        }
+    });
+    let mut rtts = Vec::new();
+    let mut b = [0u8; 2048];
+    client
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("t");
+    for i in 0..count {
+        let msg = [i as u8; 64];
+        let t = Instant::now();
+        client.send_to(&msg, r_addr).expect("send");
+        if client.recv_from(&mut b).is_ok() {
+            rtts.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = et.join();
+    let _ = rt_.join();
+    let avg = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
+    let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
+    (avg, min)
+}
+
+fn ouro_perf(net: &Net, size: usize) -> (f64, f64, f64) {
+    let s = size.to_string();
+    let d = SECS.to_string();
+    let out = net.ouro(
+        "a",
+        &["perf", "sink", "--size", &s, "--duration", &d, "--json"],
+    );
+    let j: serde_json::Value = out
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    (
+        j["rx_pps"].as_f64().unwrap_or(0.0),
+        j["tx_pps"].as_f64().unwrap_or(0.0),
+        j["loss_pct"].as_f64().unwrap_or(100.0),
+    )
+}
+
+fn ouro_ping(net: &Net, count: usize) -> (f64, f64) {
+    let c = count.to_string();
+    let out = net.ouro("a", &["ping", "pong", "-c", &c, "-i", "0.001", "-q"]);
+    let line = out.lines().find(|l| l.starts_with("rtt")).unwrap_or("");
+    let nums: Vec<f64> = line
+        .split(['=', '/', ' '])
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (
+        nums.get(1).copied().unwrap_or(f64::NAN),
+        nums.first().copied().unwrap_or(f64::NAN),
+    )
+}
+
+fn alloc_latency(net: &Net, n: usize) -> (f64, f64, f64) {
+    let sock = net.sock("a");
+    let mut v = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let f = ouro_flow::alloc_at(
+            &sock,
+            "pong",
+            ouro_flow::Qos::BestEffort,
+            None,
+            Duration::from_secs(5),
+        )
+        .expect("alloc");
+        v.push(t.elapsed().as_secs_f64() * 1e6);
+        f.dealloc();
+    }
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    (mean, v[v.len() / 2], v[v.len() * 99 / 100])
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and friends
+    }
+    let net = Net::start();
+    println!(
+        "| payload | ouro perf, received | baseline relay, received | ratio | ouro Mb/s | baseline Mb/s | ouro loss |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for size in [64usize, 1000, 1400] {
+        let (pps, _tx, loss) = ouro_perf(&net, size);
+        let base = baseline_relay(size);
+        println!(
+            "| {size} B | {pps:.0} pkt/s | {base:.0} pkt/s | {:.2}× | {:.1} | {:.1} | {loss:.1}% |",
+            pps / base,
+            pps * size as f64 * 8.0 / 1e6,
+            base * size as f64 * 8.0 / 1e6
+        );
+    }
+    let (oavg, omin) = ouro_ping(&net, 1000);
+    let (bavg, bmin) = baseline_ping(1000);
+    println!();
+    println!("| round trip through one relay (64 B) | avg | min |");
+    println!("|---|---:|---:|");
+    println!(
+        "| `ouro ping` | {:.1} µs | {:.1} µs |",
+        oavg * 1e3,
+        omin * 1e3
+    );
+    println!(
+        "| plain UDP ping-pong | {:.1} µs | {:.1} µs |",
+        bavg * 1e3,
+        bmin * 1e3
+    );
+    println!("| ratio | {:.2}× | {:.2}× |", oavg / bavg, omin / bmin);
+    let (mean, p50, p99) = alloc_latency(&net, 300);
+    println!();
+    println!(
+        "flow allocation A → C through B (300 allocations): mean {mean:.0} µs, p50 {p50:.0} µs, p99 {p99:.0} µs"
+    );
+}
