@@ -336,6 +336,21 @@ fn net_line3_enrolls_forwards_through_relay_and_shuts_down_cleanly() {
         "{sb}"
     );
 
+    // Without -c, ping runs until interrupted, then prints the summary.
+    let pinger = a.ouro_bg(&["ping", "pong", "-i", "0.01"]);
+    a.wait_for("the ping flow", |s| {
+        layer(s)["flows"][0]["rx_msgs"].as_u64() >= Some(3)
+    });
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(pinger.id().to_string())
+        .status();
+    let out = pinger.wait_with_output().expect("ping output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let (sent, received) = summary(&text);
+    assert!(sent >= 3 && received >= 3, "{text}");
+
     let st = a.terminate();
     assert!(st.success(), "ourod exit status {st:?}");
     assert!(!a.socket.exists(), "control socket left behind");

@@ -14,7 +14,7 @@ pub struct PingArgs {
     /// Stop after this many replies were asked for (default: until interrupted).
     #[arg(short = 'c', long)]
     count: Option<u64>,
-    /// Message size in bytes (at least 16).
+    /// Message size in bytes (at least 17: type, sequence number, timestamp).
     #[arg(short = 's', long, default_value_t = 64)]
     size: usize,
     /// Seconds between messages.
@@ -97,11 +97,17 @@ fn run_ping(socket: &Path, a: &PingArgs) -> Result<bool, String> {
     let qos = parse_qos(&a.qos)?;
     let interval = secs(a.interval, "interval")?;
     let timeout = secs(a.timeout, "timeout")?;
-    if a.size < 16 || a.size > ouro_flow::MAX_MESSAGE {
+    if a.size < 17 || a.size > ouro_flow::MAX_MESSAGE {
         return Err(format!(
-            "size must be between 16 and {}",
+            "size must be between 17 and {}",
             ouro_flow::MAX_MESSAGE
         ));
+    }
+    // Ctrl-C stops sending and prints the summary, as ping does.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&interrupted))
+            .map_err(|e| format!("cannot handle signals: {e}"))?;
     }
     let mut flow =
         ouro_flow::alloc_at(socket, &a.name, qos, None, timeout).map_err(|e| e.to_string())?;
@@ -122,13 +128,16 @@ fn run_ping(socket: &Path, a: &PingArgs) -> Result<bool, String> {
     let mut closed = false;
     let mut final_deadline: Option<Instant> = None;
     loop {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
         let done_sending = a.count.is_some_and(|c| sent >= c);
         let now = Instant::now();
         if !done_sending && now >= next_send {
             msg[0] = PING;
             msg[1..9].copy_from_slice(&sent.to_be_bytes());
             let t = u64::try_from(now.duration_since(origin).as_nanos()).unwrap_or(u64::MAX);
-            msg[9..17.min(a.size)].copy_from_slice(&t.to_be_bytes()[..(17.min(a.size) - 9)]);
+            msg[9..17].copy_from_slice(&t.to_be_bytes());
             if let Err(e) = flow.write(&msg) {
                 if matches!(e, FlowError::Closed) {
                     closed = true;
@@ -154,10 +163,11 @@ fn run_ping(socket: &Path, a: &PingArgs) -> Result<bool, String> {
         if done_sending && now >= wait_until {
             break;
         }
+        // Wake at least every 100 ms to notice Ctrl-C.
         flow.set_read_timeout(Some(
             wait_until
                 .saturating_duration_since(now)
-                .max(Duration::from_micros(100)),
+                .clamp(Duration::from_micros(100), Duration::from_millis(100)),
         ));
         match flow.read(&mut buf) {
             Ok(n) if n >= 17 && buf[0] == PONG => {
