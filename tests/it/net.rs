@@ -625,3 +625,61 @@ fn net_embedded_default_local_layer_carries_flows_through_the_library() {
     let _ = daemon.0.kill();
     let _ = daemon.0.wait();
 }
+
+#[test]
+fn net_tokio_flow_api_allocates_accepts_and_exchanges() {
+    use ouro_flow::aio::{AsyncListener, alloc};
+    use ouro_flow::{FlowError, Qos};
+    let dir = Scratch::new("tokio");
+    let socket = dir.0.join("local.sock");
+    let mut daemon = ChildGuard(
+        Command::new(bin("ourod"))
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ourod"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let deadline = Instant::now() + WAIT;
+        let mut listener = loop {
+            match AsyncListener::bind(&socket, "svc").await {
+                Ok(l) => break l,
+                Err(e) => assert!(Instant::now() < deadline, "daemon never answered: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let (client, server) = tokio::join!(
+            alloc(&socket, "svc", Qos::Voice, Duration::from_secs(5)),
+            tokio::time::timeout(WAIT, listener.accept())
+        );
+        let client = client.expect("alloc");
+        let server = server.expect("accept in time").expect("accept");
+        let mut buf = [0u8; 64];
+        for i in 0..10u8 {
+            client.write(&[i; 10]).await.expect("write");
+            let n = tokio::time::timeout(WAIT, server.read(&mut buf))
+                .await
+                .expect("in time")
+                .expect("read");
+            assert_eq!(&buf[..n], &[i; 10]);
+            server.write(&buf[..n]).await.expect("echo");
+            let n = tokio::time::timeout(WAIT, client.read(&mut buf))
+                .await
+                .expect("in time")
+                .expect("read");
+            assert_eq!(n, 10);
+        }
+        drop(client);
+        let r = tokio::time::timeout(WAIT, server.read(&mut buf))
+            .await
+            .expect("in time");
+        assert!(matches!(r, Err(FlowError::Closed)), "{r:?}");
+    });
+    let _ = daemon.0.kill();
+    let _ = daemon.0.wait();
+}
