@@ -29,6 +29,12 @@ fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// Send `sig` to a child process this test started.
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid"));
+    nix::sys::signal::kill(pid, sig).expect("kill");
+}
+
 /// A scratch directory removed at the end of the test.
 struct Scratch(PathBuf);
 
@@ -155,10 +161,7 @@ impl Node {
     /// SIGTERM, then the exit status (bounded wait).
     fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
+        signal(c.id(), nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(st) = c.try_wait().expect("wait") {
@@ -341,10 +344,7 @@ fn net_line3_enrolls_forwards_through_relay_and_shuts_down_cleanly() {
     a.wait_for("the ping flow", |s| {
         layer(s)["flows"][0]["rx_msgs"].as_u64() >= Some(3)
     });
-    let _ = Command::new("kill")
-        .arg("-INT")
-        .arg(pinger.id().to_string())
-        .status();
+    signal(pinger.id(), nix::sys::signal::Signal::SIGINT);
     let out = pinger.wait_with_output().expect("ping output");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");

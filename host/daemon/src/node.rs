@@ -298,29 +298,30 @@ impl Daemon {
 
     fn on_event(&mut self, li: usize, ev: Event) {
         let now = self.now();
-        let lname = self.layers[li].name.clone();
+        // Borrowed only where needed: FlowData (the per-packet case) must not allocate.
+        let lname = |d: &Daemon| d.layers[li].name.clone();
         match ev {
             Event::Enrolled { address } => {
-                tracing::info!(layer = %lname, %address, "enrolled");
+                tracing::info!(layer = %lname(self), %address, "enrolled");
                 self.layers[li].enroll_retry_at = None;
                 self.register_static(li);
             }
             Event::EnrollFailed { port } => {
-                tracing::info!(layer = %lname, %port, "enrollment failed; retrying");
+                tracing::info!(layer = %lname(self), %port, "enrollment failed; retrying");
                 self.layers[li].enroll_retry_at = Some(now + ENROLL_RETRY);
             }
             Event::AdjacencyUp { port, neighbor } => {
-                tracing::info!(layer = %lname, %port, %neighbor, "adjacency up");
+                tracing::info!(layer = %lname(self), %port, %neighbor, "adjacency up");
             }
             Event::AdjacencyDown { port, neighbor } => {
-                tracing::info!(layer = %lname, %port, %neighbor, "adjacency down");
+                tracing::info!(layer = %lname(self), %port, %neighbor, "adjacency down");
                 // Keep asking on configured ports: the neighbour may come back.
                 if let Some((_, cost)) = self.layers[li].connects.iter().find(|(p, _)| *p == port) {
                     let cost = *cost;
                     self.layers[li].ipcp.connect(now, port, cost);
                 }
             }
-            Event::RoutesChanged => tracing::debug!(layer = %lname, "routes changed"),
+            Event::RoutesChanged => tracing::debug!(layer = %lname(self), "routes changed"),
             Event::FlowAllocated { flow } => self.on_allocated(li, flow),
             Event::FlowRequest { flow, name, qos } => self.on_request(li, flow, name, qos),
             Event::FlowData { flow, data } => {
@@ -336,7 +337,7 @@ impl Daemon {
                     let (kind, message) = match reason {
                         FlowEnd::NameUnknown => (
                             ErrorKind::NameUnknown,
-                            format!("name `{}` not found in layer `{lname}`", p.name),
+                            format!("name `{}` not found in layer `{}`", p.name, lname(self)),
                         ),
                         FlowEnd::Refused => {
                             (ErrorKind::Refused, format!("`{}` refused the flow", p.name))
@@ -349,7 +350,7 @@ impl Daemon {
                     send_reply(&p.conn, &Reply::Error { kind, message }, None);
                 }
                 if let Some(slot) = self.flows.remove(&(li, flow)) {
-                    tracing::debug!(layer = %lname, %flow, ?reason, "flow ended");
+                    tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
                     ipc::shutdown(slot.fd.get_ref());
                 }
             }
