@@ -461,6 +461,13 @@ impl Daemon {
         }
     }
 
+    /// The application wrote a message larger than any PDU.
+    fn app_oversized(&mut self, key: (usize, Eid)) {
+        if let Some(slot) = self.flows.get_mut(&key) {
+            slot.tx_errors += 1;
+        }
+    }
+
     /// The application closed its end of a flow (or died).
     fn app_closed(&mut self, key: (usize, Eid), generation: u64) {
         if self
@@ -970,6 +977,9 @@ async fn flow_reader(d: Rc<RefCell<Daemon>>, key: (usize, Eid), generation: u64,
             let mut dm = d.borrow_mut();
             for _ in 0..FLOW_BATCH {
                 match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        dm.app_oversized(key); // too big for a PDU: dropped, counted
+                    }
                     Ok(Ok(0)) | Ok(Err(_)) => {
                         closed = true;
                         break;

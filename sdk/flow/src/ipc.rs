@@ -142,9 +142,22 @@ pub fn recv_msg(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Option<O
     Ok((len, got))
 }
 
-/// Receive one message without descriptors (0: the peer closed).
+/// Receive one message without descriptors (0: the peer closed). A message longer than
+/// `buf` is consumed and reported as an `InvalidData` error, never silently cut.
 pub fn recv(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
-    nix::sys::socket::recv(sock.as_fd().as_raw_fd(), buf, MsgFlags::empty()).map_err(errno)
+    // MSG_TRUNC: on SEQPACKET sockets recv returns the message's real length.
+    let n = nix::sys::socket::recv(sock.as_fd().as_raw_fd(), buf, MsgFlags::MSG_TRUNC)
+        .map_err(errno)?;
+    if n > buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "message of {n} bytes larger than the {}-byte buffer",
+                buf.len()
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 /// Send one message without descriptors.

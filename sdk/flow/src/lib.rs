@@ -481,6 +481,14 @@ mod tests {
         fa.set_nonblocking(false);
         fa.set_read_timeout(Some(Duration::from_millis(20)));
         assert!(matches!(fa.read(&mut buf), Err(FlowError::Timeout)));
+        fb.write(&[7u8; 40]).expect("write");
+        fb.write(b"ok").expect("write");
+        let err = fa.read(&mut buf).expect_err("too long for the buffer");
+        assert!(
+            matches!(&err, FlowError::Io(e) if e.kind() == io::ErrorKind::InvalidData),
+            "{err}"
+        );
+        assert_eq!(fa.read(&mut buf).expect("the next message is intact"), 2);
         fb.dealloc();
         assert!(matches!(fa.read(&mut buf), Err(FlowError::Closed)));
     }
