@@ -330,6 +330,58 @@ fn ouro_ping(net: &Net, count: usize) -> (f64, f64) {
     )
 }
 
+/// Ping over the local layer of a fourth daemon (no config): four application ↔ daemon
+/// crossings per round trip and no UDP, i.e. the cost of the flow IPC itself.
+fn local_ping(net: &Net, count: usize) -> (f64, f64) {
+    let sock = net.dir.join("local.sock");
+    let mut d = Command::new(bin("ourod"))
+        .arg("-s")
+        .arg(&sock)
+        .env("OURO_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ourod");
+    let ouro = |args: &[&str]| {
+        let mut c = Command::new(bin("ouro"));
+        c.arg("--socket").arg(&sock).args(args);
+        c
+    };
+    let ok = ouro(&["wait", "--enrolled", "--timeout", "20"])
+        .status()
+        .expect("wait");
+    assert!(ok.success());
+    let mut echo = ouro(&["echo", "loc"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("echo");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !String::from_utf8_lossy(&ouro(&["names", "list"]).output().expect("names").stdout)
+        .contains("listeners 1")
+    {
+        assert!(Instant::now() < deadline, "echo did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let c = count.to_string();
+    let out = ouro(&["ping", "loc", "-c", &c, "-i", "0.001", "-q"])
+        .output()
+        .expect("ping");
+    let _ = echo.kill();
+    let _ = echo.wait();
+    let _ = d.kill();
+    let _ = d.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("rtt")).unwrap_or("");
+    let nums: Vec<f64> = line
+        .split(['=', '/', ' '])
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (
+        nums.get(1).copied().unwrap_or(f64::NAN),
+        nums.first().copied().unwrap_or(f64::NAN),
+    )
+}
+
 fn alloc_latency(net: &Net, n: usize) -> (f64, f64, f64) {
     let sock = net.sock("a");
     let mut v = Vec::new();
@@ -386,6 +438,12 @@ fn main() {
         bmin * 1e3
     );
     println!("| ratio | {:.2}× | {:.2}× |", oavg / bavg, omin / bmin);
+    let (lavg, lmin) = local_ping(&net, 1000);
+    println!(
+        "| `ouro ping` on one daemon's local layer (the app ↔ daemon path alone) | {:.1} µs | {:.1} µs |",
+        lavg * 1e3,
+        lmin * 1e3
+    );
     let (mean, p50, p99) = alloc_latency(&net, 300);
     println!();
     println!(

@@ -476,4 +476,23 @@ register = ["net"]
         assert_eq!(e.line, 1, "{e}");
         assert!(e.to_string().starts_with("x.toml:1:"), "{e}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text, and any mutation of a valid file, is a located error or a config: never
+        /// a panic.
+        #[test]
+        fn never_panics(text in ".{0,400}", cut in 0usize..600, insert in "[\\[\\]{}=\"a-z0-9.:, \\n]{0,8}") {
+            let _ = Config::parse("p.toml", &text);
+            let mut g = GOOD.to_string();
+            let at = cut.min(g.len());
+            if g.is_char_boundary(at) {
+                g.insert_str(at, &insert);
+                if let Err(e) = Config::parse("p.toml", &g) {
+                    proptest::prop_assert!(e.line >= 1 && e.column >= 1, "{}", e);
+                }
+            }
+        }
+    }
 }
