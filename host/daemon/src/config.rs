@@ -361,6 +361,17 @@ impl Config {
                     ),
                 ));
             }
+            let hello = l.hello_ms.unwrap_or(1_000);
+            let dead = l.dead_ms.unwrap_or(4_000);
+            if hello < 10 || dead <= hello {
+                return Err(err(
+                    Some(l.name.span()),
+                    format!(
+                        "layer `{}`: need hello_ms >= 10 and dead_ms > hello_ms",
+                        l.name.get_ref()
+                    ),
+                ));
+            }
             let mut connect = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
@@ -470,6 +481,8 @@ register = ["net"]
         assert_eq!((e.line, e.column), (7, 8), "{e}");
         let e = error_of(&GOOD.replace("type = \"udp\"", "type = \"eth\""));
         assert!(e.message.contains("unknown layer type"), "{e}");
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nhello_ms = 0"));
+        assert!(e.message.contains("hello_ms >= 10"), "{e}");
         let e = error_of("node = \"a\"\nbogus = 1\n");
         assert_eq!(e.line, 2, "{e}");
         let e = error_of("node = ");
