@@ -1,4 +1,5 @@
 //! The single integration test binary (wasmtime style): one module per area.
 
+mod golden;
 mod routing;
 mod sim;
