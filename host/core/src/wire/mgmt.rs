@@ -841,6 +841,60 @@ pub(crate) mod tests {
     }
 
     /// One fixed message of every type, and its encoding as in `docs/PROTOCOL.md`.
+    /// The hex blocks that follow a "Vector" line in `docs/PROTOCOL.md`, whitespace removed.
+    fn documented_vectors() -> Vec<String> {
+        let doc = include_str!("../../../../docs/PROTOCOL.md");
+        let mut out = Vec::new();
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            if !line.starts_with("Vector") {
+                continue;
+            }
+            // Skip the rest of the caption and the opening fence, keep the block.
+            let mut block = String::new();
+            let mut inside = false;
+            for l in lines.by_ref() {
+                if l.starts_with("```") {
+                    if inside {
+                        break;
+                    }
+                    inside = true;
+                } else if inside {
+                    block.extend(l.chars().filter(|c| !c.is_whitespace()));
+                }
+            }
+            out.push(block);
+        }
+        out
+    }
+
+    #[test]
+    fn protocol_doc_carries_exactly_the_tested_vectors() {
+        let documented = documented_vectors();
+        let mut tested: Vec<String> = vectors()
+            .iter()
+            .map(|(_, hex)| hex.chars().filter(|c| !c.is_whitespace()).collect())
+            .collect();
+        tested.push(
+            crate::wire::dt::tests::VECTOR_HEX
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+        );
+        for v in &tested {
+            assert!(
+                documented.contains(v),
+                "vector {v} is not in docs/PROTOCOL.md"
+            );
+        }
+        for d in &documented {
+            assert!(
+                tested.contains(d),
+                "docs/PROTOCOL.md shows {d}, which no test checks"
+            );
+        }
+    }
+
     fn vectors() -> Vec<(MgmtMsg, &'static str)> {
         vec![
             (
