@@ -1,5 +1,6 @@
 //! The single integration test binary (wasmtime style): one module per area.
 
+mod golden;
 mod net;
 mod routing;
 mod sim;

@@ -105,7 +105,16 @@ fn random_200_converges() {
 
 #[test]
 fn random_1000_converges() {
-    check_topology(&TestGraph::random_connected(1000, 4.0, 10, 1000), 6);
+    let mut sim = check_topology(&TestGraph::random_connected(1000, 4.0, 10, 1000), 6);
+    // The directory works at this scale: flows between random pairs find their names.
+    assert_eq!(sim.register_names(Duration::from_secs(1)), 0);
+    let summary = sim.run_flows(20, 5, 100, LIMIT);
+    assert_eq!(
+        (summary.ok, summary.failed),
+        (20, 0),
+        "{:?}",
+        sim.flow_results()
+    );
 }
 
 #[test]

@@ -64,6 +64,20 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow endpoint created at `now`.
+    pub fn new(eid: Eid, state: FlowState, name: NameHash, qos: QosSpec, now: Instant) -> Flow {
+        Flow {
+            eid,
+            state,
+            name,
+            qos,
+            last_rx: now,
+            last_tx: now,
+            ecn_seen: 0,
+            peer_ece: 0,
+        }
+    }
+
     /// `(peer address, peer eid)` once allocated.
     pub fn peer(&self) -> Option<(Address, Eid)> {
         match self.state {

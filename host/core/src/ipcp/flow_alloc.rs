@@ -25,20 +25,17 @@ impl Ipcp {
     /// Create a requester flow for `name` and start resolving it.
     pub(super) fn start_flow(&mut self, now: Instant, name: NameHash, qos: QosSpec) -> Eid {
         let eid = self.flows.fresh_eid(&mut self.rng);
-        self.flows.insert(Flow {
+        self.flows.insert(Flow::new(
             eid,
-            state: FlowState::Resolving {
+            FlowState::Resolving {
                 query: 0,
                 tried: 0,
                 sent_at: now,
             },
             name,
             qos,
-            last_rx: now,
-            last_tx: now,
-            ecn_seen: 0,
-            peer_ece: 0,
-        });
+            now,
+        ));
         self.lookup(now, eid, 0);
         eid
     }
@@ -147,19 +144,16 @@ impl Ipcp {
             return;
         }
         let eid = self.flows.fresh_eid(&mut self.rng);
-        self.flows.insert(Flow {
+        self.flows.insert(Flow::new(
             eid,
-            state: FlowState::PendingAccept {
+            FlowState::PendingAccept {
                 peer: src,
                 peer_eid: src_eid,
             },
             name,
             qos,
-            last_rx: now,
-            last_tx: now,
-            ecn_seen: 0,
-            peer_ece: 0,
-        });
+            now,
+        ));
         self.emit_event(Event::FlowRequest {
             flow: eid,
             name,

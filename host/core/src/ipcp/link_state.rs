@@ -55,15 +55,18 @@ impl Ipcp {
         self.schedule_spf(now);
     }
 
-    /// Queue `origin`'s advertisement on every up adjacency except `except`.
-    fn flood(&mut self, origin: Address, except: Option<PortId>) {
-        let ports: Vec<PortId> = self
-            .adjacencies
+    /// Ports of the up adjacencies, but `except`.
+    fn up_ports_except(&self, except: Option<PortId>) -> Vec<PortId> {
+        self.adjacencies
             .iter()
             .filter(|(p, a)| a.up && Some(**p) != except)
             .map(|(p, _)| *p)
-            .collect();
-        for port in ports {
+            .collect()
+    }
+
+    /// Queue `origin`'s advertisement on every up adjacency except `except`.
+    fn flood(&mut self, origin: Address, except: Option<PortId>) {
+        for port in self.up_ports_except(except) {
             self.queue_flood(port, origin);
         }
     }
@@ -71,13 +74,7 @@ impl Ipcp {
     /// Send a flush (lifetime 0) on every up adjacency except `except` at once: it is no
     /// longer in the database for a paced batch to pick up.
     fn flood_flush(&mut self, now: Instant, lsa: &Lsa, except: Option<PortId>) {
-        let ports: Vec<PortId> = self
-            .adjacencies
-            .iter()
-            .filter(|(p, a)| a.up && Some(**p) != except)
-            .map(|(p, _)| *p)
-            .collect();
-        for port in ports {
+        for port in self.up_ports_except(except) {
             self.send_lsas(now, port, vec![lsa.clone()]);
         }
     }

@@ -139,6 +139,34 @@ impl Net {
     }
 }
 
+/// Node 2 registers `name`, node 0 allocates a flow to it, node 2 accepts: the flow handle
+/// at node 0, after checking exactly one request reached node 2 and the allocation completed.
+fn open_flow(net: &mut Net, name: &str) -> Eid {
+    let now = net.now;
+    net.nodes[2].register(now, name).expect("enrolled");
+    net.run_for(Duration::from_millis(50));
+    let flow = net.nodes[0]
+        .alloc_flow(net.now, name, QosSpec::BEST_EFFORT)
+        .expect("enrolled");
+    net.run_for(Duration::from_millis(50));
+    let requests: Vec<Eid> = net
+        .take_events(2)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::FlowRequest { flow, .. } => Some(flow),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 1, "one request reaches the responder");
+    let now = net.now;
+    net.nodes[2]
+        .accept_flow(now, requests[0])
+        .expect("pending flow");
+    net.run_for(Duration::from_millis(50));
+    assert!(net.take_events(0).contains(&Event::FlowAllocated { flow }));
+    flow
+}
+
 /// Build a line 0 - 1 - ... - (n-1) and let it converge.
 fn line(n: usize) -> Net {
     let mut net = Net::new(n);
@@ -175,28 +203,7 @@ fn line_converges_with_routes_through_the_middle() {
 #[test]
 fn flow_allocation_data_and_deallocation_across_a_relay() {
     let mut net = line(3);
-    let now = net.now;
-    net.nodes[2].register(now, "echo").expect("enrolled");
-    net.run_for(Duration::from_millis(50));
-    let flow = net.nodes[0]
-        .alloc_flow(net.now, "echo", QosSpec::BEST_EFFORT)
-        .expect("enrolled");
-    net.run_for(Duration::from_millis(50));
-    let requests: Vec<Eid> = net
-        .take_events(2)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::FlowRequest { flow, .. } => Some(flow),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(requests.len(), 1, "one request reaches the responder");
-    let now = net.now;
-    net.nodes[2]
-        .accept_flow(now, requests[0])
-        .expect("pending flow");
-    net.run_for(Duration::from_millis(50));
-    assert!(net.take_events(0).contains(&Event::FlowAllocated { flow }));
+    let flow = open_flow(&mut net, "echo");
 
     for i in 0..5u8 {
         let now = net.now;
@@ -319,22 +326,7 @@ fn garbage_and_expired_ttl_are_counted_not_fatal() {
 #[test]
 fn relayed_pdus_get_ecn_marked_on_congested_ports() {
     let mut net = line(3);
-    let now = net.now;
-    net.nodes[2].register(now, "sink").expect("enrolled");
-    net.run_for(Duration::from_millis(50));
-    let flow = net.nodes[0]
-        .alloc_flow(net.now, "sink", QosSpec::BEST_EFFORT)
-        .expect("enrolled");
-    net.run_for(Duration::from_millis(50));
-    let req = net.take_events(2).into_iter().find_map(|e| match e {
-        Event::FlowRequest { flow, .. } => Some(flow),
-        _ => None,
-    });
-    let now = net.now;
-    net.nodes[2]
-        .accept_flow(now, req.expect("request"))
-        .expect("pending");
-    net.run_for(Duration::from_millis(50));
+    let flow = open_flow(&mut net, "sink");
     net.nodes[1].set_port_congestion(Net::port(1, 2), 3);
     let now = net.now;
     net.nodes[0]

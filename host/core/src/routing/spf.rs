@@ -212,14 +212,19 @@ fn dijkstra(topology: &Topology, src: usize, dist: &mut Vec<u64>, heap: &mut Rad
         if d > dist[u] {
             continue;
         }
-        let (targets, costs) = topology.row_slices(u);
-        for (&v, &c) in targets.iter().zip(costs) {
-            let v = v as usize;
-            let nd = d + u64::from(c);
-            if nd < dist[v] {
-                dist[v] = nd;
-                heap.push(nd, v as u32);
-            }
+        relax(topology, u, d, dist, heap);
+    }
+}
+
+/// Relax the links of `u`, settled at distance `d`.
+fn relax(topology: &Topology, u: usize, d: u64, dist: &mut [u64], heap: &mut RadixHeap) {
+    let (targets, costs) = topology.row_slices(u);
+    for (&v, &c) in targets.iter().zip(costs) {
+        let v = v as usize;
+        let nd = d + u64::from(c);
+        if nd < dist[v] {
+            dist[v] = nd;
+            heap.push(nd, v as u32);
         }
     }
 }
@@ -261,15 +266,7 @@ fn alternate_dijkstra(
         if d >= d_ns.saturating_add(dist_src.get(u).copied().unwrap_or(UNREACHABLE)) {
             continue;
         }
-        let (targets, costs) = topology.row_slices(u);
-        for (&v, &c) in targets.iter().zip(costs) {
-            let v = v as usize;
-            let nd = d + u64::from(c);
-            if nd < dist[v] {
-                dist[v] = nd;
-                heap.push(nd, v as u32);
-            }
-        }
+        relax(topology, u, d, dist, heap);
     }
 }
 

@@ -177,7 +177,7 @@ pub(crate) mod tests {
     use proptest::prelude::*;
 
     /// The DT header test vector of `docs/PROTOCOL.md`.
-    const VECTOR_HEX: &str = "0a0b0c0d 01020304 00000007 02 3c 05";
+    pub(crate) const VECTOR_HEX: &str = "0a0b0c0d 01020304 00000007 02 3c 05";
 
     fn vector() -> DtHeader {
         DtHeader {

@@ -614,87 +614,41 @@ impl Put for LayerConfig {
     }
 }
 
-impl Field for LsaLink {
-    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(LsaLink {
-            neighbor: read(r)?,
-            cost: read(r)?,
-        })
-    }
+/// Implements [`Field`] and [`Put`] for a struct encoded as its fields, in the order given
+/// (which must be the declaration order documented in `docs/PROTOCOL.md`).
+macro_rules! wire_struct {
+    ($ty:ident { $($field:ident),+ $(,)? }) => {
+        impl Field for $ty {
+            fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+                // Struct expression fields are evaluated in the order written.
+                Ok($ty { $($field: read(r)?),+ })
+            }
+        }
+
+        impl Put for $ty {
+            fn write(&self, out: &mut Vec<u8>) {
+                $(self.$field.write(out);)+
+            }
+            fn wire_len(&self) -> usize {
+                0 $(+ self.$field.wire_len())+
+            }
+        }
+    };
 }
 
-impl Put for LsaLink {
-    fn write(&self, out: &mut Vec<u8>) {
-        self.neighbor.write(out);
-        self.cost.write(out);
-    }
-    fn wire_len(&self) -> usize {
-        8
-    }
-}
-
-impl Field for Lsa {
-    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Lsa {
-            origin: read(r)?,
-            seqno: read(r)?,
-            lifetime_s: read(r)?,
-            links: read(r)?,
-        })
-    }
-}
-
-impl Put for Lsa {
-    fn write(&self, out: &mut Vec<u8>) {
-        self.origin.write(out);
-        self.seqno.write(out);
-        self.lifetime_s.write(out);
-        self.links.write(out);
-    }
-    fn wire_len(&self) -> usize {
-        4 + 8 + 2 + self.links.wire_len()
-    }
-}
-
-impl Field for LsaRef {
-    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(LsaRef {
-            origin: read(r)?,
-            seqno: read(r)?,
-        })
-    }
-}
-
-impl Put for LsaRef {
-    fn write(&self, out: &mut Vec<u8>) {
-        self.origin.write(out);
-        self.seqno.write(out);
-    }
-    fn wire_len(&self) -> usize {
-        12
-    }
-}
-
-impl Field for DirEntry {
-    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(DirEntry {
-            name: read(r)?,
-            address: read(r)?,
-            lifetime_s: read(r)?,
-        })
-    }
-}
-
-impl Put for DirEntry {
-    fn write(&self, out: &mut Vec<u8>) {
-        self.name.write(out);
-        self.address.write(out);
-        self.lifetime_s.write(out);
-    }
-    fn wire_len(&self) -> usize {
-        self.name.wire_len() + 4 + 2
-    }
-}
+wire_struct!(LsaLink { neighbor, cost });
+wire_struct!(Lsa {
+    origin,
+    seqno,
+    lifetime_s,
+    links
+});
+wire_struct!(LsaRef { origin, seqno });
+wire_struct!(DirEntry {
+    name,
+    address,
+    lifetime_s
+});
 
 impl MgmtMsg {
     /// Parse one whole message (trailing bytes are an error).
@@ -887,6 +841,60 @@ pub(crate) mod tests {
     }
 
     /// One fixed message of every type, and its encoding as in `docs/PROTOCOL.md`.
+    /// The hex blocks that follow a "Vector" line in `docs/PROTOCOL.md`, whitespace removed.
+    fn documented_vectors() -> Vec<String> {
+        let doc = include_str!("../../../../docs/PROTOCOL.md");
+        let mut out = Vec::new();
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            if !line.starts_with("Vector") {
+                continue;
+            }
+            // Skip the rest of the caption and the opening fence, keep the block.
+            let mut block = String::new();
+            let mut inside = false;
+            for l in lines.by_ref() {
+                if l.starts_with("```") {
+                    if inside {
+                        break;
+                    }
+                    inside = true;
+                } else if inside {
+                    block.extend(l.chars().filter(|c| !c.is_whitespace()));
+                }
+            }
+            out.push(block);
+        }
+        out
+    }
+
+    #[test]
+    fn protocol_doc_carries_exactly_the_tested_vectors() {
+        let documented = documented_vectors();
+        let mut tested: Vec<String> = vectors()
+            .iter()
+            .map(|(_, hex)| hex.chars().filter(|c| !c.is_whitespace()).collect())
+            .collect();
+        tested.push(
+            crate::wire::dt::tests::VECTOR_HEX
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+        );
+        for v in &tested {
+            assert!(
+                documented.contains(v),
+                "vector {v} is not in docs/PROTOCOL.md"
+            );
+        }
+        for d in &documented {
+            assert!(
+                tested.contains(d),
+                "docs/PROTOCOL.md shows {d}, which no test checks"
+            );
+        }
+    }
+
     fn vectors() -> Vec<(MgmtMsg, &'static str)> {
         vec![
             (
