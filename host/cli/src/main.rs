@@ -1,6 +1,8 @@
 //! `ouro`: the Ouro command-line tool.
 #![forbid(unsafe_code)]
 
+mod policy_cmd;
+mod routing_arg;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
@@ -25,11 +27,15 @@ enum Command {
     /// Simulate a layer over a topology (networkx node-link JSON) and report convergence,
     /// forwarding tables and flow delivery.
     Sim(sim_cmd::SimArgs),
+    /// Work with policies (`ouro policy test`).
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => sim_cmd::run(&args),
+        Command::Policy(cmd) => policy_cmd::run(&cmd),
     }
 }

@@ -16,17 +16,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod check;
 mod control;
 mod converge;
 pub mod flows;
 pub mod link;
 mod node;
+mod policy;
 pub mod queue;
 mod report;
 mod sim;
 pub mod topology;
 mod traffic;
 
+pub use check::{Optimality, RouteCheck};
 pub use flows::{FlowFailure, FlowOutcome, FlowRecord};
 pub use link::LinkParams;
 pub use node::{edge_of, port_of};
