@@ -36,4 +36,4 @@ pub use node::{edge_of, port_of};
 pub use report::SimReport;
 pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
 pub use topology::{Edge, Graph, TopologyError};
-pub use traffic::FlowSummary;
+pub use traffic::{FlowSummary, SimAction};
