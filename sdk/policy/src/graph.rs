@@ -1,9 +1,8 @@
 //! Graph helpers over the host's topology (compressed sparse rows): Dijkstra, equal-cost
 //! first hops and RFC 5286 loop-free alternates, with reusable scratch buffers.
 
+use crate::heap::RadixHeap;
 use crate::table::FlatTable;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// The distance of a node that cannot be reached.
 pub const UNREACHABLE: u64 = u64::MAX;
@@ -135,7 +134,7 @@ impl RouteOptions {
 pub struct Dijkstra {
     /// Distances by node index after the last run.
     pub dist: Vec<u64>,
-    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    heap: RadixHeap,
 }
 
 impl Dijkstra {
@@ -148,8 +147,8 @@ impl Dijkstra {
             return;
         }
         self.dist[src] = 0;
-        self.heap.push(Reverse((0, src as u32)));
-        while let Some(Reverse((d, u))) = self.heap.pop() {
+        self.heap.push(0, src as u32);
+        while let Some((d, u)) = self.heap.pop() {
             let u = u as usize;
             if d > self.dist[u] {
                 continue;
@@ -159,7 +158,44 @@ impl Dijkstra {
                 let nd = d + u64::from(c.max(1));
                 if nd < self.dist[v as usize] {
                     self.dist[v as usize] = nd;
-                    self.heap.push(Reverse((nd, v)));
+                    self.heap.push(nd, v);
+                }
+            }
+        }
+    }
+
+    /// Dijkstra from `nb`, a neighbour of `src`, for the LFA check (`dist_src` = distances
+    /// from `src`). A node `u` with `dist(nb,u) >= dist(nb,src) + dist(src,u)` is settled
+    /// but not expanded: every destination reached through it fails RFC 5286 inequality 1
+    /// anyway, while the distances of destinations that pass it stay exact.
+    pub fn run_alternate(&mut self, g: &Graph<'_>, nb: usize, src: usize, dist_src: &[u64]) {
+        self.dist.clear();
+        self.dist.resize(g.len(), UNREACHABLE);
+        self.heap.clear();
+        if nb >= g.len() {
+            return;
+        }
+        self.dist[nb] = 0;
+        self.heap.push(0, nb as u32);
+        let mut d_ns = UNREACHABLE;
+        while let Some((d, u)) = self.heap.pop() {
+            let u = u as usize;
+            if d > self.dist[u] {
+                continue;
+            }
+            if u == src {
+                d_ns = d;
+                continue;
+            }
+            if d >= d_ns.saturating_add(dist_src.get(u).copied().unwrap_or(UNREACHABLE)) {
+                continue;
+            }
+            let (targets, costs) = g.row(u);
+            for (&v, &c) in targets.iter().zip(costs) {
+                let nd = d + u64::from(c.max(1));
+                if nd < self.dist[v as usize] {
+                    self.dist[v as usize] = nd;
+                    self.heap.push(nd, v);
                 }
             }
         }
@@ -234,33 +270,55 @@ impl Routes {
         out
     }
 
-    /// Dijkstra from `src` propagating first-hop sets along shortest-path predecessors.
+    /// Dijkstra from `src` propagating first-hop sets: a node's set is final when it is
+    /// settled (costs are >= 1, so all its shortest-path predecessors were settled first).
     fn first_hops(&mut self, g: &Graph<'_>, src: usize, stride: usize) {
         let n = g.len();
-        self.spf.run(g, src);
-        // Process nodes in distance order so predecessors are final before successors.
-        let mut order: Vec<u32> = (0..n as u32)
-            .filter(|&i| self.spf.dist[i as usize] != UNREACHABLE)
-            .collect();
-        order.sort_unstable_by_key(|&i| self.spf.dist[i as usize]);
-        self.first.clear();
-        self.first.resize(n * stride, 0);
+        let dist = &mut self.spf.dist;
+        let heap = &mut self.spf.heap;
+        let fh = &mut self.first;
+        dist.clear();
+        dist.resize(n, UNREACHABLE);
+        fh.clear();
+        fh.resize(n * stride, 0);
+        heap.clear();
+        dist[src] = 0;
         let (nbrs, costs) = g.row(src);
         for (k, (&v, &c)) in nbrs.iter().zip(costs).enumerate() {
-            if u64::from(c.max(1)) == self.spf.dist[v as usize] {
-                self.first[v as usize * stride + k / 64] |= 1 << (k % 64);
+            let (v, nd) = (v as usize, u64::from(c.max(1)));
+            if nd < dist[v] {
+                dist[v] = nd;
+                fh[v * stride..(v + 1) * stride].fill(0);
+                heap.push(nd, v as u32);
+            }
+            if nd == dist[v] {
+                fh[v * stride + k / 64] |= 1 << (k % 64);
             }
         }
-        for &u in &order {
+        while let Some((d, u)) = heap.pop() {
             let u = u as usize;
-            let du = self.spf.dist[u];
+            if d > dist[u] {
+                continue;
+            }
             let (targets, costs) = g.row(u);
             for (&v, &c) in targets.iter().zip(costs) {
                 let v = v as usize;
-                if v != src && du + u64::from(c.max(1)) == self.spf.dist[v] {
+                if v == src {
+                    continue;
+                }
+                let nd = d + u64::from(c.max(1));
+                if nd < dist[v] {
+                    dist[v] = nd;
+                    if stride == 1 {
+                        fh[v] = fh[u];
+                    } else {
+                        fh.copy_within(u * stride..(u + 1) * stride, v * stride);
+                    }
+                    heap.push(nd, v as u32);
+                } else if nd == dist[v] {
                     for w in 0..stride {
-                        let bits = self.first[u * stride + w];
-                        self.first[v * stride + w] |= bits;
+                        let bits = fh[u * stride + w];
+                        fh[v * stride + w] |= bits;
                     }
                 }
             }
@@ -275,7 +333,7 @@ impl Routes {
         self.lfa.resize(n, (UNREACHABLE, 0));
         let (nbrs, costs) = g.row(src);
         for (k, (&nb, &c)) in nbrs.iter().zip(costs).enumerate() {
-            self.alt.run(g, nb as usize);
+            self.alt.run_alternate(g, nb as usize, src, &self.spf.dist);
             let d_ns = self.alt.dist[src];
             for d in 0..n {
                 let (d_sd, d_nd) = (self.spf.dist[d], self.alt.dist[d]);

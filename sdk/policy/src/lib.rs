@@ -24,6 +24,7 @@
 #![deny(unsafe_code)]
 
 pub mod graph;
+pub mod heap;
 pub mod table;
 
 /// Bindings of the `ouro:policy/routing` world (feature `routing`).
