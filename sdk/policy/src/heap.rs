@@ -80,7 +80,9 @@ mod tests {
         let mut n = 0;
         for round in 0..300u64 {
             for _ in 0..3 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 h.push(last + (x >> 40) % (1 + round * 7), 0);
             }
             if let Some((k, _)) = h.pop() {
