@@ -12,18 +12,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (world, guest packages) built together.
-const GUESTS: &[(&str, &[&str])] = &[(
-    "routing",
-    &[
-        "spf",
-        "ecmp",
-        "lfa",
-        "test-spin",
-        "test-hog",
-        "test-trap",
-        "test-loop",
-    ],
-)];
+const GUESTS: &[(&str, &[&str])] = &[
+    (
+        "routing",
+        &[
+            "spf",
+            "ecmp",
+            "lfa",
+            "test-spin",
+            "test-hog",
+            "test-trap",
+            "test-loop",
+        ],
+    ),
+    ("scheduler", &["strict-priority", "drr"]),
+    ("auth", &["allow-all", "allowlist"]),
+];
 
 fn main() {
     if let Err(e) = run() {

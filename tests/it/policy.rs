@@ -1,13 +1,15 @@
-//! Wasm routing policies: the default policies on generated topologies, the engine's
+//! Wasm policies: the default routing policies on generated topologies, the engine's
 //! fail-safes (a policy that spins, hogs memory, traps or returns a loop never stops
-//! forwarding), rollback, the compiled-component cache and hot swap under traffic.
+//! forwarding), rollback, the compiled-component cache, hot swap under traffic, and the
+//! default schedulers and auth policies.
 
 use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
 use ouro_policy::builtin::{self, test_policies};
 use ouro_policy::{
-    CacheDir, Deadline, EngineConfig, Fallback, LoopCheck, Params, PolicyEngine, RoutingChoice,
-    WasmRoutingPolicy,
+    AuthRequest, CacheDir, Deadline, EngineConfig, Fallback, LoopCheck, ParamValue, Params,
+    PolicyEngine, QueueState, RequestKind, RoutingChoice, Verdict, WasmAuth, WasmRoutingPolicy,
+    WasmScheduler,
 };
 use ouro_sim::{Graph, LinkParams, Optimality, SimConfig, Simulator};
 use ouro_tests::TestGraph;
@@ -358,4 +360,148 @@ fn hot_swap_under_traffic_loses_no_packet() {
     }
     assert_eq!(swaps, 4);
     assert!(sim.check_routes(Optimality::Exact).passed());
+}
+
+fn queue(id: u32, cube: u8, packets: u32) -> QueueState {
+    QueueState {
+        id,
+        cube,
+        packets,
+        bytes: u64::from(packets) * 1000,
+        head_age: Duration::from_micros(u64::from(id) * 100),
+        drops: 0,
+    }
+}
+
+#[test]
+fn strict_priority_scheduler_serves_lower_cubes_first() {
+    let engine = engine();
+    let queues = [queue(10, 2, 5), queue(11, 0, 3), queue(12, 1, 4)];
+    let mut s = WasmScheduler::load(
+        &engine,
+        "strict-priority",
+        builtin::STRICT_PRIORITY,
+        Params::new(),
+    )
+    .expect("loads");
+    let plan = s.schedule(6, &queues).expect("plan");
+    assert_eq!(plan.takes, vec![(11, 3), (12, 3)]);
+    assert!(plan.actions.is_empty());
+    let params = Params::from([("reverse".to_string(), ParamValue::Boolean(true))]);
+    let mut r = WasmScheduler::load(&engine, "strict-priority", builtin::STRICT_PRIORITY, params)
+        .expect("loads");
+    assert_eq!(
+        r.schedule(6, &queues).expect("plan").takes,
+        vec![(10, 5), (12, 1)]
+    );
+    assert_eq!(s.metrics().snapshot().calls, 1);
+}
+
+#[test]
+fn drr_scheduler_shares_the_link_by_weight_across_batches() {
+    let engine = engine();
+    let params = Params::from([
+        ("weight-0".to_string(), ParamValue::Integer(3)),
+        ("weight-1".to_string(), ParamValue::Integer(1)),
+        ("ecn-age-ns".to_string(), ParamValue::Integer(150_000)),
+    ]);
+    let mut s = WasmScheduler::load(&engine, "drr", builtin::DRR, params).expect("loads");
+    // Two always-backlogged queues, a budget of 2 per batch: the 3:1 weights only show up
+    // because the guest carries its deficit from one batch to the next.
+    let queues = [queue(1, 0, 1000), queue(2, 1, 1000)];
+    let mut sent = [0u32; 2];
+    for _ in 0..100 {
+        let plan = s.schedule(2, &queues).expect("plan");
+        for (q, n) in plan.takes {
+            sent[(q - 1) as usize] += n;
+        }
+    }
+    assert_eq!(sent[0] + sent[1], 200);
+    assert_eq!(sent, [150, 50], "3:1 weighted share");
+    // Queue 2's head is 200 µs old (> 150 µs): what is taken from it is ECN-marked.
+    let plan = s.schedule(8, &queues).expect("plan");
+    assert!(
+        plan.actions
+            .iter()
+            .all(|&(q, _, v)| q == 2 && v == Verdict::MarkEcn),
+        "{plan:?}"
+    );
+    assert!(!plan.actions.is_empty());
+    assert!(s.last_good().is_some());
+}
+
+#[test]
+fn scheduler_that_runs_out_of_fuel_fails_and_keeps_its_last_good_plan() {
+    // Enough fuel to instantiate and serve one tiny batch, not a huge one.
+    let engine = engine_with(Deadline::Fuel(200_000), 64 << 20);
+    let mut s = WasmScheduler::load(&engine, "drr", builtin::DRR, Params::new()).expect("loads");
+    let good = s
+        .schedule(2, &[queue(1, 0, 5), queue(2, 0, 5)])
+        .expect("small batch fits");
+    let many: Vec<QueueState> = (0..5_000).map(|i| queue(i, 0, 100)).collect();
+    let err = s.schedule(1_000_000, &many).expect_err("out of fuel");
+    assert!(err.to_string().contains("ran out of fuel"), "{err}");
+    assert_eq!(s.last_good(), Some(&good));
+    let m = s.metrics().snapshot();
+    assert_eq!((m.calls, m.failures), (2, 1));
+    // A fresh instance serves the next batch.
+    assert!(s.schedule(2, &[queue(1, 0, 5)]).is_ok());
+}
+
+fn request(kind: RequestKind, key: Option<u8>, name: u8) -> AuthRequest {
+    AuthRequest {
+        kind,
+        layer: "sim".into(),
+        peer_key: key.map(|k| [k; 32]),
+        name_hash: vec![name; 4],
+        cube: 1,
+    }
+}
+
+#[test]
+fn allow_all_and_allowlist_auth_policies_decide_as_configured() {
+    let engine = engine();
+    let all =
+        WasmAuth::load(&engine, "allow-all", builtin::ALLOW_ALL, Params::new()).expect("loads");
+    let d = all.authorize(&request(RequestKind::Flow, None, 1));
+    assert!(d.allow && !d.require_encryption, "{d:?}");
+
+    let key = "07".repeat(32);
+    let params = Params::from([
+        ("keys".to_string(), ParamValue::TextList(vec![key.clone()])),
+        (
+            "names".to_string(),
+            ParamValue::TextList(vec!["aaaaaaaa".into()]),
+        ),
+    ]);
+    let list = WasmAuth::load(&engine, "allowlist", builtin::ALLOWLIST, params).expect("loads");
+    let d = list.authorize(&request(RequestKind::Enrollment, Some(7), 0));
+    assert!(d.allow && d.require_encryption, "{d:?}");
+    assert!(
+        list.authorize(&request(RequestKind::Flow, Some(7), 0xaa))
+            .allow
+    );
+    let d = list.authorize(&request(RequestKind::Flow, Some(7), 0xbb));
+    assert!(!d.allow && d.reason.contains("name bbbbbbbb"), "{d:?}");
+    let d = list.authorize(&request(RequestKind::Enrollment, Some(8), 0));
+    assert!(
+        !d.allow && d.reason.contains("not on the allowlist"),
+        "{d:?}"
+    );
+    assert!(
+        !list
+            .authorize(&request(RequestKind::Enrollment, None, 0))
+            .allow
+    );
+    assert_eq!(list.metrics().snapshot().failures, 0);
+}
+
+#[test]
+fn auth_policy_that_fails_denies() {
+    let engine = engine_with(Deadline::Fuel(10), 64 << 20);
+    let all =
+        WasmAuth::load(&engine, "allow-all", builtin::ALLOW_ALL, Params::new()).expect("loads");
+    let d = all.authorize(&request(RequestKind::Flow, Some(1), 1));
+    assert!(!d.allow && d.reason.contains("ran out of fuel"), "{d:?}");
+    assert_eq!(all.metrics().snapshot().failures, 1);
 }

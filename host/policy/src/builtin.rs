@@ -11,6 +11,21 @@ pub const ECMP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ecmp.wasm"));
 /// Routing `lfa`: ECMP plus RFC 5286 loop-free alternates.
 pub const LFA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lfa.wasm"));
 
+/// Scheduler `strict-priority`: cube 0 first, then cube 1, ...
+pub const STRICT_PRIORITY: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/strict_priority.wasm"));
+/// Scheduler `drr`: weighted deficit round robin (parameters `weight-<cube>`).
+pub const DRR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/drr.wasm"));
+/// Auth `allow-all`.
+pub const ALLOW_ALL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/allow_all.wasm"));
+/// Auth `allowlist` (parameters `keys`, `names`).
+pub const ALLOWLIST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/allowlist.wasm"));
+
+/// The built-in schedulers by name.
+pub const SCHEDULERS: &[(&str, &[u8])] = &[("strict-priority", STRICT_PRIORITY), ("drr", DRR)];
+/// The built-in auth policies by name.
+pub const AUTH: &[(&str, &[u8])] = &[("allow-all", ALLOW_ALL), ("allowlist", ALLOWLIST)];
+
 /// The built-in Wasm routing policies by name.
 pub const ROUTING: &[(&str, &[u8])] = &[("spf", SPF), ("ecmp", ECMP), ("lfa", LFA)];
 

@@ -64,6 +64,13 @@ fn to_wit(v: &ParamValue) -> WitParam {
     }
 }
 
+impl HostState {
+    /// A fresh log allowance for the next call.
+    pub(crate) fn reset_log_budget(&mut self) {
+        self.log_budget = LOG_LINES_PER_CALL;
+    }
+}
+
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
         if self.log_budget == 0 {
@@ -105,3 +112,9 @@ impl Host for HostState {
 
 /// The routing types interface has no functions; the trait is a marker.
 impl crate::bindings::routing::ouro::policy::routing_types::Host for HostState {}
+
+/// The scheduler types interface has no functions; the trait is a marker.
+impl crate::bindings::scheduler::ouro::policy::scheduler_types::Host for HostState {}
+
+/// The auth types interface has no functions; the trait is a marker.
+impl crate::bindings::auth::ouro::policy::auth_types::Host for HostState {}

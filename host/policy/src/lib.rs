@@ -8,14 +8,18 @@
 //!   [`ouro_core::routing::RoutingPolicy`] trait; output validated ([`validate`]); a trap,
 //!   timeout or invalid output is an error, so the IPCP keeps its last good table.
 //! - [`Fallback`]: rollback to the previous policy when a new one fails its first calls.
+//! - [`WasmScheduler`] (per batch, instance kept, plan validated) and [`WasmAuth`] (per
+//!   request, fail-closed).
 //! - [`builtin`]: the default policies, embedded (no files needed), and [`RoutingChoice`].
 //!
 //! Policies are never called per packet: routing runs once per topology change.
 #![deny(unsafe_code)]
 
+mod auth;
 pub mod bindings;
 pub mod builtin;
 mod cache;
+mod call;
 mod engine;
 mod error;
 mod fallback;
@@ -23,8 +27,10 @@ mod host;
 mod metrics;
 mod params;
 mod routing;
+mod scheduler;
 pub mod validate;
 
+pub use auth::{AuthRequest, Decision, RequestKind, WasmAuth};
 pub use builtin::RoutingChoice;
 pub use cache::default_cache_dir;
 pub use engine::{CacheDir, Deadline, EngineConfig, PolicyEngine};
@@ -34,4 +40,5 @@ pub use host::{Clock, HostState};
 pub use metrics::{MetricsSnapshot, PolicyMetrics};
 pub use params::{ParamValue, Params};
 pub use routing::WasmRoutingPolicy;
+pub use scheduler::{Plan, QueueState, Verdict, WasmScheduler};
 pub use validate::LoopCheck;
