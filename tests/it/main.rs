@@ -2,5 +2,6 @@
 
 mod golden;
 mod net;
+mod policy;
 mod routing;
 mod sim;

@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod mgmt_cmd;
+mod policy_cmd;
+mod routing_arg;
 mod sim_cmd;
 mod tools;
 
@@ -30,6 +32,9 @@ enum Command {
     /// Simulate a layer over a topology (networkx node-link JSON) and report convergence,
     /// forwarding tables and flow delivery.
     Sim(sim_cmd::SimArgs),
+    /// Work with policies (`ouro policy test`).
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     /// Show the daemon's layers, neighbours, forwarding tables, flows and counters.
     Status(mgmt_cmd::StatusArgs),
     /// Names: list, register, unregister.
@@ -52,21 +57,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let socket = || mgmt_cmd::socket_path(cli.socket.as_ref());
     match cli.command {
         Command::Sim(args) => sim_cmd::run(&args),
-        cmd => {
-            let socket = mgmt_cmd::socket_path(cli.socket.as_ref());
-            match cmd {
-                Command::Sim(_) => ExitCode::SUCCESS,
-                Command::Status(a) => mgmt_cmd::status(&socket, &a),
-                Command::Names(c) => mgmt_cmd::names(&socket, &c),
-                Command::Ipcp(c) => mgmt_cmd::ipcp(&socket, &c),
-                Command::Fault(a) => mgmt_cmd::fault(&socket, &a),
-                Command::Wait(a) => mgmt_cmd::wait(&socket, &a),
-                Command::Ping(a) => tools::ping(&socket, &a),
-                Command::Echo(a) => tools::echo(&socket, &a),
-                Command::Perf(a) => tools::perf(&socket, &a),
-            }
-        }
+        Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::Status(a) => mgmt_cmd::status(&socket(), &a),
+        Command::Names(c) => mgmt_cmd::names(&socket(), &c),
+        Command::Ipcp(c) => mgmt_cmd::ipcp(&socket(), &c),
+        Command::Fault(a) => mgmt_cmd::fault(&socket(), &a),
+        Command::Wait(a) => mgmt_cmd::wait(&socket(), &a),
+        Command::Ping(a) => tools::ping(&socket(), &a),
+        Command::Echo(a) => tools::echo(&socket(), &a),
+        Command::Perf(a) => tools::perf(&socket(), &a),
     }
 }

@@ -36,6 +36,10 @@ pub struct SimArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Routing policy of every node: `native` (the reference), a built-in Wasm policy
+    /// (`spf`, `ecmp`, `lfa`) or a path to a routing component (.wasm).
+    #[arg(long, default_value = "native", value_name = "POLICY")]
+    routing: String,
 }
 
 /// What can go wrong before the simulation runs.
@@ -47,6 +51,8 @@ enum CliError {
     Sim(#[from] SimError),
     #[error("--dump-fib: no node with id {0:?} in the topology")]
     UnknownNode(String),
+    #[error(transparent)]
+    Policy(#[from] ouro_policy::PolicyError),
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -85,7 +91,8 @@ fn simulate(args: &SimArgs) -> Result<(), CliError> {
         seed: args.seed,
         ..SimConfig::default()
     };
-    let mut sim = Simulator::new(graph, config)?;
+    let choice = crate::routing_arg::resolve(&args.routing)?;
+    let mut sim = Simulator::with_policies(graph, config, crate::routing_arg::factory(&choice))?;
     let limit = Duration::from_secs(args.time_limit);
     if !sim.run_until_converged(limit) {
         eprintln!(
@@ -104,6 +111,13 @@ fn simulate(args: &SimArgs) -> Result<(), CliError> {
             "simulator: {} events, {} PDUs sent, {} delivered, {} lost",
             c.events, c.pdus_sent, c.pdus_delivered, c.pdus_lost
         );
+        if let Some(p) = choice.wasm() {
+            let m = p.metrics().snapshot();
+            eprintln!(
+                "routing policy {}: {} calls, {} failures, fuel {}, latency p50 {:?} p99 {:?}",
+                args.routing, m.calls, m.failures, m.fuel_used, m.p50, m.p99
+            );
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

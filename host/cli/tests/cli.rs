@@ -132,3 +132,84 @@ fn sim_unknown_dump_id_is_an_error() {
     let out = ouro(&["sim", "--topology", &ring, "--dump-fib", "3,99"]);
     assert_clean_error(&out, "\"99\"");
 }
+
+/// `ouro` with the compiled-policy cache under the test's temporary directory.
+fn ouro_cached(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ouro"))
+        .args(args)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .expect("the ouro binary runs")
+}
+
+#[test]
+fn policy_test_passes_for_every_builtin_routing_policy() {
+    let topo = repo_file("examples/topologies/grid4x4.json");
+    for policy in ["native", "spf", "ecmp", "lfa"] {
+        let out = ouro_cached(&["policy", "test", policy, "--topology", &topo]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{policy}: {stdout}");
+        assert!(
+            stdout.contains("forwarding loops: 0 of 240 pairs"),
+            "{stdout}"
+        );
+        assert!(stdout.ends_with("result: PASS\n"), "{stdout}");
+    }
+}
+
+#[test]
+fn policy_test_fails_when_a_check_fails() {
+    // On an even ring `spf` keeps one of two equal-cost next hops: not the exact ECMP sets.
+    let topo = repo_file("examples/topologies/ring8.json");
+    let out = ouro_cached(&[
+        "policy",
+        "test",
+        "spf",
+        "--topology",
+        &topo,
+        "--optimality",
+        "exact",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("result: FAIL"), "{stdout}");
+    let out = ouro_cached(&["policy", "test", "spf", "--topology", &topo]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn policy_test_rejects_a_file_that_is_not_a_component() {
+    let bogus = temp_file("bogus.wasm", "not wasm");
+    let topo = repo_file("examples/topologies/line5.json");
+    let out = ouro_cached(&["policy", "test", &bogus, "--topology", &topo]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot load policy \"bogus\""),
+        "{stderr}"
+    );
+    let out = ouro_cached(&["policy", "test", "no-such-policy", "--topology", &topo]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown policy"));
+}
+
+#[test]
+fn sim_runs_with_a_wasm_routing_policy() {
+    let topo = repo_file("examples/topologies/ring8.json");
+    let out = ouro_cached(&[
+        "sim",
+        "--topology",
+        &topo,
+        "--routing",
+        "lfa",
+        "--flows",
+        "4",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("flows: 4 ok, 0 failed"), "{stdout}");
+    assert!(
+        stderr.contains("routing policy lfa:") && stderr.contains(" 0 failures"),
+        "{stderr}"
+    );
+}

@@ -16,21 +16,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod check;
 mod control;
 mod converge;
 pub mod flows;
 pub mod link;
 mod node;
+mod policy;
 pub mod queue;
 mod report;
 mod sim;
 pub mod topology;
 mod traffic;
 
+pub use check::{Optimality, RouteCheck};
 pub use flows::{FlowFailure, FlowOutcome, FlowRecord};
 pub use link::LinkParams;
 pub use node::{edge_of, port_of};
 pub use report::SimReport;
 pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
 pub use topology::{Edge, Graph, TopologyError};
-pub use traffic::FlowSummary;
+pub use traffic::{FlowSummary, SimAction};

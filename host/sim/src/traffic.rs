@@ -5,6 +5,9 @@ use crate::sim::Simulator;
 use ouro_core::{Eid, QosSpec};
 use std::time::Duration;
 
+/// A change made to a running simulation (see [`Simulator::run_flow_pairs_with`]).
+pub type SimAction<'a> = Box<dyn FnOnce(&mut Simulator) + 'a>;
+
 /// Outcome of a batch of test flows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowSummary {
@@ -69,6 +72,21 @@ impl Simulator {
         size: usize,
         limit: Duration,
     ) -> FlowSummary {
+        self.run_flow_pairs_with(pairs, msgs, size, limit, None)
+    }
+
+    /// As [`Simulator::run_flow_pairs`], and if `during` is `Some((after, action))`, run
+    /// `action` once `after` of simulated time has passed since the flows were opened (while
+    /// they are still running, if they last that long): a hook to change the network under
+    /// traffic, such as swapping routing policies.
+    pub fn run_flow_pairs_with(
+        &mut self,
+        pairs: &[(usize, usize)],
+        msgs: u32,
+        size: usize,
+        limit: Duration,
+        mut during: Option<(Duration, SimAction<'_>)>,
+    ) -> FlowSummary {
         let wall = std::time::Instant::now();
         let first = self.flows.records.len();
         self.flows.configure(msgs, size);
@@ -86,8 +104,16 @@ impl Simulator {
             self.mark(src);
         }
         self.flush();
+        let start = self.now;
         let deadline = self.now + limit;
         while self.flows.pending_from(first) > 0 && self.now < deadline {
+            if during
+                .as_ref()
+                .is_some_and(|(after, _)| self.now >= start + *after)
+                && let Some((_, action)) = during.take()
+            {
+                action(self);
+            }
             let step = (self.now + self.config.check_interval).min(deadline);
             self.run_until(step);
         }

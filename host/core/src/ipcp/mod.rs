@@ -12,6 +12,7 @@ mod enroll;
 mod flow_alloc;
 mod io;
 mod link_state;
+mod policy_swap;
 mod timers;
 
 use crate::directory::DirStore;

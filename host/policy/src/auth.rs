@@ -1,0 +1,131 @@
+//! [`WasmAuth`]: an enrollment / flow authorisation component. Fail-closed: a trap, a
+//! timeout or any other failure is a deny (counted, with the error as the reason).
+
+use crate::PolicyError;
+use crate::bindings::auth::ouro::policy::auth_types::{
+    Request as WitRequest, RequestKind as WitKind,
+};
+use crate::bindings::auth::{Auth, AuthPre};
+use crate::call::Caller;
+use crate::engine::PolicyEngine;
+use crate::host::HostState;
+use crate::metrics::PolicyMetrics;
+use crate::params::Params;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::{HasSelf, Linker};
+
+/// What is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Joining the layer.
+    Enrollment,
+    /// A flow to a name.
+    Flow,
+}
+
+/// An enrollment or flow request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// Enrollment or flow.
+    pub kind: RequestKind,
+    /// The layer the request arrived in.
+    pub layer: String,
+    /// The peer's static X25519 public key, if it presented one.
+    pub peer_key: Option<[u8; 32]>,
+    /// Hash of the requested name (flows; empty for enrollment).
+    pub name_hash: Vec<u8>,
+    /// Requested QoS cube (flows).
+    pub cube: u8,
+}
+
+/// The verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request is allowed.
+    pub allow: bool,
+    /// Why.
+    pub reason: String,
+    /// Whether the flow must be encrypted.
+    pub require_encryption: bool,
+}
+
+/// An auth policy running as a Wasm component (a fresh instance per request).
+#[derive(Clone)]
+pub struct WasmAuth {
+    caller: Caller,
+    pre: AuthPre<HostState>,
+}
+
+impl std::fmt::Debug for WasmAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmAuth")
+            .field("name", &self.caller.name)
+            .finish()
+    }
+}
+
+impl WasmAuth {
+    /// Compile (or fetch from the cache) and link the component `wasm` as auth policy `name`.
+    pub fn load(
+        engine: &PolicyEngine,
+        name: &str,
+        wasm: &[u8],
+        params: Params,
+    ) -> Result<Self, PolicyError> {
+        let caller = Caller::new(engine, name, params);
+        let component = engine.component(name, wasm)?;
+        let mut linker = Linker::<HostState>::new(&engine.engine);
+        Auth::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| caller.load_error(e))?;
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| caller.load_error(e))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(AuthPre::new)
+            .map_err(|e| caller.load_error(e))?;
+        Ok(WasmAuth { caller, pre })
+    }
+
+    /// The call metrics.
+    pub fn metrics(&self) -> Arc<PolicyMetrics> {
+        self.caller.metrics.clone()
+    }
+
+    /// Decide on `request`. Never fails: a failing policy denies (and the failure counts).
+    pub fn authorize(&self, request: &AuthRequest) -> Decision {
+        let start = Instant::now();
+        let wit = WitRequest {
+            kind: match request.kind {
+                RequestKind::Enrollment => WitKind::Enrollment,
+                RequestKind::Flow => WitKind::Flow,
+            },
+            layer: request.layer.clone(),
+            peer_key: request.peer_key.map(|k| k.to_vec()),
+            name_hash: request.name_hash.clone(),
+            cube: request.cube,
+        };
+        let mut fuel = 0;
+        let result: Result<Decision, PolicyError> = self.caller.store().and_then(|mut store| {
+            let out = self
+                .pre
+                .instantiate(&mut store)
+                .and_then(|auth| auth.call_authorize(&mut store, &wit))
+                .map_err(|e| self.caller.classify(e));
+            fuel = self.caller.fuel_used(&store);
+            out.map(|d| Decision {
+                allow: d.allow,
+                reason: d.reason,
+                require_encryption: d.require_encryption,
+            })
+        });
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.caller.metrics.record(start.elapsed(), fuel, error);
+        result.unwrap_or_else(|e| Decision {
+            allow: false,
+            reason: format!("denied: {e}"),
+            require_encryption: true,
+        })
+    }
+}
