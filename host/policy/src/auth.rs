@@ -13,7 +13,7 @@ use crate::metrics::PolicyMetrics;
 use crate::params::Params;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::HasSelf;
 
 /// What is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,17 +74,12 @@ impl WasmAuth {
         params: Params,
     ) -> Result<Self, PolicyError> {
         let caller = Caller::new(engine, name, params);
-        let component = engine.component(name, wasm)?;
-        let mut linker = Linker::<HostState>::new(&engine.engine);
-        Auth::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| caller.load_error(e))?;
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(|e| caller.load_error(e))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(AuthPre::new)
-            .map_err(|e| caller.load_error(e))?;
+        let pre = caller.link(
+            engine,
+            wasm,
+            |linker| Auth::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s),
+            AuthPre::new,
+        )?;
         Ok(WasmAuth { caller, pre })
     }
 

@@ -8,6 +8,7 @@ use crate::metrics::PolicyMetrics;
 use crate::params::Params;
 use std::sync::Arc;
 use std::time::Instant;
+use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{Store, StoreLimitsBuilder, Trap};
 
 /// A loaded policy's identity and settings, shared by its calls.
@@ -36,6 +37,29 @@ impl Caller {
     }
 
     /// A load error for this policy.
+    /// Compile (or fetch from the cache) the component `wasm`, link the world's host interface
+    /// with `add_host` and every other import (such as the WASI interfaces a Rust guest
+    /// declares without using them) to functions that trap, and build the world's typed
+    /// pre-instance with `typed`.
+    pub(crate) fn link<P>(
+        &self,
+        engine: &PolicyEngine,
+        wasm: &[u8],
+        add_host: impl FnOnce(&mut Linker<HostState>) -> wasmtime::Result<()>,
+        typed: impl FnOnce(InstancePre<HostState>) -> wasmtime::Result<P>,
+    ) -> Result<P, PolicyError> {
+        let component = engine.component(&self.name, wasm)?;
+        let mut linker = Linker::<HostState>::new(&engine.engine);
+        add_host(&mut linker).map_err(|e| self.load_error(e))?;
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| self.load_error(e))?;
+        linker
+            .instantiate_pre(&component)
+            .and_then(typed)
+            .map_err(|e| self.load_error(e))
+    }
+
     pub(crate) fn load_error(&self, e: wasmtime::Error) -> PolicyError {
         PolicyError::Load {
             name: self.name.clone(),

@@ -22,7 +22,7 @@ use ouro_core::routing::{RoutingError, RoutingPolicy, RoutingTable, Topology};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::HasSelf;
 
 /// A routing policy running as a Wasm component.
 ///
@@ -55,17 +55,12 @@ impl WasmRoutingPolicy {
         params: Params,
     ) -> Result<Self, PolicyError> {
         let caller = Caller::new(engine, name, params);
-        let component = engine.component(name, wasm)?;
-        let mut linker = Linker::<HostState>::new(&engine.engine);
-        Routing::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| caller.load_error(e))?;
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(|e| caller.load_error(e))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(RoutingPre::new)
-            .map_err(|e| caller.load_error(e))?;
+        let pre = caller.link(
+            engine,
+            wasm,
+            |linker| Routing::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s),
+            RoutingPre::new,
+        )?;
         Ok(WasmRoutingPolicy {
             caller,
             pre,

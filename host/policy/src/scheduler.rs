@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::HasSelf;
 
 /// One queue's state at the start of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,17 +81,12 @@ impl WasmScheduler {
         params: Params,
     ) -> Result<Self, PolicyError> {
         let caller = Caller::new(engine, name, params);
-        let component = engine.component(name, wasm)?;
-        let mut linker = Linker::<HostState>::new(&engine.engine);
-        Scheduler::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| caller.load_error(e))?;
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(|e| caller.load_error(e))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(SchedulerPre::new)
-            .map_err(|e| caller.load_error(e))?;
+        let pre = caller.link(
+            engine,
+            wasm,
+            |linker| Scheduler::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s),
+            SchedulerPre::new,
+        )?;
         Ok(WasmScheduler {
             caller,
             pre,
