@@ -13,10 +13,14 @@
 //!   reference policy and the forwarding table;
 //! - [`directory`]: the name directory (a one-hop DHT over the link-state membership);
 //! - [`flow`]: the flow allocator's per-flow state;
+//! - [`sched`]: per-port, per-QoS-cube queues and the [`sched::SchedulerPolicy`] that plans
+//!   each transmit batch;
+//! - [`auth`]: the [`auth::AuthPolicy`] consulted on enrollment and flow allocation;
 //! - [`ipcp`]: the unicast IPCP that ties them together.
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod flow;
@@ -26,6 +30,7 @@ pub mod name;
 pub mod qos;
 pub mod rng;
 pub mod routing;
+pub mod sched;
 pub mod time;
 pub mod wire;
 

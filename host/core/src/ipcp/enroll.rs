@@ -2,12 +2,14 @@
 //!
 //! The enrollee sends an `EnrollRequest` on an N-1 flow to any member; the member answers
 //! with a fresh address (random, not in its link-state database nor recently handed out)
-//! and the layer configuration. No answer within [`ENROLL_TIMEOUT`] fails the attempt.
+//! and the layer configuration — if its auth policy allows the enrollee (else the answer is
+//! `Denied`, counted at both ends). No answer within [`ENROLL_TIMEOUT`] fails the attempt.
 
 use super::{Enrollment, Event, Ipcp};
+use crate::auth::RequestKind;
 use crate::time::Instant;
 use crate::wire::{EnrollResult, MgmtMsg};
-use crate::{Address, LayerConfig, PortId};
+use crate::{Address, LayerConfig, NameHash, PortId, QosCube};
 use std::time::Duration;
 
 /// How long an enrollee waits for the response.
@@ -29,20 +31,26 @@ impl Ipcp {
     }
 
     /// A member-to-be asks to enroll through us.
-    pub(super) fn on_enroll_request(&mut self, now: Instant, port: PortId) {
-        let reply = if self.is_enrolled() {
+    pub(super) fn on_enroll_request(&mut self, now: Instant, port: PortId, enrollee: NameHash) {
+        let reply = if !self.is_enrolled() {
+            MgmtMsg::EnrollResponse {
+                result: EnrollResult::NotEnrolled,
+                address: Address::NONE,
+                config: LayerConfig::default(),
+            }
+        } else if !self.authorize(RequestKind::Enrollment, &enrollee, QosCube::BestEffort) {
+            MgmtMsg::EnrollResponse {
+                result: EnrollResult::Denied,
+                address: Address::NONE,
+                config: LayerConfig::default(),
+            }
+        } else {
             let address = self.random_free_address();
             self.assigned.insert(address, now + ASSIGNED_HOLD);
             MgmtMsg::EnrollResponse {
                 result: EnrollResult::Ok,
                 address,
                 config: self.config.clone(),
-            }
-        } else {
-            MgmtMsg::EnrollResponse {
-                result: EnrollResult::NotEnrolled,
-                address: Address::NONE,
-                config: LayerConfig::default(),
             }
         };
         self.send_on_port(port, &reply);
@@ -66,6 +74,9 @@ impl Ipcp {
             return;
         }
         if result != EnrollResult::Ok || address.is_none() {
+            if result == EnrollResult::Denied {
+                self.counters.denied_by_peer += 1;
+            }
             self.enrollment = Enrollment::Idle;
             self.emit_event(Event::EnrollFailed { port });
             return;

@@ -8,6 +8,7 @@
 //! id; keepalives keep idle flows alive and silence longer than the QoS timeout ends them.
 
 use super::{Event, FlowEnd, Ipcp, IpcpError};
+use crate::auth::RequestKind;
 use crate::flow::{Flow, FlowState};
 use crate::time::Instant;
 use crate::wire::{DtHeader, FlowResult, MgmtMsg};
@@ -143,6 +144,15 @@ impl Ipcp {
             let _ = self.send_mgmt(src, &reply);
             return;
         }
+        if !self.authorize(RequestKind::Flow, &name, qos.cube()) {
+            let reply = MgmtMsg::FlowReply {
+                src_eid,
+                dst_eid: Eid::MGMT,
+                result: FlowResult::Denied,
+            };
+            let _ = self.send_mgmt(src, &reply);
+            return;
+        }
         let eid = self.flows.fresh_eid(&mut self.rng);
         self.flows.insert(Flow::new(
             eid,
@@ -217,6 +227,9 @@ impl Ipcp {
             };
             flow.last_rx = now;
             self.emit_event(Event::FlowAllocated { flow: src_eid });
+        } else if result == FlowResult::Denied {
+            self.counters.denied_by_peer += 1;
+            self.fail_flow(src_eid, FlowEnd::Denied);
         } else {
             self.fail_flow(src_eid, FlowEnd::Refused);
         }

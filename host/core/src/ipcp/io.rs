@@ -1,6 +1,6 @@
 //! PDU plumbing: building and sending PDUs, receiving and dispatching them, relaying.
 
-use super::{Event, Ipcp, IpcpError, Transmit};
+use super::{Event, Ipcp, IpcpError};
 use crate::routing::flow_hash;
 use crate::time::Instant;
 use crate::wire::{DtHeader, DtPacket, Lsa, MgmtMsg};
@@ -15,12 +15,6 @@ pub const FLOOD_PACING: std::time::Duration = std::time::Duration::from_millis(1
 pub(super) const MAX_BATCH_BYTES: usize = 1400;
 
 impl Ipcp {
-    /// Queue a PDU on `port`.
-    pub(super) fn push_transmit(&mut self, port: PortId, data: Vec<u8>) {
-        self.counters.tx_pdus += 1;
-        self.transmits.push_back(Transmit { port, data });
-    }
-
     /// Send a neighbour-scoped management message on `port` (destination address 0, TTL 1).
     pub(super) fn send_on_port(&mut self, port: PortId, msg: &MgmtMsg) {
         let header = DtHeader {
@@ -34,7 +28,7 @@ impl Ipcp {
         let mut pdu = Vec::with_capacity(crate::wire::DT_HEADER_LEN + msg.buffer_len());
         header.emit(&mut pdu);
         msg.emit(&mut pdu);
-        self.push_transmit(port, pdu);
+        self.push_transmit(port, None, pdu);
     }
 
     /// Send a management message to the IPCP at `dst` (routed; looped back if it is us).
@@ -69,7 +63,8 @@ impl Ipcp {
         }
         match self.fib.lookup(dst, flow_hash(self.address, dst, eid)) {
             Some(port) => {
-                self.push_transmit(port, pdu);
+                let class = (eid != Eid::MGMT).then_some(cube);
+                self.push_transmit(port, class, pdu);
                 Ok(())
             }
             None => {
@@ -134,15 +129,16 @@ impl Ipcp {
             packet.set_ecn(level);
         }
         self.counters.forwarded += 1;
-        self.push_transmit(out, packet.into_inner());
+        let class = (packet.eid() != Eid::MGMT).then(|| packet.cube());
+        self.push_transmit(out, class, packet.into_inner());
     }
 
     /// Dispatch one management message.
     fn handle_mgmt(&mut self, now: Instant, port: Option<PortId>, header: DtHeader, msg: MgmtMsg) {
         let scoped = header.dst.is_none();
         match (msg, port) {
-            (MgmtMsg::EnrollRequest { .. }, Some(port)) if scoped => {
-                self.on_enroll_request(now, port)
+            (MgmtMsg::EnrollRequest { ipcp }, Some(port)) if scoped => {
+                self.on_enroll_request(now, port, ipcp)
             }
             (
                 MgmtMsg::EnrollResponse {

@@ -7,19 +7,23 @@
 //! happened, for the application side), and arm a timer for [`Ipcp::poll_timeout`].
 
 mod adjacency;
+mod authorize;
 mod directory_ops;
 mod enroll;
 mod flow_alloc;
 mod io;
 mod link_state;
 mod policy_swap;
+mod scheduling;
 mod timers;
 
+use crate::auth::{AllowAll, AuthPolicy, RequestKind};
 use crate::directory::DirStore;
 use crate::flow::FlowTable;
 use crate::lsdb::Lsdb;
 use crate::rng::SplitMix64;
 use crate::routing::{Fib, RoutingPolicy};
+use crate::sched::{Plan, PortQueues, QueueState, SchedError, SchedulerPolicy, StrictPriority};
 use crate::time::Instant;
 use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
 use std::collections::{BTreeMap, VecDeque};
@@ -43,6 +47,8 @@ pub enum FlowEnd {
     Refused,
     /// No answer in time, or no route to the responder.
     Unreachable,
+    /// The responder (its auth policy or its application) denied the flow.
+    Denied,
     /// Deallocated by the peer.
     Remote,
     /// The peer went silent for longer than the flow's timeout.
@@ -150,6 +156,22 @@ pub struct Counters {
     pub routing_failures: u64,
     /// Link-state advertisements originated by this IPCP.
     pub lsas_originated: u64,
+    /// Dropped: the PDU's queue on a scheduled port was full.
+    pub drop_queue_full: u64,
+    /// Dropped: waiting in the queues of a port that went down.
+    pub drop_port_down: u64,
+    /// Dropped by the scheduler's plan.
+    pub sched_dropped: u64,
+    /// PDUs ECN-marked by a queue over its threshold or by the scheduler's plan.
+    pub ecn_marked: u64,
+    /// Batches whose scheduler failed or planned invalidly (the last good plan was applied).
+    pub scheduler_failures: u64,
+    /// Enrollment and flow requests the auth policy denied here.
+    pub auth_denied: u64,
+    /// Auth policy calls that failed (each also a denial).
+    pub auth_failures: u64,
+    /// Our enrollment or flow requests a peer denied.
+    pub denied_by_peer: u64,
 }
 
 /// Enrollment state.
@@ -221,6 +243,18 @@ pub struct Ipcp {
     /// Advertisements sent on each port and not acknowledged yet: origin → (seqno, sent at).
     unacked: BTreeMap<PortId, BTreeMap<Address, (u64, Instant)>>,
     transmits: VecDeque<Transmit>,
+    /// Latest time seen (stamps PDUs queued on scheduled ports).
+    clock: Instant,
+    /// Queues of the ports the driver schedules.
+    port_queues: BTreeMap<PortId, PortQueues>,
+    scheduler: Box<dyn SchedulerPolicy>,
+    /// The last plan that passed validation (applied again when the scheduler fails).
+    last_plan: Option<Plan>,
+    last_scheduler_error: Option<SchedError>,
+    /// Reused for the queue states of each batch.
+    sched_scratch: Vec<QueueState>,
+    auth: Box<dyn AuthPolicy>,
+    last_denial: Option<(RequestKind, String)>,
     events: VecDeque<Event>,
     counters: Counters,
 }
@@ -242,7 +276,7 @@ impl Ipcp {
     }
 
     /// A member-to-be: enroll it with [`Ipcp::enroll_via`].
-    pub fn new(name: &str, policy: Box<dyn RoutingPolicy>, _now: Instant, seed: u64) -> Ipcp {
+    pub fn new(name: &str, policy: Box<dyn RoutingPolicy>, now: Instant, seed: u64) -> Ipcp {
         Ipcp {
             name: NameHash::of(name, crate::name::MAX_HASH_LEN),
             enrollment: Enrollment::Idle,
@@ -273,6 +307,14 @@ impl Ipcp {
             ack_queue: BTreeMap::new(),
             flood_due: None,
             transmits: VecDeque::new(),
+            clock: now,
+            port_queues: BTreeMap::new(),
+            scheduler: Box::new(StrictPriority::default()),
+            last_plan: None,
+            last_scheduler_error: None,
+            sched_scratch: Vec::new(),
+            auth: Box::new(AllowAll),
+            last_denial: None,
             events: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -280,6 +322,7 @@ impl Ipcp {
 
     /// Enroll through the member at the other end of `port`.
     pub fn enroll_via(&mut self, now: Instant, port: PortId) {
+        self.tick_clock(now);
         self.start_enrollment(now, port);
         self.flush(now);
     }
@@ -288,13 +331,18 @@ impl Ipcp {
     /// Either end may call it; the other end answers. `cost` is the link cost this IPCP
     /// advertises (the other end adopts it unless it connected with a cost of its own).
     pub fn connect(&mut self, now: Instant, port: PortId, cost: u32) {
+        self.tick_clock(now);
         self.request_adjacency(now, port, cost.max(1));
         self.flush(now);
     }
 
     /// The N-1 flow behind `port` is gone.
     pub fn port_down(&mut self, now: Instant, port: PortId) {
+        self.tick_clock(now);
         self.port_congestion.remove(&port);
+        if let Some(q) = self.port_queues.get_mut(&port) {
+            self.counters.drop_port_down += q.clear() as u64;
+        }
         self.adjacency_lost(now, port);
         if let Enrollment::Pending { port: p, .. } = self.enrollment
             && p == port
@@ -317,12 +365,14 @@ impl Ipcp {
 
     /// A PDU arrived on `port`. Never panics; bad input is counted and dropped.
     pub fn handle_pdu(&mut self, now: Instant, port: PortId, pdu: Vec<u8>) {
+        self.tick_clock(now);
         self.receive(now, Some(port), pdu);
         self.flush(now);
     }
 
     /// Run the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick_clock(now);
         self.run_timers(now);
         self.flush(now);
     }
@@ -344,6 +394,7 @@ impl Ipcp {
 
     /// Register `name` in the layer's directory (and accept flows for it here).
     pub fn register(&mut self, now: Instant, name: &str) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         self.require_enrolled()?;
         let hash = self.hash_name(name);
         self.local_names.entry(hash).or_default();
@@ -354,6 +405,7 @@ impl Ipcp {
 
     /// Withdraw `name` from the directory; flows for it are refused from now on.
     pub fn unregister(&mut self, now: Instant, name: &str) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         self.require_enrolled()?;
         let hash = self.hash_name(name);
         self.withdraw_name(now, hash);
@@ -364,6 +416,7 @@ impl Ipcp {
     /// Ask for a flow to `name`; the answer comes as [`Event::FlowAllocated`] or
     /// [`Event::FlowEnded`].
     pub fn alloc_flow(&mut self, now: Instant, name: &str, qos: QosSpec) -> Result<Eid, IpcpError> {
+        self.tick_clock(now);
         self.require_enrolled()?;
         let hash = self.hash_name(name);
         let eid = self.start_flow(now, hash, qos);
@@ -373,6 +426,7 @@ impl Ipcp {
 
     /// Accept an incoming flow announced by [`Event::FlowRequest`].
     pub fn accept_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         let res = self.answer_flow(now, flow, true);
         self.flush(now);
         res
@@ -380,6 +434,7 @@ impl Ipcp {
 
     /// Refuse an incoming flow announced by [`Event::FlowRequest`].
     pub fn reject_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         let res = self.answer_flow(now, flow, false);
         self.flush(now);
         res
@@ -387,6 +442,7 @@ impl Ipcp {
 
     /// Send `data` on an allocated flow.
     pub fn flow_write(&mut self, now: Instant, flow: Eid, data: &[u8]) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         let res = self.write_flow(now, flow, data);
         self.flush(now);
         res
@@ -394,6 +450,7 @@ impl Ipcp {
 
     /// Deallocate a flow (the peer is told).
     pub fn dealloc_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
+        self.tick_clock(now);
         let res = self.end_flow_locally(now, flow);
         self.flush(now);
         res
@@ -502,5 +559,7 @@ impl Ipcp {
     }
 }
 
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

@@ -8,19 +8,19 @@ use std::time::Duration;
 
 /// Nodes joined by point-to-point links; a PDU sent on a port arrives at the other end
 /// after `LINK_DELAY`.
-struct Net {
-    nodes: Vec<Ipcp>,
+pub(super) struct Net {
+    pub(super) nodes: Vec<Ipcp>,
     /// (node, port) → (peer node, peer port), for links that are up.
     wires: BTreeMap<(usize, PortId), (usize, PortId)>,
     in_flight: Vec<(Instant, usize, PortId, Vec<u8>)>,
     events: Vec<(usize, Event)>,
-    now: Instant,
+    pub(super) now: Instant,
 }
 
 const LINK_DELAY: Duration = Duration::from_millis(1);
 
 impl Net {
-    fn new(n: usize) -> Net {
+    pub(super) fn new(n: usize) -> Net {
         let mut nodes = vec![Ipcp::bootstrap(
             "n0",
             LayerConfig::named("test"),
@@ -45,19 +45,19 @@ impl Net {
         }
     }
 
-    fn wire(&mut self, a: usize, b: usize) {
+    pub(super) fn wire(&mut self, a: usize, b: usize) {
         let pa = PortId(100 + b as u32);
         let pb = PortId(100 + a as u32);
         self.wires.insert((a, pa), (b, pb));
         self.wires.insert((b, pb), (a, pa));
     }
 
-    fn port(_from: usize, to: usize) -> PortId {
+    pub(super) fn port(_from: usize, to: usize) -> PortId {
         PortId(100 + to as u32)
     }
 
     /// Move transmissions onto the wires and collect events.
-    fn drain(&mut self) {
+    pub(super) fn drain(&mut self) {
         for i in 0..self.nodes.len() {
             while let Some(t) = self.nodes[i].poll_transmit() {
                 if let Some(&(peer, peer_port)) = self.wires.get(&(i, t.port)) {
@@ -72,7 +72,7 @@ impl Net {
     }
 
     /// Run until `until`, delivering PDUs and firing timers in time order.
-    fn run_until(&mut self, until: Instant) {
+    pub(super) fn run_until(&mut self, until: Instant) {
         loop {
             self.drain();
             let next_pdu = self.in_flight.iter().map(|p| p.0).min();
@@ -103,13 +103,13 @@ impl Net {
         self.now = until.max(self.now);
     }
 
-    fn run_for(&mut self, d: Duration) {
+    pub(super) fn run_for(&mut self, d: Duration) {
         let until = self.now + d;
         self.run_until(until);
     }
 
     /// Enroll node `b` through `a` and connect them, then run a while.
-    fn join(&mut self, b: usize, a: usize) {
+    pub(super) fn join(&mut self, b: usize, a: usize) {
         self.wire(a, b);
         let now = self.now;
         self.nodes[b].enroll_via(now, Net::port(b, a));
@@ -124,13 +124,13 @@ impl Net {
     }
 
     /// Connect two enrolled nodes.
-    fn link(&mut self, a: usize, b: usize) {
+    pub(super) fn link(&mut self, a: usize, b: usize) {
         self.wire(a, b);
         let now = self.now;
         self.nodes[a].connect(now, Net::port(a, b), 1);
     }
 
-    fn take_events(&mut self, node: usize) -> Vec<Event> {
+    pub(super) fn take_events(&mut self, node: usize) -> Vec<Event> {
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events)
             .into_iter()
             .partition(|(n, _)| *n == node);
@@ -141,7 +141,7 @@ impl Net {
 
 /// Node 2 registers `name`, node 0 allocates a flow to it, node 2 accepts: the flow handle
 /// at node 0, after checking exactly one request reached node 2 and the allocation completed.
-fn open_flow(net: &mut Net, name: &str) -> Eid {
+pub(super) fn open_flow(net: &mut Net, name: &str) -> Eid {
     let now = net.now;
     net.nodes[2].register(now, name).expect("enrolled");
     net.run_for(Duration::from_millis(50));
@@ -168,7 +168,7 @@ fn open_flow(net: &mut Net, name: &str) -> Eid {
 }
 
 /// Build a line 0 - 1 - ... - (n-1) and let it converge.
-fn line(n: usize) -> Net {
+pub(super) fn line(n: usize) -> Net {
     let mut net = Net::new(n);
     for i in 1..n {
         net.join(i, i - 1);
