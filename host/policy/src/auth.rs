@@ -11,44 +11,11 @@ use crate::engine::PolicyEngine;
 use crate::host::HostState;
 use crate::metrics::PolicyMetrics;
 use crate::params::Params;
+use ouro_core::auth::{AuthError, AuthPolicy};
+pub use ouro_core::auth::{AuthRequest, Decision, RequestKind};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::HasSelf;
-
-/// What is asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RequestKind {
-    /// Joining the layer.
-    Enrollment,
-    /// A flow to a name.
-    Flow,
-}
-
-/// An enrollment or flow request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthRequest {
-    /// Enrollment or flow.
-    pub kind: RequestKind,
-    /// The layer the request arrived in.
-    pub layer: String,
-    /// The peer's static X25519 public key, if it presented one.
-    pub peer_key: Option<[u8; 32]>,
-    /// Hash of the requested name (flows; empty for enrollment).
-    pub name_hash: Vec<u8>,
-    /// Requested QoS cube (flows).
-    pub cube: u8,
-}
-
-/// The verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    /// Whether the request is allowed.
-    pub allow: bool,
-    /// Why.
-    pub reason: String,
-    /// Whether the flow must be encrypted.
-    pub require_encryption: bool,
-}
 
 /// An auth policy running as a Wasm component (a fresh instance per request).
 #[derive(Clone)]
@@ -90,6 +57,15 @@ impl WasmAuth {
 
     /// Decide on `request`. Never fails: a failing policy denies (and the failure counts).
     pub fn authorize(&self, request: &AuthRequest) -> Decision {
+        self.try_authorize(request).unwrap_or_else(|e| Decision {
+            allow: false,
+            reason: format!("denied: {e}"),
+            require_encryption: true,
+        })
+    }
+
+    /// Decide on `request`; a trap, timeout or other failure is an error (counted).
+    pub fn try_authorize(&self, request: &AuthRequest) -> Result<Decision, PolicyError> {
         let start = Instant::now();
         let wit = WitRequest {
             kind: match request.kind {
@@ -117,10 +93,19 @@ impl WasmAuth {
         });
         let error = result.as_ref().err().map(ToString::to_string);
         self.caller.metrics.record(start.elapsed(), fuel, error);
-        result.unwrap_or_else(|e| Decision {
-            allow: false,
-            reason: format!("denied: {e}"),
-            require_encryption: true,
-        })
+        result
+    }
+}
+
+impl AuthPolicy for WasmAuth {
+    fn name(&self) -> &str {
+        &self.caller.name
+    }
+
+    /// One fresh instance per request; a failure is an error, which the IPCP treats as a
+    /// denial (or a rollback while on probation, see [`crate::AuthFallback`]).
+    fn authorize(&mut self, request: &AuthRequest) -> Result<Decision, AuthError> {
+        self.try_authorize(request)
+            .map_err(|e| AuthError(e.to_string()))
     }
 }

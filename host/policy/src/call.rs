@@ -31,7 +31,7 @@ impl Caller {
             name: name.to_string(),
             engine: engine.clone(),
             params: Arc::new(params),
-            metrics: Arc::default(),
+            metrics: Arc::new(PolicyMetrics::named(name)),
             clock,
         }
     }

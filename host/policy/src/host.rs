@@ -88,7 +88,7 @@ impl Host for HostState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        self.metrics.log(format!("{level}: {}", &message[..end]));
+        self.metrics.guest_log(level, &message[..end]);
     }
 
     fn now_ns(&mut self) -> u64 {

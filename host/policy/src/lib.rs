@@ -7,9 +7,11 @@
 //! - [`WasmRoutingPolicy`]: a routing component behind the core's
 //!   [`ouro_core::routing::RoutingPolicy`] trait; output validated ([`validate`]); a trap,
 //!   timeout or invalid output is an error, so the IPCP keeps its last good table.
-//! - [`Fallback`]: rollback to the previous policy when a new one fails its first calls.
-//! - [`WasmScheduler`] (per batch, instance kept, plan validated) and [`WasmAuth`] (per
-//!   request, fail-closed).
+//! - [`Fallback`], [`SchedulerFallback`], [`AuthFallback`]: rollback to the previous policy
+//!   when a new one fails its first calls.
+//! - [`WasmScheduler`] (per batch, instance kept, plan validated) behind the core's
+//!   [`ouro_core::sched::SchedulerPolicy`], and [`WasmAuth`] (per request, fail-closed)
+//!   behind [`ouro_core::auth::AuthPolicy`].
 //! - [`builtin`]: the default policies, embedded (no files needed), and [`RoutingChoice`].
 //!
 //! Policies are never called per packet: routing runs once per topology change.
@@ -26,6 +28,7 @@ mod fallback;
 mod host;
 mod metrics;
 mod params;
+mod rollback;
 mod routing;
 mod scheduler;
 pub mod validate;
@@ -39,6 +42,7 @@ pub use fallback::Fallback;
 pub use host::{Clock, HostState};
 pub use metrics::{MetricsSnapshot, PolicyMetrics};
 pub use params::{ParamValue, Params};
+pub use rollback::{AuthFallback, SchedulerFallback};
 pub use routing::WasmRoutingPolicy;
 pub use scheduler::{Plan, QueueState, Verdict, WasmScheduler};
 pub use validate::LoopCheck;

@@ -9,8 +9,14 @@ const WINDOW: usize = 4096;
 /// Metrics of one loaded policy, shared by every user of it (interior mutability).
 #[derive(Debug, Default)]
 pub struct PolicyMetrics {
+    /// The policy's name (the `policy` field of its log events).
+    name: String,
     inner: Mutex<Inner>,
 }
+
+/// Guest log lines passed on to `tracing` per policy per second; the rest are counted and
+/// reported in one line when the next second starts.
+const TRACED_LINES_PER_SEC: u32 = 20;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -23,6 +29,11 @@ struct Inner {
     last_error: Option<String>,
     /// Recent guest log lines, oldest first.
     logs: std::collections::VecDeque<String>,
+    /// Start of the current rate-limit second, lines traced in it, lines suppressed.
+    log_window: Option<std::time::Instant>,
+    traced_in_window: u32,
+    suppressed_in_window: u64,
+    logs_suppressed: u64,
 }
 
 /// Guest log lines kept per policy.
@@ -43,9 +54,58 @@ pub struct MetricsSnapshot {
     pub p99: Duration,
     /// The most recent failure, if any.
     pub last_error: Option<String>,
+    /// Guest log lines not passed on to `tracing` (rate limit).
+    pub logs_suppressed: u64,
 }
 
 impl PolicyMetrics {
+    /// Metrics of the policy called `name`.
+    pub fn named(name: &str) -> Self {
+        PolicyMetrics {
+            name: name.to_string(),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// A guest log line at `level` (`trace` .. `error`): kept (see [`PolicyMetrics::logs`])
+    /// and passed on to `tracing` with the policy's name, at most
+    /// 20 lines per second per policy; the excess is counted and summarised.
+    pub fn guest_log(&self, level: &str, message: &str) {
+        self.log(format!("{level}: {message}"));
+        let (trace, suppressed) = {
+            let Ok(mut m) = self.inner.lock() else { return };
+            let now = std::time::Instant::now();
+            let mut suppressed = 0;
+            if m.log_window.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                m.log_window = Some(now);
+                m.traced_in_window = 0;
+                suppressed = std::mem::take(&mut m.suppressed_in_window);
+            }
+            let trace = m.traced_in_window < TRACED_LINES_PER_SEC;
+            if trace {
+                m.traced_in_window += 1;
+            } else {
+                m.suppressed_in_window += 1;
+                m.logs_suppressed += 1;
+            }
+            (trace, suppressed)
+        };
+        let policy = self.name.as_str();
+        if suppressed > 0 {
+            tracing::warn!(policy, suppressed, "policy log lines suppressed (rate limit)");
+        }
+        if !trace {
+            return;
+        }
+        match level {
+            "error" => tracing::error!(policy, "{message}"),
+            "warn" => tracing::warn!(policy, "{message}"),
+            "info" => tracing::info!(policy, "{message}"),
+            "debug" => tracing::debug!(policy, "{message}"),
+            _ => tracing::trace!(policy, "{message}"),
+        }
+    }
+
     /// Record one call.
     pub fn record(&self, latency: Duration, fuel: u64, error: Option<String>) {
         let Ok(mut m) = self.inner.lock() else { return };
@@ -103,6 +163,7 @@ impl PolicyMetrics {
             p50: pct(50),
             p99: pct(99),
             last_error: m.last_error.clone(),
+            logs_suppressed: m.logs_suppressed,
         }
     }
 }
@@ -123,5 +184,17 @@ mod tests {
         assert_eq!(s.p50, Duration::from_micros(51));
         assert_eq!(s.p99, Duration::from_micros(100));
         assert_eq!(s.last_error.as_deref(), Some("e100"));
+    }
+
+    #[test]
+    fn guest_logs_are_kept_and_rate_limited() {
+        let m = PolicyMetrics::named("chatty");
+        for i in 0..50 {
+            m.guest_log("info", &format!("line {i}"));
+        }
+        assert_eq!(m.logs().len(), 50);
+        assert_eq!(m.logs()[0], "info: line 0");
+        // Within one second only 20 lines reach tracing.
+        assert_eq!(m.snapshot().logs_suppressed, 30);
     }
 }

@@ -15,46 +15,12 @@ use crate::engine::PolicyEngine;
 use crate::host::HostState;
 use crate::metrics::PolicyMetrics;
 use crate::params::Params;
-use std::collections::BTreeMap;
+use ouro_core::sched::{SchedError, SchedulerPolicy};
+pub use ouro_core::sched::{Plan, QueueState, Verdict};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wasmtime::Store;
 use wasmtime::component::HasSelf;
-
-/// One queue's state at the start of a batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueState {
-    /// Queue id, unique on the port.
-    pub id: u32,
-    /// QoS cube.
-    pub cube: u8,
-    /// Packets waiting.
-    pub packets: u32,
-    /// Bytes waiting.
-    pub bytes: u64,
-    /// How long the head packet has waited.
-    pub head_age: Duration,
-    /// Drops since the previous batch.
-    pub drops: u32,
-}
-
-/// What to do with packets before dequeuing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Drop them.
-    Drop,
-    /// Set their ECN mark.
-    MarkEcn,
-}
-
-/// A validated dequeue plan.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
-    /// `(queue, packets)` to dequeue, in order.
-    pub takes: Vec<(u32, u32)>,
-    /// `(queue, packets, verdict)` for the head packets of a queue.
-    pub actions: Vec<(u32, u32, Verdict)>,
-}
 
 /// A scheduler running as a Wasm component.
 pub struct WasmScheduler {
@@ -176,40 +142,9 @@ impl WasmScheduler {
     }
 }
 
-/// Check a plan: known queues only, no more packets than a queue holds or than the budget.
+/// Convert the guest's plan and check it against the queues (the core's rules).
 fn validate(budget: u32, queues: &[QueueState], plan: &WitPlan) -> Result<Plan, String> {
-    let held: BTreeMap<u32, u32> = queues.iter().map(|q| (q.id, q.packets)).collect();
-    let mut taken: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut total = 0u64;
-    for t in &plan.takes {
-        let Some(&have) = held.get(&t.queue) else {
-            return Err(format!("unknown queue {}", t.queue));
-        };
-        let sum = taken.entry(t.queue).or_insert(0);
-        *sum += u64::from(t.packets);
-        if *sum > u64::from(have) {
-            return Err(format!(
-                "takes {sum} packets from queue {} holding {have}",
-                t.queue
-            ));
-        }
-        total += u64::from(t.packets);
-    }
-    if total > u64::from(budget) {
-        return Err(format!("plans {total} packets for a budget of {budget}"));
-    }
-    for a in &plan.actions {
-        let Some(&have) = held.get(&a.queue) else {
-            return Err(format!("unknown queue {}", a.queue));
-        };
-        if a.packets > have {
-            return Err(format!(
-                "acts on {} packets of queue {} holding {have}",
-                a.packets, a.queue
-            ));
-        }
-    }
-    Ok(Plan {
+    let plan = Plan {
         takes: plan.takes.iter().map(|t| (t.queue, t.packets)).collect(),
         actions: plan
             .actions
@@ -222,5 +157,19 @@ fn validate(budget: u32, queues: &[QueueState], plan: &WitPlan) -> Result<Plan, 
                 (a.queue, a.packets, v)
             })
             .collect(),
-    })
+    };
+    ouro_core::sched::validate(budget, queues, &plan)?;
+    Ok(plan)
+}
+
+impl SchedulerPolicy for WasmScheduler {
+    fn name(&self) -> &str {
+        &self.caller.name
+    }
+
+    /// One guest call per batch; a failure (counted in the metrics) is an error, and the
+    /// IPCP applies its last good plan.
+    fn schedule(&mut self, budget: u32, queues: &[QueueState]) -> Result<Plan, SchedError> {
+        WasmScheduler::schedule(self, budget, queues).map_err(|e| SchedError::Failed(e.to_string()))
+    }
 }
