@@ -4,4 +4,5 @@ mod golden;
 mod net;
 mod policy;
 mod routing;
+mod sched;
 mod sim;

@@ -76,7 +76,9 @@ impl PolicyMetrics {
             let Ok(mut m) = self.inner.lock() else { return };
             let now = std::time::Instant::now();
             let mut suppressed = 0;
-            if m.log_window.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            if m.log_window
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+            {
                 m.log_window = Some(now);
                 m.traced_in_window = 0;
                 suppressed = std::mem::take(&mut m.suppressed_in_window);
@@ -92,7 +94,11 @@ impl PolicyMetrics {
         };
         let policy = self.name.as_str();
         if suppressed > 0 {
-            tracing::warn!(policy, suppressed, "policy log lines suppressed (rate limit)");
+            tracing::warn!(
+                policy,
+                suppressed,
+                "policy log lines suppressed (rate limit)"
+            );
         }
         if !trace {
             return;

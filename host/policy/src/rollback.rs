@@ -29,7 +29,10 @@ impl<P: ?Sized> Probation<P> {
 
     /// Run `call` on the current policy; on failure during probation, roll back to the
     /// previous policy and run `call` on it.
-    fn call<T, E: ToString>(&mut self, mut call: impl FnMut(&mut P) -> Result<T, E>) -> Result<T, E> {
+    fn call<T, E: ToString>(
+        &mut self,
+        mut call: impl FnMut(&mut P) -> Result<T, E>,
+    ) -> Result<T, E> {
         match call(&mut self.current) {
             Ok(v) => {
                 if self.previous.is_some() {
@@ -192,12 +195,16 @@ mod tests {
         let plan = f.schedule(2, &queues()).expect("previous answers");
         assert_eq!(plan.takes, vec![(1, 2)]);
         assert_eq!((f.name(), f.rollbacks()), ("native-strict-priority", 1));
-        assert!(f.rollback_cause().is_some_and(|c| c.contains("unknown queue")));
+        assert!(
+            f.rollback_cause()
+                .is_some_and(|c| c.contains("unknown queue"))
+        );
     }
 
     #[test]
     fn failure_after_probation_is_returned() {
-        let mut f = SchedulerFallback::new(Box::new(Broken), Box::new(StrictPriority::default()), 0);
+        let mut f =
+            SchedulerFallback::new(Box::new(Broken), Box::new(StrictPriority::default()), 0);
         assert!(f.schedule(2, &queues()).is_err());
         assert_eq!(f.rollbacks(), 0);
     }
@@ -213,8 +220,14 @@ mod tests {
         };
         let mut f = AuthFallback::new(Box::new(Broken), Box::new(AllowAll), 2);
         assert!(f.authorize(&request).expect("previous answers").allow);
-        assert_eq!((f.name(), f.rollbacks(), f.on_probation()), ("native-allow-all", 1, false));
+        assert_eq!(
+            (f.name(), f.rollbacks(), f.on_probation()),
+            ("native-allow-all", 1, false)
+        );
         let mut g = AuthFallback::new(Box::new(Broken), Box::new(AllowAll), 0);
-        assert!(g.authorize(&request).is_err(), "after probation the IPCP denies");
+        assert!(
+            g.authorize(&request).is_err(),
+            "after probation the IPCP denies"
+        );
     }
 }

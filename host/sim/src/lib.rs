@@ -25,7 +25,9 @@ mod node;
 mod policy;
 pub mod queue;
 mod report;
+mod sched;
 mod sim;
+pub mod streams;
 pub mod topology;
 mod traffic;
 
@@ -35,5 +37,6 @@ pub use link::LinkParams;
 pub use node::{edge_of, port_of};
 pub use report::SimReport;
 pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
+pub use streams::{Stream, StreamResult};
 pub use topology::{Edge, Graph, TopologyError};
 pub use traffic::{FlowSummary, SimAction};

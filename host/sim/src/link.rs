@@ -107,6 +107,11 @@ impl Link {
         self.up = up;
     }
 
+    /// When the transmitter in direction `dir` is free again (a time in the past if idle).
+    pub fn free_at(&self, dir: Direction) -> Instant {
+        self.busy_until[dir.index()]
+    }
+
     /// Incremented each time the link goes down.
     pub fn epoch(&self) -> u64 {
         self.epoch

@@ -87,7 +87,7 @@ pub struct SimCounters {
 }
 
 /// What a queue event does.
-enum Action {
+pub(crate) enum Action {
     /// A PDU reaches `node` over `edge`, if the link has not gone down since `epoch`.
     Deliver {
         node: usize,
@@ -99,6 +99,10 @@ enum Action {
     Timer { node: usize },
     /// Try to enroll `node` again.
     RetryEnroll { node: usize },
+    /// The transmitter of `node`'s scheduled port on `edge` is free: take the next batch.
+    PortReady { node: usize, edge: usize },
+    /// Test stream `stream` writes its next message.
+    StreamTick { stream: usize },
 }
 
 /// A running simulation.
@@ -109,7 +113,7 @@ pub struct Simulator {
     pub(crate) links: Vec<Link>,
     pub(crate) config: SimConfig,
     pub(crate) now: Instant,
-    queue: EventQueue<Action>,
+    pub(crate) queue: EventQueue<Action>,
     link_rng: SplitMix64,
     pub(crate) flow_rng: SplitMix64,
     dirty: VecDeque<usize>,
@@ -118,6 +122,13 @@ pub struct Simulator {
     pub(crate) converged: bool,
     pub(crate) wall: Duration,
     pub(crate) flows: FlowTracker,
+    /// Batch size of scheduled ports (`None`: ports are not scheduled).
+    pub(crate) batch: Option<u32>,
+    /// (node, edge) of scheduled ports waiting for their transmitter.
+    pub(crate) port_waiting: BTreeSet<(usize, usize)>,
+    /// Reused buffer for dequeued batches.
+    pub(crate) batch_buf: Vec<Transmit>,
+    pub(crate) streams: crate::streams::StreamTracker,
 }
 
 impl Simulator {
@@ -177,6 +188,10 @@ impl Simulator {
             converged: false,
             wall: Duration::ZERO,
             flows: FlowTracker::default(),
+            batch: None,
+            port_waiting: BTreeSet::new(),
+            batch_buf: Vec::new(),
+            streams: Default::default(),
             config,
         };
         sim.mark(boot);
@@ -265,6 +280,11 @@ impl Simulator {
                 }
             }
             Action::RetryEnroll { node } => self.try_enroll(node),
+            Action::PortReady { node, edge } => {
+                self.port_waiting.remove(&(node, edge));
+                self.pull(node, edge);
+            }
+            Action::StreamTick { stream } => self.stream_tick(stream),
         }
     }
 
@@ -283,6 +303,11 @@ impl Simulator {
             while let Some(t) = self.nodes[n].ipcp.poll_transmit() {
                 self.transmit(n, t);
             }
+            if self.batch.is_some() {
+                for (edge, _) in self.adj[n].clone() {
+                    self.pull(n, edge);
+                }
+            }
             let mut events = Vec::new();
             while let Some(e) = self.nodes[n].ipcp.poll_event() {
                 events.push(e);
@@ -292,6 +317,37 @@ impl Simulator {
             }
             self.rearm(n);
         }
+    }
+
+    /// Hand a batch from `n`'s scheduled port on `edge` to the link if its transmitter is
+    /// free, and come back when it is free again while packets wait.
+    pub(crate) fn pull(&mut self, n: usize, edge: usize) {
+        let Some(batch) = self.batch else { return };
+        if self.port_waiting.contains(&(n, edge)) {
+            return;
+        }
+        let port = port_of(edge);
+        let e = self.graph.edges()[edge];
+        let dir = if n == e.a {
+            Direction::AToB
+        } else {
+            Direction::BToA
+        };
+        let mut buf = std::mem::take(&mut self.batch_buf);
+        while self.nodes[n].ipcp.queued(port) > 0 {
+            let free = self.links[edge].free_at(dir);
+            if free > self.now {
+                self.port_waiting.insert((n, edge));
+                self.queue.push(free, Action::PortReady { node: n, edge });
+                break;
+            }
+            let now = self.now;
+            self.nodes[n].ipcp.dequeue(now, port, batch, &mut buf);
+            for t in buf.drain(..) {
+                self.transmit(n, t);
+            }
+        }
+        self.batch_buf = buf;
     }
 
     fn transmit(&mut self, from: usize, t: Transmit) {
@@ -363,7 +419,11 @@ impl Simulator {
             }
             Event::AdjacencyUp { .. } | Event::AdjacencyDown { .. } => {}
             Event::RoutesChanged => self.last_routes_changed = Some(self.now),
-            Event::FlowAllocated { flow } => self.start_sending(n, flow),
+            Event::FlowAllocated { flow } => {
+                if !self.stream_allocated(n, flow) {
+                    self.start_sending(n, flow);
+                }
+            }
             Event::FlowRequest { flow, .. } => {
                 let now = self.now;
                 if self.nodes[n].ipcp.accept_flow(now, flow).is_err() {
@@ -372,11 +432,17 @@ impl Simulator {
                 self.mark(n);
             }
             Event::FlowData { flow, data } => {
+                if self.stream_data(&data) {
+                    return;
+                }
                 if let Some(idx) = self.flows.on_data(n, flow, &data, now_ms) {
                     self.finish_flow(idx);
                 }
             }
-            Event::FlowEnded { flow, reason } => self.flows.on_ended(n, flow, reason, now_ms),
+            Event::FlowEnded { flow, reason } => {
+                self.stream_ended(n, flow, reason);
+                self.flows.on_ended(n, flow, reason, now_ms)
+            }
         }
     }
 
