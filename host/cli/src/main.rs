@@ -3,6 +3,7 @@
 
 mod mgmt_cmd;
 mod policy_cmd;
+mod policy_ctl;
 mod routing_arg;
 mod sim_cmd;
 mod tools;
@@ -32,7 +33,7 @@ enum Command {
     /// Simulate a layer over a topology (networkx node-link JSON) and report convergence,
     /// forwarding tables and flow delivery.
     Sim(sim_cmd::SimArgs),
-    /// Work with policies (`ouro policy test`).
+    /// Work with policies (`ouro policy test`, `load`, `stats`).
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
     /// Show the daemon's layers, neighbours, forwarding tables, flows and counters.
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
     let socket = || mgmt_cmd::socket_path(cli.socket.as_ref());
     match cli.command {
         Command::Sim(args) => sim_cmd::run(&args),
-        Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::Policy(cmd) => policy_cmd::run(&cmd, socket),
         Command::Status(a) => mgmt_cmd::status(&socket(), &a),
         Command::Names(c) => mgmt_cmd::names(&socket(), &c),
         Command::Ipcp(c) => mgmt_cmd::ipcp(&socket(), &c),

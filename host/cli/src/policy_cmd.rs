@@ -1,7 +1,7 @@
-//! `ouro policy test`: run a routing policy on a topology in the simulator and check the
+//! `ouro policy test`, and the daemon's `load` / `stats` ([`policy_ctl`]): run a routing policy on a topology in the simulator and check the
 //! forwarding tables it produces.
 
-use crate::routing_arg;
+use crate::{policy_ctl, routing_arg};
 use clap::{Args, Subcommand, ValueEnum};
 use ouro_policy::PolicyError;
 use ouro_sim::{Graph, Optimality, RouteCheck, SimConfig, SimError, Simulator, TopologyError};
@@ -16,6 +16,11 @@ pub enum PolicyCommand {
     /// reachability, loop-freedom and (for shortest-path policies) optimality against the
     /// native reference. Exits non-zero on any failure.
     Test(TestArgs),
+    /// Load a policy into a layer of the running daemon (hot swap; rolled back if its
+    /// first calls fail).
+    Load(policy_ctl::LoadArgs),
+    /// Show the daemon's policies: calls, failures, latency p50/p99, fuel, rollbacks.
+    Stats(policy_ctl::StatsArgs),
 }
 
 /// How strictly next hops are compared with the native reference.
@@ -61,9 +66,11 @@ enum TestError {
     Policy(#[from] PolicyError),
 }
 
-/// Run `ouro policy ...`.
-pub fn run(cmd: &PolicyCommand) -> ExitCode {
+/// Run `ouro policy ...` (`socket`: the daemon's control socket, for load and stats).
+pub fn run(cmd: &PolicyCommand, socket: impl FnOnce() -> PathBuf) -> ExitCode {
     match cmd {
+        PolicyCommand::Load(a) => policy_ctl::load(&socket(), a),
+        PolicyCommand::Stats(a) => policy_ctl::stats(&socket(), a),
         PolicyCommand::Test(args) => match test(args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
 use toml::Spanned;
 
 /// The configuration used when `ourod` starts without a file: one local unicast layer, so
@@ -88,7 +89,38 @@ struct LayerDecl {
     connect: Vec<Spanned<ConnectDecl>>,
     hello_ms: Option<u64>,
     dead_ms: Option<u64>,
-    policy: Option<Spanned<String>>,
+    policy: Option<PolicyDecl>,
+}
+
+/// `policy = "native"` (the routing policy alone, as before), or a `[layer.policy]` table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PolicyDecl {
+    Routing(String),
+    Table(PolicyTable),
+}
+
+/// `[layer.policy]`: `routing`, `scheduler`, `auth` (each `native`, a built-in name or a
+/// `.wasm` path) and `[layer.policy.params.<kind>]` tables of typed parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyTable {
+    routing: Option<String>,
+    scheduler: Option<String>,
+    auth: Option<String>,
+    #[serde(default)]
+    params: ParamTables,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamTables {
+    #[serde(default)]
+    routing: toml::Table,
+    #[serde(default)]
+    scheduler: toml::Table,
+    #[serde(default)]
+    auth: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +212,37 @@ pub struct UnicastLayer {
     pub hello: Option<Duration>,
     /// Dead interval, if not the default.
     pub dead: Option<Duration>,
+    /// Routing, scheduler and auth policies.
+    pub policies: LayerPolicies,
+}
+
+/// Check a layer's policy declaration and type its parameters.
+fn layer_policies(decl: &PolicyDecl) -> Result<LayerPolicies, String> {
+    let table = match decl {
+        PolicyDecl::Routing(r) => &PolicyTable {
+            routing: Some(r.clone()),
+            ..PolicyTable::default()
+        },
+        PolicyDecl::Table(t) => t,
+    };
+    let one = |kind: Kind, name: &Option<String>, params: &toml::Table| {
+        let policy = name.clone().unwrap_or_else(|| "native".into());
+        kind.check(&policy)?;
+        let params = params
+            .iter()
+            .map(|(k, v)| {
+                param_from_toml(v)
+                    .map(|p| (k.clone(), p))
+                    .map_err(|e| format!("parameter `{k}`: {e}"))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok::<_, String>(PolicySpec { policy, params })
+    };
+    Ok(LayerPolicies {
+        routing: one(Kind::Routing, &table.routing, &table.params.routing)?,
+        scheduler: one(Kind::Scheduler, &table.scheduler, &table.params.scheduler)?,
+        auth: one(Kind::Auth, &table.auth, &table.params.auth)?,
+    })
 }
 
 impl Config {
@@ -304,17 +367,15 @@ impl Config {
             if l.kind.get_ref() != "unicast" {
                 continue;
             }
-            if let Some(p) = &l.policy
-                && p.get_ref() != "native"
-            {
-                return Err(err(
-                    Some(p.span()),
-                    format!(
-                        "unknown routing policy `{}` (only `native` for now)",
-                        p.get_ref()
-                    ),
-                ));
-            }
+            let policies = match &l.policy {
+                None => LayerPolicies::default(),
+                Some(p) => layer_policies(p).map_err(|m| {
+                    err(
+                        Some(l.name.span()),
+                        format!("layer `{}` policy: {m}", l.name.get_ref()),
+                    )
+                })?,
+            };
             let lower = match &l.lower {
                 None => None,
                 Some(lw) => Some(
@@ -385,6 +446,7 @@ impl Config {
                 connect,
                 hello: l.hello_ms.map(Duration::from_millis),
                 dead: l.dead_ms.map(Duration::from_millis),
+                policies,
             });
         }
         for n in &f.names {

@@ -5,6 +5,7 @@
 
 mod config;
 mod node;
+mod policy;
 
 use clap::Parser;
 use config::Config;

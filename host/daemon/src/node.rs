@@ -11,6 +11,7 @@
 
 use crate::config::Config;
 use ouro_core::ipcp::FlowEnd;
+use crate::policy::{Kind, Policies, PolicySpec, param_from_cli};
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Eid, Event, Instant, Ipcp, LayerConfig, NameHash, PortId, QosSpec};
 use ouro_flow::ipc;
@@ -46,6 +47,14 @@ pub enum StartError {
         layer: String,
         /// Why.
         source: ouro_shim_udp::ShimError,
+    },
+    /// A configured policy could not be loaded.
+    #[error("layer `{layer}`: {reason}")]
+    Policy {
+        /// The layer.
+        layer: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -119,6 +128,7 @@ pub struct Daemon {
     armed: Option<Instant>,
     out: Vec<(PortId, Vec<u8>)>,
     stats: Stats,
+    policies: Policies,
 }
 
 impl Daemon {
@@ -152,6 +162,7 @@ impl Daemon {
             });
         }
         let mut layers = Vec::new();
+        let mut policies = Policies::default();
         for (i, l) in cfg.unicast.iter().enumerate() {
             let ipcp_name = format!("{}.{}", cfg.node, l.name);
             let policy = Box::new(NativeSpf::default());
@@ -168,6 +179,20 @@ impl Daemon {
             } else {
                 Ipcp::new(&ipcp_name, policy, now, lseed)
             };
+            for (kind, spec) in [
+                (Kind::Routing, &l.policies.routing),
+                (Kind::Scheduler, &l.policies.scheduler),
+                (Kind::Auth, &l.policies.auth),
+            ] {
+                if spec.policy != "native" {
+                    policies
+                        .install(&l.name, &mut ipcp, now, kind, spec, false)
+                        .map_err(|reason| StartError::Policy {
+                            layer: l.name.clone(),
+                            reason,
+                        })?;
+                }
+            }
             let peer_port = |p: usize| PortId(p as u32);
             let connects: Vec<(PortId, u32)> =
                 l.connect.iter().map(|(p, c)| (peer_port(*p), *c)).collect();
@@ -208,6 +233,7 @@ impl Daemon {
             armed: None,
             out: Vec::new(),
             stats: Stats::default(),
+            policies,
         }));
         {
             let mut dm = d.borrow_mut();
@@ -342,6 +368,10 @@ impl Daemon {
                         FlowEnd::Refused => {
                             (ErrorKind::Refused, format!("`{}` refused the flow", p.name))
                         }
+                        FlowEnd::Denied => (
+                            ErrorKind::Refused,
+                            format!("flow to `{}` denied by the responder's policy", p.name),
+                        ),
                         _ => (
                             ErrorKind::Unreachable,
                             format!("`{}` unreachable ({reason:?})", p.name),
@@ -731,6 +761,15 @@ impl Daemon {
             Request::Status => Reply::Info {
                 info: self.status_json(),
             },
+            Request::PolicyLoad {
+                layer,
+                kind,
+                policy,
+                params,
+            } => self.load_policy(now, &layer, &kind, policy, &params),
+            Request::PolicyStats => Reply::Info {
+                info: self.policy_stats(),
+            },
             Request::Fault {
                 layer,
                 loss,
@@ -758,6 +797,44 @@ impl Daemon {
         };
         self.pump();
         Some(reply)
+    }
+
+    /// `ouro policy load`: hot-swap one policy of a layer (on probation).
+    fn load_policy(
+        &mut self,
+        now: Instant,
+        layer: &str,
+        kind: &str,
+        policy: String,
+        params: &[(String, String)],
+    ) -> Reply {
+        let Some(kind) = Kind::parse(kind) else {
+            return bad(format!(
+                "unknown policy kind `{kind}` (routing, scheduler or auth)"
+            ));
+        };
+        let Some(l) = self.layers.iter_mut().find(|l| l.name == layer) else {
+            return bad(format!("no unicast layer `{layer}`"));
+        };
+        let spec = PolicySpec {
+            policy,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.clone(), param_from_cli(v)))
+                .collect(),
+        };
+        match self
+            .policies
+            .install(&l.name, &mut l.ipcp, now, kind, &spec, true)
+        {
+            Ok(()) => Reply::Ok,
+            Err(e) => bad(e),
+        }
+    }
+
+    fn policy_stats(&self) -> serde_json::Value {
+        self.policies
+            .stats_json(self.layers.iter().map(|l| (l.name.as_str(), &l.ipcp)))
     }
 
     fn names_json(&self) -> serde_json::Value {

@@ -67,6 +67,21 @@ pub enum Request {
         /// Link down.
         down: bool,
     },
+    /// Load a policy into a unicast layer at run time (hot swap, on probation: rolled back
+    /// if its first calls fail). Answered by [`Reply::Ok`] or [`Reply::Error`].
+    PolicyLoad {
+        /// The unicast layer.
+        layer: String,
+        /// `routing`, `scheduler` or `auth`.
+        kind: String,
+        /// `native`, a built-in policy name, or a path to a `.wasm` component (read by
+        /// the daemon).
+        policy: String,
+        /// Parameters as `(name, value)` text; the daemon types the values.
+        params: Vec<(String, String)>,
+    },
+    /// The policies in force and their call metrics. Answered by [`Reply::Info`].
+    PolicyStats,
 }
 
 /// A reply (or an unsolicited announcement on a listening connection).

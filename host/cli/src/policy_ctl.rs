@@ -1,0 +1,112 @@
+//! `ouro policy load` and `ouro policy stats`: hot-swap a running daemon's policies and
+//! show their call metrics, over the control socket.
+
+use clap::Args;
+use ouro_flow::Control;
+use ouro_flow::proto::Request;
+use serde_json::Value;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Arguments of `ouro policy load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The unicast layer.
+    layer: String,
+    /// `routing`, `scheduler` or `auth`.
+    kind: String,
+    /// `native`, a built-in name (routing: spf, ecmp, lfa; scheduler: strict-priority, drr;
+    /// auth: allow-all, allowlist) or a path to a `.wasm` component.
+    policy: String,
+    /// A parameter `name=value` (true/false, integer, float, `[a,b]` list, else text);
+    /// repeatable.
+    #[arg(long = "param", value_name = "K=V")]
+    params: Vec<String>,
+}
+
+/// Arguments of `ouro policy stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print the JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(1)
+}
+
+/// `ouro policy load`.
+pub fn load(socket: &Path, a: &LoadArgs) -> ExitCode {
+    let mut params = Vec::new();
+    for p in &a.params {
+        let Some((k, v)) = p.split_once('=') else {
+            return fail(format!("parameter `{p}` is not name=value"));
+        };
+        params.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let mut policy = a.policy.clone();
+    if policy.ends_with(".wasm")
+        && let Ok(abs) = std::path::absolute(&policy)
+    {
+        // The daemon reads the file; its working directory may differ from ours.
+        policy = abs.display().to_string();
+    }
+    let req = Request::PolicyLoad {
+        layer: a.layer.clone(),
+        kind: a.kind.clone(),
+        policy,
+        params,
+    };
+    match Control::connect_to(socket).and_then(|mut c| c.info(&req)) {
+        Ok(_) => {
+            println!("loaded {} {} policy `{}`", a.layer, a.kind, a.policy);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `ouro policy stats`.
+pub fn stats(socket: &Path, a: &StatsArgs) -> ExitCode {
+    let doc = match Control::connect_to(socket).and_then(|mut c| c.info(&Request::PolicyStats)) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if a.json {
+        println!("{doc}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<10} {:<10} {:<20} {:>8} {:>8} {:>10} {:>10} {:>12} {:>9}",
+        "LAYER", "KIND", "IN FORCE", "CALLS", "FAILED", "P50 µs", "P99 µs", "FUEL", "ROLLBACK"
+    );
+    for p in doc.as_array().into_iter().flatten() {
+        let n = |k: &str| p[k].as_u64().unwrap_or(0);
+        let text = |k: &str| match &p[k] {
+            Value::String(s) => s.clone(),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<10} {:<10} {:<20} {:>8} {:>8} {:>10.1} {:>10.1} {:>12} {:>9}",
+            text("layer"),
+            text("kind"),
+            text("in_force"),
+            n("calls"),
+            n("failures").max(n("core_failures")),
+            n("p50_ns") as f64 / 1000.0,
+            n("p99_ns") as f64 / 1000.0,
+            n("fuel"),
+            if p["rolled_back"].as_bool().unwrap_or(false) {
+                "yes"
+            } else {
+                "no"
+            },
+        );
+        if let Value::String(e) = &p["last_error"] {
+            println!("    last error: {e}");
+        }
+    }
+    ExitCode::SUCCESS
+}

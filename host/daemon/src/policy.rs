@@ -1,0 +1,381 @@
+//! The policies of the unicast layers: routing, scheduler and auth, each a native default,
+//! a built-in Wasm policy or a `.wasm` component file, with typed parameters; loaded at
+//! start from `[layer.policy]` and hot-swapped at run time (`ouro policy load`), and their
+//! call metrics (`ouro policy stats`).
+//!
+//! A policy loaded at run time is on probation for its first [`PROBATION`] calls: if one
+//! fails, the policy it replaced is put back (a rollback, shown in the stats).
+
+use ouro_core::Ipcp;
+use ouro_core::auth::{AllowAll, AuthPolicy};
+use ouro_core::routing::RoutingPolicy;
+use ouro_core::sched::{SchedulerPolicy, StrictPriority};
+use ouro_core::time::Instant;
+use ouro_policy::{
+    AuthFallback, EngineConfig, Fallback, ParamValue, Params, PolicyEngine, PolicyMetrics,
+    RoutingChoice, SchedulerFallback, WasmAuth, WasmScheduler, builtin,
+};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Calls a newly loaded policy must survive before the previous one is dropped.
+pub const PROBATION: u32 = 3;
+
+/// Which hook a policy serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Route computation.
+    Routing,
+    /// Per-port transmit scheduling.
+    Scheduler,
+    /// Enrollment and flow authorisation.
+    Auth,
+}
+
+impl Kind {
+    /// Parse `routing`, `scheduler` or `auth`.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "routing" => Kind::Routing,
+            "scheduler" => Kind::Scheduler,
+            "auth" => Kind::Auth,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Routing => "routing",
+            Kind::Scheduler => "scheduler",
+            Kind::Auth => "auth",
+        }
+    }
+
+    /// The names accepted besides a `.wasm` path.
+    fn builtins(self) -> Vec<&'static str> {
+        let wasm: Vec<&str> = match self {
+            Kind::Routing => builtin::ROUTING.iter().map(|(n, _)| *n).collect(),
+            Kind::Scheduler => builtin::SCHEDULERS.iter().map(|(n, _)| *n).collect(),
+            Kind::Auth => builtin::AUTH.iter().map(|(n, _)| *n).collect(),
+        };
+        std::iter::once("native").chain(wasm).collect()
+    }
+
+    /// Check that `policy` names something loadable (a built-in or a `.wasm` path).
+    pub fn check(self, policy: &str) -> Result<(), String> {
+        if self.builtins().contains(&policy) || policy.ends_with(".wasm") {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown {} policy `{policy}` (expected one of {} or a path to a .wasm component)",
+                self.as_str(),
+                self.builtins().join(", ")
+            ))
+        }
+    }
+}
+
+/// One configured policy: its name or path, and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicySpec {
+    /// `native`, a built-in name, or a path to a `.wasm` component.
+    pub policy: String,
+    /// Typed parameters passed to the policy.
+    pub params: Params,
+}
+
+impl Default for PolicySpec {
+    fn default() -> Self {
+        PolicySpec {
+            policy: "native".into(),
+            params: Params::new(),
+        }
+    }
+}
+
+/// The three policies of a layer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LayerPolicies {
+    /// Routing.
+    pub routing: PolicySpec,
+    /// Scheduler.
+    pub scheduler: PolicySpec,
+    /// Auth.
+    pub auth: PolicySpec,
+}
+
+/// A TOML value as a policy parameter (booleans, integers, floats, strings, string arrays).
+pub fn param_from_toml(v: &toml::Value) -> Result<ParamValue, String> {
+    Ok(match v {
+        toml::Value::Boolean(b) => ParamValue::Boolean(*b),
+        toml::Value::Integer(i) => ParamValue::Integer(*i),
+        toml::Value::Float(f) => ParamValue::Float(*f),
+        toml::Value::String(s) => ParamValue::Text(s.clone()),
+        toml::Value::Array(a) => ParamValue::TextList(
+            a.iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("a parameter array must hold strings only")?,
+        ),
+        _ => return Err("parameters are booleans, numbers, strings or string arrays".into()),
+    })
+}
+
+/// A command-line parameter value: `true`/`false`, an integer, a float, `[a,b,...]` (a
+/// text list), else text.
+pub fn param_from_cli(s: &str) -> ParamValue {
+    if let Ok(b) = s.parse::<bool>() {
+        ParamValue::Boolean(b)
+    } else if let Ok(i) = s.parse::<i64>() {
+        ParamValue::Integer(i)
+    } else if let Ok(f) = s.parse::<f64>() {
+        ParamValue::Float(f)
+    } else if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        ParamValue::TextList(
+            inner
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    } else {
+        ParamValue::Text(s.to_string())
+    }
+}
+
+/// What was loaded, for the stats.
+struct Loaded {
+    layer: String,
+    kind: Kind,
+    /// The policy's own name (compared with the one in force to detect a rollback).
+    name: String,
+    spec: String,
+    metrics: Option<Arc<PolicyMetrics>>,
+}
+
+/// The daemon's policy engine (made on first use) and what it loaded.
+#[derive(Default)]
+pub struct Policies {
+    engine: Option<PolicyEngine>,
+    loaded: Vec<Loaded>,
+}
+
+enum Made {
+    Routing(Box<dyn RoutingPolicy>),
+    Scheduler(Box<dyn SchedulerPolicy>),
+    Auth(Box<dyn AuthPolicy>),
+}
+
+fn read(spec: &str) -> Result<(String, Vec<u8>), String> {
+    let wasm = std::fs::read(spec).map_err(|e| format!("cannot read `{spec}`: {e}"))?;
+    let name = Path::new(spec)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(spec)
+        .to_string();
+    Ok((name, wasm))
+}
+
+impl Policies {
+    fn engine(&mut self) -> Result<&PolicyEngine, String> {
+        if self.engine.is_none() {
+            let engine = PolicyEngine::new(EngineConfig::router()).map_err(|e| e.to_string())?;
+            self.engine = Some(engine);
+        }
+        self.engine.as_ref().ok_or_else(|| "no engine".to_string())
+    }
+
+    fn make(
+        &mut self,
+        kind: Kind,
+        spec: &PolicySpec,
+    ) -> Result<(Made, Option<Arc<PolicyMetrics>>), String> {
+        kind.check(&spec.policy)?;
+        let p = spec.policy.as_str();
+        let params = spec.params.clone();
+        if p == "native" {
+            return Ok((
+                match kind {
+                    Kind::Routing => Made::Routing(RoutingChoice::Native.instance()),
+                    Kind::Scheduler => Made::Scheduler(Box::new(StrictPriority::default())),
+                    Kind::Auth => Made::Auth(Box::new(AllowAll)),
+                },
+                None,
+            ));
+        }
+        let engine = self.engine()?.clone();
+        let err = |e: ouro_policy::PolicyError| e.to_string();
+        Ok(match kind {
+            Kind::Routing => {
+                let choice = RoutingChoice::resolve(&engine, p, params).map_err(err)?;
+                let metrics = choice.wasm().map(|w| w.metrics());
+                (Made::Routing(choice.instance()), metrics)
+            }
+            Kind::Scheduler => {
+                let (name, wasm) = match builtin::SCHEDULERS.iter().find(|(n, _)| *n == p) {
+                    Some((n, w)) => (n.to_string(), w.to_vec()),
+                    None => read(p)?,
+                };
+                let s = WasmScheduler::load(&engine, &name, &wasm, params).map_err(err)?;
+                let m = s.metrics();
+                (Made::Scheduler(Box::new(s)), Some(m))
+            }
+            Kind::Auth => {
+                let (name, wasm) = match builtin::AUTH.iter().find(|(n, _)| *n == p) {
+                    Some((n, w)) => (n.to_string(), w.to_vec()),
+                    None => read(p)?,
+                };
+                let a = WasmAuth::load(&engine, &name, &wasm, params).map_err(err)?;
+                let m = a.metrics();
+                (Made::Auth(Box::new(a)), Some(m))
+            }
+        })
+    }
+
+    /// Load `spec` as `layer`'s `kind` policy into `ipcp`. At start (`probation` false) it
+    /// simply replaces the native default; at run time the policy in force stays as the
+    /// fallback for [`PROBATION`] calls. Nothing changes if loading fails.
+    pub fn install(
+        &mut self,
+        layer: &str,
+        ipcp: &mut Ipcp,
+        now: Instant,
+        kind: Kind,
+        spec: &PolicySpec,
+        probation: bool,
+    ) -> Result<(), String> {
+        let (made, metrics) = self.make(kind, spec)?;
+        let probation = if probation { PROBATION } else { 0 };
+        let name = match made {
+            Made::Routing(p) => {
+                let name = p.name().to_string();
+                ipcp.set_routing_policy(now, |old| Box::new(Fallback::new(p, old, probation)));
+                name
+            }
+            Made::Scheduler(p) => {
+                let name = p.name().to_string();
+                ipcp.set_scheduler(|old| Box::new(SchedulerFallback::new(p, old, probation)));
+                name
+            }
+            Made::Auth(p) => {
+                let name = p.name().to_string();
+                ipcp.set_auth_policy(|old| Box::new(AuthFallback::new(p, old, probation)));
+                name
+            }
+        };
+        tracing::info!(layer, kind = kind.as_str(), policy = %spec.policy, "policy loaded");
+        self.loaded.retain(|l| !(l.layer == layer && l.kind == kind));
+        self.loaded.push(Loaded {
+            layer: layer.to_string(),
+            kind,
+            name,
+            spec: spec.policy.clone(),
+            metrics,
+        });
+        Ok(())
+    }
+
+    /// The policies in force per layer with their metrics (`ouro policy stats`).
+    pub fn stats_json<'a>(&self, layers: impl Iterator<Item = (&'a str, &'a Ipcp)>) -> Value {
+        let mut out = Vec::new();
+        for (layer, ipcp) in layers {
+            let c = ipcp.counters();
+            for kind in [Kind::Routing, Kind::Scheduler, Kind::Auth] {
+                let in_force = match kind {
+                    Kind::Routing => ipcp.routing_policy_name(),
+                    Kind::Scheduler => ipcp.scheduler_name(),
+                    Kind::Auth => ipcp.auth_policy_name(),
+                };
+                let loaded = self
+                    .loaded
+                    .iter()
+                    .find(|l| l.layer == layer && l.kind == kind);
+                let m = loaded
+                    .and_then(|l| l.metrics.as_ref())
+                    .map(|m| m.snapshot())
+                    .unwrap_or_default();
+                let failures = match kind {
+                    Kind::Routing => c.routing_failures,
+                    Kind::Scheduler => c.scheduler_failures,
+                    Kind::Auth => c.auth_failures,
+                };
+                out.push(json!({
+                    "layer": layer,
+                    "kind": kind.as_str(),
+                    "policy": loaded.map_or("native", |l| l.spec.as_str()),
+                    "in_force": in_force,
+                    "rolled_back": loaded.is_some_and(|l| l.name != in_force),
+                    "wasm": loaded.is_some_and(|l| l.metrics.is_some()),
+                    "calls": m.calls,
+                    "failures": m.failures,
+                    "core_failures": failures,
+                    "p50_ns": u64::try_from(m.p50.as_nanos()).unwrap_or(u64::MAX),
+                    "p99_ns": u64::try_from(m.p99.as_nanos()).unwrap_or(u64::MAX),
+                    "fuel": m.fuel_used,
+                    "last_error": m.last_error,
+                    "logs_suppressed": m.logs_suppressed,
+                    "auth_denied": if kind == Kind::Auth { Some(c.auth_denied) } else { None },
+                }));
+            }
+        }
+        json!(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_params_are_typed() {
+        assert_eq!(param_from_cli("true"), ParamValue::Boolean(true));
+        assert_eq!(param_from_cli("3"), ParamValue::Integer(3));
+        assert_eq!(param_from_cli("0.5"), ParamValue::Float(0.5));
+        assert_eq!(
+            param_from_cli("[ab, cd]"),
+            ParamValue::TextList(vec!["ab".into(), "cd".into()])
+        );
+        assert_eq!(param_from_cli("x"), ParamValue::Text("x".into()));
+    }
+
+    #[test]
+    fn names_are_checked_per_kind() {
+        assert!(Kind::Routing.check("ecmp").is_ok());
+        assert!(Kind::Scheduler.check("drr").is_ok());
+        assert!(Kind::Auth.check("allowlist").is_ok());
+        assert!(Kind::Auth.check("my.wasm").is_ok());
+        let e = Kind::Scheduler.check("ecmp").expect_err("not a scheduler");
+        assert!(e.contains("strict-priority"), "{e}");
+    }
+
+    #[test]
+    fn install_and_stats_report_rollback_free_loads() {
+        let mut p = Policies::default();
+        let mut ipcp = Ipcp::new(
+            "x",
+            RoutingChoice::Native.instance(),
+            Instant::ZERO,
+            1,
+        );
+        let spec = PolicySpec {
+            policy: "allow-all".into(),
+            params: Params::new(),
+        };
+        p.install("l", &mut ipcp, Instant::ZERO, Kind::Auth, &spec, true)
+            .expect("loads");
+        assert_eq!(ipcp.auth_policy_name(), "allow-all");
+        let bad = PolicySpec {
+            policy: "nope".into(),
+            params: Params::new(),
+        };
+        assert!(p.install("l", &mut ipcp, Instant::ZERO, Kind::Routing, &bad, true).is_err());
+        let stats = p.stats_json(std::iter::once(("l", &ipcp)));
+        let auth = &stats[2];
+        assert_eq!(auth["kind"], "auth");
+        assert_eq!(auth["in_force"], "allow-all");
+        assert_eq!(auth["rolled_back"], false);
+        assert_eq!(stats[0]["policy"], "native");
+    }
+}
