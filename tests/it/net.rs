@@ -684,3 +684,96 @@ fn net_tokio_flow_api_allocates_accepts_and_exchanges() {
     let _ = daemon.0.kill();
     let _ = daemon.0.wait();
 }
+
+/// Poll `ouro policy stats --json` on `node` until `pred` holds for the entry of `kind`.
+fn wait_policy(node: &Node, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = node.ouro(&["policy", "stats", "--json"]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if let Some(p) = doc
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["kind"] == kind))
+            && pred(p)
+        {
+            return p.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "policy stats of {} never satisfied the condition: {doc}",
+            node.name
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn net_wasm_routing_policy_hot_swapped_under_ping_loses_nothing() {
+    let dir = Scratch::new("policy-swap");
+    let (a, b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
+    // 150 pings over 3 s; the policies are swapped on all three nodes meanwhile.
+    let mut pinger = a.ouro_bg(&["ping", "pong", "-c", "150", "-i", "0.02", "-W", "3"]);
+    for (node, policy) in [(&b, "spf"), (&a, "ecmp"), (&c, "lfa"), (&b, "ecmp")] {
+        let out = node.ouro(&["policy", "load", "net", "routing", policy]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_policy(node, "routing", |p| {
+            p["in_force"] == policy && p["calls"].as_u64() >= Some(1)
+        });
+    }
+    assert!(
+        pinger.try_wait().expect("ping state").is_none(),
+        "the swaps happened while ping ran"
+    );
+    let out = pinger.wait_with_output().expect("ping ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(summary(&text), (150, 150), "{text}");
+    let p = wait_policy(&b, "routing", |p| p["rolled_back"] == false);
+    assert_eq!(p["failures"], 0, "{p}");
+    assert_eq!(p["wasm"], true, "{p}");
+    // The human-readable table lists the three hooks of the layer.
+    let table = String::from_utf8_lossy(&b.ouro(&["policy", "stats"]).stdout).into_owned();
+    assert!(
+        table.contains("routing") && table.contains("ecmp") && table.contains("scheduler"),
+        "{table}"
+    );
+    // Bad requests are clear errors.
+    let out = b.ouro(&["policy", "load", "net", "scheduler", "ecmp"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler policy"));
+}
+
+#[test]
+fn net_auth_allowlist_loaded_at_run_time_denies_flows_with_a_clear_error() {
+    let dir = Scratch::new("policy-auth");
+    let (a, _b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
+    let out = c.ouro(&[
+        "policy",
+        "load",
+        "net",
+        "auth",
+        "allowlist",
+        "--param",
+        "keys=[00]",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ping(&a, "pong", 1, &[]);
+    assert!(out.contains("denied"), "{out}");
+    let p = wait_policy(&c, "auth", |p| p["auth_denied"].as_u64() >= Some(1));
+    assert_eq!(
+        (p["in_force"].as_str(), p["calls"].as_u64()),
+        (Some("allowlist"), Some(1)),
+        "{p}"
+    );
+}

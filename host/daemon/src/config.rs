@@ -24,12 +24,12 @@
 //!
 //! Every error names the file, line and column.
 
+use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
 use ouro_shim_udp::fault::FaultConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
 use toml::Spanned;
 
 /// The configuration used when `ourod` starts without a file: one local unicast layer, so
@@ -523,6 +523,47 @@ register = ["net"]
         assert_eq!(c.unicast[0].connect, vec![(0, 1), (1, 3)]);
         assert_eq!(c.names, vec![("pong".to_string(), vec![0])]);
         Config::parse("default", EMBEDDED_DEFAULT).expect("the embedded default parses");
+    }
+
+    #[test]
+    fn layer_policies_parse_with_typed_params() {
+        use crate::policy::PolicySpec;
+        use ouro_policy::ParamValue;
+        let block = r#"[layer.policy]
+routing = "ecmp"
+scheduler = "drr"
+auth = "allowlist"
+[layer.policy.params.scheduler]
+weight-2 = 3
+[layer.policy.params.auth]
+keys = ["ab"]
+require-encryption = false
+
+[[name]]"#;
+        let c = Config::parse("p.toml", &GOOD.replace("[[name]]", block)).expect("parses");
+        let p = &c.unicast[0].policies;
+        assert_eq!(p.routing.policy, "ecmp");
+        assert_eq!(
+            p.scheduler,
+            PolicySpec {
+                policy: "drr".into(),
+                params: [("weight-2".to_string(), ParamValue::Integer(3))].into(),
+            }
+        );
+        assert_eq!(
+            p.auth.params["keys"],
+            ParamValue::TextList(vec!["ab".into()])
+        );
+        assert_eq!(
+            p.auth.params["require-encryption"],
+            ParamValue::Boolean(false)
+        );
+        let legacy = GOOD.replace("enroll = \"a\"", "enroll = \"a\"\npolicy = \"lfa\"");
+        let c = Config::parse("l.toml", &legacy).expect("parses");
+        assert_eq!(c.unicast[0].policies.routing.policy, "lfa");
+        assert_eq!(c.unicast[0].policies.auth.policy, "native");
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\npolicy = \"drr\""));
+        assert!(e.message.contains("unknown routing policy `drr`"), "{e}");
     }
 
     fn error_of(text: &str) -> ConfigError {

@@ -10,8 +10,8 @@
 //! `.await`.
 
 use crate::config::Config;
-use ouro_core::ipcp::FlowEnd;
 use crate::policy::{Kind, Policies, PolicySpec, param_from_cli};
+use ouro_core::ipcp::FlowEnd;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Eid, Event, Instant, Ipcp, LayerConfig, NameHash, PortId, QosSpec};
 use ouro_flow::ipc;

@@ -266,7 +266,8 @@ impl Policies {
             }
         };
         tracing::info!(layer, kind = kind.as_str(), policy = %spec.policy, "policy loaded");
-        self.loaded.retain(|l| !(l.layer == layer && l.kind == kind));
+        self.loaded
+            .retain(|l| !(l.layer == layer && l.kind == kind));
         self.loaded.push(Loaded {
             layer: layer.to_string(),
             kind,
@@ -353,12 +354,7 @@ mod tests {
     #[test]
     fn install_and_stats_report_rollback_free_loads() {
         let mut p = Policies::default();
-        let mut ipcp = Ipcp::new(
-            "x",
-            RoutingChoice::Native.instance(),
-            Instant::ZERO,
-            1,
-        );
+        let mut ipcp = Ipcp::new("x", RoutingChoice::Native.instance(), Instant::ZERO, 1);
         let spec = PolicySpec {
             policy: "allow-all".into(),
             params: Params::new(),
@@ -370,7 +366,10 @@ mod tests {
             policy: "nope".into(),
             params: Params::new(),
         };
-        assert!(p.install("l", &mut ipcp, Instant::ZERO, Kind::Routing, &bad, true).is_err());
+        assert!(
+            p.install("l", &mut ipcp, Instant::ZERO, Kind::Routing, &bad, true)
+                .is_err()
+        );
         let stats = p.stats_json(std::iter::once(("l", &ipcp)));
         let auth = &stats[2];
         assert_eq!(auth["kind"], "auth");
