@@ -59,7 +59,7 @@ impl CubeQueue {
 
 /// Totals of one batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct BatchOutcome {
+pub struct BatchOutcome {
     /// Packets handed out.
     pub sent: u32,
     /// Packets dropped by a plan's [`Verdict::Drop`].
@@ -160,7 +160,7 @@ impl PortQueues {
     }
 
     /// Hand out up to `budget` management packets (they go before any cube).
-    pub(crate) fn take_mgmt(&mut self, budget: u32, mut emit: impl FnMut(Vec<u8>)) -> u32 {
+    pub fn take_mgmt(&mut self, budget: u32, mut emit: impl FnMut(Vec<u8>)) -> u32 {
         let mut sent = 0;
         while sent < budget {
             let Some(pdu) = self.mgmt.pop_front() else {
@@ -175,7 +175,7 @@ impl PortQueues {
     /// Carry out `plan` for one batch of at most `budget` packets: its actions, then its
     /// takes in order (both clamped to what the queues hold, so a stale plan is safe), then
     /// the budget left in [`DEFAULT_ORDER`] while packets wait.
-    pub(crate) fn apply(
+    pub fn apply(
         &mut self,
         plan: &Plan,
         budget: u32,
