@@ -333,7 +333,11 @@ impl Daemon {
                 self.register_static(li);
             }
             Event::EnrollFailed { port } => {
-                tracing::info!(layer = %lname(self), %port, "enrollment failed; retrying");
+                let denied = self.layers[li].ipcp.counters().denied_by_peer;
+                tracing::info!(
+                    layer = %lname(self), %port, denied_by_peer = denied,
+                    "enrollment failed; retrying"
+                );
                 self.layers[li].enroll_retry_at = Some(now + ENROLL_RETRY);
             }
             Event::AdjacencyUp { port, neighbor } => {
@@ -977,6 +981,10 @@ impl Daemon {
                         "route_computations": c.route_computations,
                         "routing_failures": c.routing_failures,
                         "lsas_originated": c.lsas_originated,
+                        "drop_queue_full": c.drop_queue_full,
+                        "scheduler_failures": c.scheduler_failures,
+                        "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
+                        "denied_by_peer": c.denied_by_peer,
                     },
                 })
             })
