@@ -2,16 +2,20 @@
 //! by the Wasm `lfa` component against the native reference (`NativeSpf`, same algorithm
 //! family: Dijkstra + ECMP + RFC 5286 LFA) on 100 / 1,000 / 4,000-node random graphs.
 //!
-//! `wasm_lfa_guest` is the guest call alone (instantiate from `InstancePre`, copy the
-//! topology in, compute, copy the table out); `wasm_lfa_validated` adds the host's output
-//! validation with the downstream loop check (one Dijkstra per next hop used), which is what
-//! the IPCP actually runs.
+//! `wasm_lfa_guest` is the guest call alone on the kept instance (copy the topology in,
+//! compute, copy the table out); `wasm_lfa_validated` adds the host's output validation
+//! with the downstream loop check, which is what the IPCP actually runs, and
+//! `native_ecmp_lfa_validated` runs the same validation on the native policy's output (the
+//! baseline for the validated row). `policy_call` measures the fixed cost of one call on a
+//! 2-node graph, on the kept instance and on a fresh one.
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ouro_core::Address;
+use ouro_core::routing::RoutingTable;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
+use ouro_policy::validate::{FlatRoutes, Validator};
 use ouro_policy::{
     CacheDir, EngineConfig, LoopCheck, Params, PolicyEngine, WasmRoutingPolicy, builtin,
 };
@@ -46,6 +50,12 @@ fn call_overhead(c: &mut Criterion) {
     group.bench_function("wasm_spf_2_nodes_validated", |b| {
         b.iter(|| wasm.compute(black_box(Address(1)), black_box(&topo)))
     });
+    group.bench_function("wasm_spf_2_nodes_fresh_instance", |b| {
+        b.iter(|| {
+            wasm.drop_instance();
+            wasm.call_raw(black_box(Address(1)), black_box(&topo))
+        })
+    });
     let mut native = NativeSpf::new();
     group.bench_function("native_2_nodes", |b| {
         b.iter(|| native.compute(black_box(Address(1)), black_box(&topo)))
@@ -66,6 +76,20 @@ fn route_computation(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("native_ecmp_lfa", n), &topo, |b, t| {
             b.iter(|| native.compute(black_box(own), black_box(t)))
         });
+        let mut validator = Validator::default();
+        group.bench_with_input(
+            BenchmarkId::new("native_ecmp_lfa_validated", n),
+            &topo,
+            |b, t| {
+                b.iter(|| {
+                    let table = native
+                        .compute(black_box(own), black_box(t))
+                        .expect("native");
+                    let flat = Flat::from(&table);
+                    validator.check(own, t, flat.routes(), LoopCheck::Downstream)
+                })
+            },
+        );
         let mut guest = lfa.clone();
         group.bench_with_input(BenchmarkId::new("wasm_lfa_guest", n), &topo, |b, t| {
             b.iter(|| guest.call_raw(black_box(own), black_box(t)))
@@ -82,6 +106,45 @@ fn route_computation(c: &mut Criterion) {
         );
     }
     group.finish();
+}
+
+/// A native table in the WIT's flat layout, as a guest would return it.
+struct Flat {
+    destinations: Vec<u32>,
+    hop_offsets: Vec<u32>,
+    next_hops: Vec<u32>,
+    alternates: Vec<u32>,
+}
+
+impl From<&RoutingTable> for Flat {
+    fn from(t: &RoutingTable) -> Flat {
+        let n = t.routes.len();
+        let mut f = Flat {
+            destinations: Vec::with_capacity(n),
+            hop_offsets: Vec::with_capacity(n + 1),
+            next_hops: Vec::with_capacity(2 * n),
+            alternates: Vec::with_capacity(n),
+        };
+        f.hop_offsets.push(0);
+        for (d, h) in &t.routes {
+            f.destinations.push(d.0);
+            f.next_hops.extend(h.ecmp.iter().map(|a| a.0));
+            f.hop_offsets.push(f.next_hops.len() as u32);
+            f.alternates.push(h.lfa.map_or(0, |a| a.0));
+        }
+        f
+    }
+}
+
+impl Flat {
+    fn routes(&self) -> FlatRoutes<'_> {
+        FlatRoutes {
+            destinations: &self.destinations,
+            hop_offsets: &self.hop_offsets,
+            next_hops: &self.next_hops,
+            alternates: &self.alternates,
+        }
+    }
 }
 
 criterion_group!(benches, call_overhead, route_computation);

@@ -12,7 +12,7 @@
 
 use crate::PolicyError;
 use crate::bindings::routing::ouro::policy::routing_types::{
-    RoutingTable as WitTable, Topology as WitTopology,
+    RoutingOutput as WitOutput, RoutingTable as WitTable, Topology as WitTopology,
 };
 use crate::bindings::routing::{Routing, RoutingPre};
 use crate::call::Caller;
@@ -22,6 +22,7 @@ use crate::metrics::PolicyMetrics;
 use crate::params::Params;
 use crate::validate::{FlatRoutes, LoopCheck, Validator};
 use ouro_core::Address;
+use ouro_core::qos::QosCube;
 use ouro_core::routing::{RoutingError, RoutingPolicy, RoutingTable, Topology};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -104,14 +105,14 @@ impl WasmRoutingPolicy {
     /// Run the guest without validating or recording: the number of routes it returned
     /// (benchmarks).
     pub fn call_raw(&mut self, own: Address, topology: &Topology) -> Result<usize, PolicyError> {
-        let (table, _) = self.invoke(own, &to_wit(topology));
-        Ok(table?.destinations.len())
+        let (out, _) = self.invoke(own, &to_wit(topology));
+        Ok(out?.table.destinations.len())
     }
 
     /// Run the guest on the kept instance (or a fresh one): its raw output and the fuel
     /// used. The instance is kept for the next call only if the call succeeded and its
     /// memory is within [`KEEP_MEMORY_FRACTION`] of the cap.
-    fn invoke(&self, own: Address, topo: &WitTopology) -> (Result<WitTable, PolicyError>, u64) {
+    fn invoke(&self, own: Address, topo: &WitTopology) -> (Result<WitOutput, PolicyError>, u64) {
         let kept = self.live.lock().ok().and_then(|mut l| l.take());
         let mut live = match kept {
             Some(live) => live,
@@ -175,21 +176,53 @@ impl WasmRoutingPolicy {
         topology: &Topology,
     ) -> (Result<RoutingTable, PolicyError>, u64) {
         let (out, fuel) = self.invoke(own, &to_wit(topology));
-        let result = out.and_then(|t| {
-            let flat = FlatRoutes {
-                destinations: &t.destinations,
-                hop_offsets: &t.hop_offsets,
-                next_hops: &t.next_hops,
-                alternates: &t.alternates,
-            };
-            self.validator
-                .check(own, topology, flat, self.loops)
+        let result = out.and_then(|out| {
+            self.validate(own, topology, &out)
                 .map_err(|reason| PolicyError::InvalidOutput {
                     name: self.caller.name.clone(),
                     reason,
                 })
         });
         (result, fuel)
+    }
+
+    /// Check the default table and every cube table (each against the link costs it was
+    /// computed over) and convert them.
+    fn validate(
+        &mut self,
+        own: Address,
+        topology: &Topology,
+        out: &WitOutput,
+    ) -> Result<RoutingTable, String> {
+        let mut table = self
+            .validator
+            .check(own, topology, flat(&out.table), self.loops)?;
+        for c in &out.cubes {
+            let cube = QosCube::from_u8(c.cube).ok_or(format!("unknown QoS cube {}", c.cube))?;
+            let costs = topology.with_costs(&c.costs).ok_or(format!(
+                "cube {cube}: {} link costs for {} links, or a cost of 0",
+                c.costs.len(),
+                topology.link_count()
+            ))?;
+            let routes = self
+                .validator
+                .check(own, &costs, flat(&c.table), self.loops)
+                .map_err(|e| format!("cube {cube}: {e}"))?;
+            if table.cubes.insert(cube, routes.routes).is_some() {
+                return Err(format!("cube {cube} listed twice"));
+            }
+        }
+        Ok(table)
+    }
+}
+
+/// A guest table as the validator reads it.
+fn flat(t: &WitTable) -> FlatRoutes<'_> {
+    FlatRoutes {
+        destinations: &t.destinations,
+        hop_offsets: &t.hop_offsets,
+        next_hops: &t.next_hops,
+        alternates: &t.alternates,
     }
 }
 

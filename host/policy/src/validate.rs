@@ -235,6 +235,7 @@ impl Validator {
         }
         Ok(RoutingTable {
             routes: routes.into_iter().collect(),
+            cubes: Default::default(),
         })
     }
 }

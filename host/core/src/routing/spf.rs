@@ -103,14 +103,7 @@ impl NativeSpf {
         let Some((src, _)) = self.checked else { return };
         let (targets, _) = topology.row_slices(src);
         let Some(&nb) = targets.get(k) else { return };
-        alternate_dijkstra(
-            topology,
-            nb as usize,
-            src,
-            &self.dist,
-            out,
-            &mut self.heap,
-        );
+        alternate_dijkstra(topology, nb as usize, src, &self.dist, out, &mut self.heap);
     }
 
     /// The main run: distances from `src` into `self.dist` and first-hop sets into
@@ -422,7 +415,10 @@ impl RoutingPolicy for NativeSpf {
         }
         // `routes` is already sorted by address: the map is bulk-built in linear time.
         let routes: BTreeMap<Address, NextHops> = routes.into_iter().collect();
-        Ok(RoutingTable { routes })
+        Ok(RoutingTable {
+            routes,
+            cubes: BTreeMap::new(),
+        })
     }
 }
 
