@@ -570,3 +570,57 @@ fn the_instance_is_kept_after_a_good_call_and_replaced_after_a_failure() {
     assert_eq!(p.compute(Address(1), &topo).expect("computes"), first);
     assert!(!p.keeps_instance());
 }
+
+#[test]
+fn repeated_hot_swaps_with_every_link_busy_lose_no_packet() {
+    // As `cargo run --release -p ouro-benches --example hot_swap_loss` (its first rows): a
+    // 6×6 grid, every node sends 400 × 500 B at once over 10 Mbit/s links, and every node's
+    // policy is swapped every 10 ms, each swap followed by a route computation.
+    let g = TestGraph::grid(6, 6);
+    let mut config = SimConfig {
+        link: LinkParams {
+            bandwidth_bps: Some(10_000_000),
+            ..LinkParams::default()
+        },
+        check_interval: Duration::from_millis(1),
+        ..SimConfig::default()
+    };
+    config.layer.spf_delay = Duration::from_millis(1);
+    config.layer.spf_hold = Duration::from_millis(5);
+    let mut sim = Simulator::new(graph_of(&g), config).expect("topology");
+    assert!(sim.run_until_converged(LIMIT), "did not converge");
+    sim.register_names(Duration::from_secs(1));
+    let pairs: Vec<(usize, usize)> = (0..g.n).map(|s| (s, (s * 7 + 12) % g.n)).collect();
+    let engine = engine();
+    let cycle: Vec<RoutingChoice> = ["lfa", "spf", "ecmp", "native"]
+        .iter()
+        .map(|s| RoutingChoice::resolve(&engine, s, Params::new()).expect("policy"))
+        .collect();
+    let computed = |sim: &Simulator| -> u64 {
+        (0..g.n)
+            .map(|i| sim.ipcp(i).counters().route_computations)
+            .sum()
+    };
+    let before = computed(&sim);
+    let mut swaps = 0;
+    let summary = sim.run_flow_pairs_every(
+        &pairs,
+        400,
+        500,
+        LIMIT,
+        Duration::from_millis(10),
+        &mut |sim: &mut Simulator| {
+            let next = &cycle[swaps % cycle.len()];
+            for i in 0..g.n {
+                let p = next.instance();
+                sim.set_routing_policy(i, move |_| p);
+            }
+            swaps += 1;
+        },
+    );
+    assert!(swaps >= 40, "only {swaps} swaps");
+    assert_eq!(computed(&sim) - before, swaps as u64 * g.n as u64);
+    assert_eq!((summary.ok, summary.failed), (pairs.len() as u64, 0));
+    assert_eq!(packets_lost(&sim), 0);
+    assert_eq!(routing_failures(&sim), 0);
+}
