@@ -108,44 +108,5 @@ fn route_computation(c: &mut Criterion) {
     group.finish();
 }
 
-/// A native table in the WIT's flat layout, as a guest would return it.
-struct Flat {
-    destinations: Vec<u32>,
-    hop_offsets: Vec<u32>,
-    next_hops: Vec<u32>,
-    alternates: Vec<u32>,
-}
-
-impl From<&RoutingTable> for Flat {
-    fn from(t: &RoutingTable) -> Flat {
-        let n = t.routes.len();
-        let mut f = Flat {
-            destinations: Vec::with_capacity(n),
-            hop_offsets: Vec::with_capacity(n + 1),
-            next_hops: Vec::with_capacity(2 * n),
-            alternates: Vec::with_capacity(n),
-        };
-        f.hop_offsets.push(0);
-        for (d, h) in &t.routes {
-            f.destinations.push(d.0);
-            f.next_hops.extend(h.ecmp.iter().map(|a| a.0));
-            f.hop_offsets.push(f.next_hops.len() as u32);
-            f.alternates.push(h.lfa.map_or(0, |a| a.0));
-        }
-        f
-    }
-}
-
-impl Flat {
-    fn routes(&self) -> FlatRoutes<'_> {
-        FlatRoutes {
-            destinations: &self.destinations,
-            hop_offsets: &self.hop_offsets,
-            next_hops: &self.next_hops,
-            alternates: &self.alternates,
-        }
-    }
-}
-
 criterion_group!(benches, call_overhead, route_computation);
 criterion_main!(benches);

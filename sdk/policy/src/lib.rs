@@ -81,8 +81,25 @@ pub mod routing {
         options: crate::graph::RouteOptions,
     ) -> Result<RoutingOutput, String> {
         use crate::graph::{Graph, Routes};
+        std::thread_local! {
+            /// Scratch buffers kept while the host keeps the instance (an optimisation only:
+            /// a fresh instance starts with empty ones).
+            static SCRATCH: std::cell::RefCell<Routes> = std::cell::RefCell::new(Routes::new());
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut routes) => compute_in(&mut routes, own, topology, options),
+            Err(_) => compute_in(&mut Routes::new(), own, topology, options),
+        })
+    }
+
+    fn compute_in(
+        routes: &mut crate::graph::Routes,
+        own: u32,
+        topology: &Topology,
+        options: crate::graph::RouteOptions,
+    ) -> Result<RoutingOutput, String> {
+        use crate::graph::Graph;
         let graph = Graph::from_topology(topology).map_err(|e| e.to_string())?;
-        let mut routes = Routes::new();
         let mut out = RoutingOutput::from(routes.table(&graph, own, options));
         let cubes = match host::param("hop-count-cubes") {
             None => Vec::new(),
