@@ -2,8 +2,22 @@
 //! they share.
 #![forbid(unsafe_code)]
 
-use ouro_core::routing::RoutingTable;
+use ouro_core::Address;
+use ouro_core::routing::{RoutingTable, Topology};
 use ouro_policy::validate::FlatRoutes;
+use ouro_tests::TestGraph;
+
+/// The routing benchmarks' graph of `n` nodes: random, connected, average degree 4, costs
+/// 1–10, seeded by `n`; with a source of typical degree (the first node of degree 4).
+pub fn random_graph(n: usize) -> (Topology, Address) {
+    let g = TestGraph::random_connected(n, 4.0, 10, 0x5EED + n as u64);
+    let topo = Topology::from_links(g.directed_links());
+    let own = (0..topo.len())
+        .find(|&i| topo.degree(i) == 4)
+        .and_then(|i| topo.address(i))
+        .unwrap_or(Address(1));
+    (topo, own)
+}
 
 /// A native table in the WIT's flat layout, as a guest would return it.
 pub struct Flat {

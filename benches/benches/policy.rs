@@ -12,10 +12,10 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ouro_benches::{Flat, random_graph};
 use ouro_core::Address;
-use ouro_core::routing::RoutingTable;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
-use ouro_policy::validate::{FlatRoutes, Validator};
+use ouro_policy::validate::Validator;
 use ouro_policy::{
     CacheDir, EngineConfig, LoopCheck, Params, PolicyEngine, WasmRoutingPolicy, builtin,
 };
@@ -28,13 +28,6 @@ fn engine() -> PolicyEngine {
         ..EngineConfig::router()
     })
     .expect("engine")
-}
-
-fn source(topo: &Topology) -> Address {
-    (0..topo.len())
-        .find(|&i| topo.degree(i) == 4)
-        .and_then(|i| topo.address(i))
-        .unwrap_or(Address(1))
 }
 
 fn call_overhead(c: &mut Criterion) {
@@ -69,9 +62,7 @@ fn route_computation(c: &mut Criterion) {
     group.sample_size(20);
     let lfa = WasmRoutingPolicy::load(&engine, "lfa", builtin::LFA, Params::new()).expect("loads");
     for n in [100usize, 1_000, 4_000] {
-        let g = TestGraph::random_connected(n, 4.0, 10, 0x5EED + n as u64);
-        let topo = Topology::from_links(g.directed_links());
-        let own = source(&topo);
+        let (topo, own) = random_graph(n);
         let mut native = NativeSpf::new();
         group.bench_with_input(BenchmarkId::new("native_ecmp_lfa", n), &topo, |b, t| {
             b.iter(|| native.compute(black_box(own), black_box(t)))

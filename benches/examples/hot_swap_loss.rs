@@ -16,7 +16,7 @@
 
 use ouro_policy::RoutingChoice;
 use ouro_sim::{Graph, LinkParams, SimConfig, Simulator};
-use ouro_tests::TestGraph;
+use ouro_tests::{TestGraph, packets_lost as lost};
 use std::time::{Duration, Instant};
 
 /// Simulated time allowed per batch of flows.
@@ -105,18 +105,6 @@ fn main() {
             );
         }
     }
-}
-
-/// PDUs any IPCP dropped for want of a route, by TTL or for an unknown endpoint, plus PDUs
-/// the links lost.
-fn lost(sim: &Simulator) -> u64 {
-    let dropped: u64 = (0..sim.graph().node_count())
-        .map(|i| {
-            let c = sim.ipcp(i).counters();
-            c.drop_no_route + c.drop_ttl + c.drop_unknown_eid
-        })
-        .sum();
-    dropped + sim.counters().pdus_lost
 }
 
 /// Route computations run by all nodes so far.

@@ -20,14 +20,12 @@
 //! Run: `cargo run --release -p ouro-benches --example policy_ratio [ROUNDS]`
 #![forbid(unsafe_code)]
 
-use ouro_benches::Flat;
-use ouro_core::Address;
-use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
+use ouro_benches::{Flat, random_graph};
+use ouro_core::routing::{NativeSpf, RoutingPolicy};
 use ouro_policy::validate::Validator;
 use ouro_policy::{
     CacheDir, EngineConfig, LoopCheck, Params, PolicyEngine, WasmRoutingPolicy, builtin,
 };
-use ouro_tests::TestGraph;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -48,12 +46,7 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in [2usize, 100, 1_000, 4_000] {
-        let g = TestGraph::random_connected(n, 4.0, 10, 0x5EED + n as u64);
-        let topo = Topology::from_links(g.directed_links());
-        let own = (0..topo.len())
-            .find(|&i| topo.degree(i) == 4)
-            .and_then(|i| topo.address(i))
-            .unwrap_or(Address(1));
+        let (topo, own) = random_graph(n);
         let mut native = NativeSpf::new();
         let mut validator = Validator::default();
         let mut guest = lfa.clone();

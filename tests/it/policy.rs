@@ -12,7 +12,7 @@ use ouro_policy::{
     WasmScheduler,
 };
 use ouro_sim::{Graph, LinkParams, Optimality, SimConfig, Simulator};
-use ouro_tests::TestGraph;
+use ouro_tests::{TestGraph, packets_lost};
 use std::time::Duration;
 
 /// Simulated time allowed for convergence and for a batch of flows.
@@ -56,17 +56,6 @@ fn routing_failures(sim: &Simulator) -> u64 {
     (0..sim.graph().node_count())
         .map(|i| sim.ipcp(i).counters().routing_failures)
         .sum()
-}
-
-/// PDUs any IPCP dropped for want of a route or TTL, plus PDUs the links lost.
-fn packets_lost(sim: &Simulator) -> u64 {
-    let dropped: u64 = (0..sim.graph().node_count())
-        .map(|i| {
-            let c = sim.ipcp(i).counters();
-            c.drop_no_route + c.drop_ttl + c.drop_unknown_eid
-        })
-        .sum();
-    dropped + sim.counters().pdus_lost
 }
 
 fn topologies() -> Vec<(&'static str, TestGraph)> {

@@ -66,7 +66,7 @@ struct Loops<'v> {
 
 impl Loops<'_> {
     /// Distances from neighbour `k`, computed on first use.
-    fn from_nbr(&mut self, topo: &Topology, k: usize) -> &[u64] {
+    fn nbr_distances(&mut self, topo: &Topology, k: usize) -> &[u64] {
         let v = &mut *self.v;
         if !v.have_nbr[k] {
             v.spf.neighbour_distances(topo, k, &mut v.from_nbr[k]);
@@ -94,7 +94,7 @@ impl Loops<'_> {
             if self.v.spf.is_first_hop(d, k) {
                 continue;
             }
-            let d_hd = self.from_nbr(topo, k).get(d).copied().unwrap_or(inf);
+            let d_hd = self.nbr_distances(topo, k).get(d).copied().unwrap_or(inf);
             if d_hd >= d_sd {
                 return Err(format!(
                     "possible forwarding loop: next hop {h} towards {dst} is not closer to it ({d_hd} >= {d_sd})"
@@ -103,7 +103,7 @@ impl Loops<'_> {
         }
         if let Some((a, k)) = lfa {
             let src = self.src;
-            let da = self.from_nbr(topo, k);
+            let da = self.nbr_distances(topo, k);
             let (d_ad, d_as) = (
                 da.get(d).copied().unwrap_or(inf),
                 da.get(src).copied().unwrap_or(inf),

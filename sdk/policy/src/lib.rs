@@ -80,7 +80,7 @@ pub mod routing {
         topology: &Topology,
         options: crate::graph::RouteOptions,
     ) -> Result<RoutingOutput, String> {
-        use crate::graph::{Graph, Routes};
+        use crate::graph::Routes;
         std::thread_local! {
             /// Scratch buffers kept while the host keeps the instance (an optimisation only:
             /// a fresh instance starts with empty ones).
@@ -112,8 +112,13 @@ pub mod routing {
             return Ok(out);
         }
         let hops = vec![1u32; topology.costs.len()];
-        let graph = Graph::new(&topology.addresses, &topology.offsets, &topology.targets, &hops)
-            .map_err(|e| e.to_string())?;
+        let graph = Graph::new(
+            &topology.addresses,
+            &topology.offsets,
+            &topology.targets,
+            &hops,
+        )
+        .map_err(|e| e.to_string())?;
         let table = RoutingTable::from(routes.table(&graph, own, options));
         out.cubes = cubes
             .into_iter()
