@@ -236,6 +236,18 @@ pub fn shortest_next_hops(g: &TestGraph, src: usize) -> Vec<BTreeSet<usize>> {
     out
 }
 
+/// PDUs any IPCP of `sim` dropped for want of a route, by TTL or for an unknown endpoint,
+/// plus PDUs the simulated links lost: what a routing change under traffic must keep at 0.
+pub fn packets_lost(sim: &ouro_sim::Simulator) -> u64 {
+    let dropped: u64 = (0..sim.graph().node_count())
+        .map(|i| {
+            let c = sim.ipcp(i).counters();
+            c.drop_no_route + c.drop_ttl + c.drop_unknown_eid
+        })
+        .sum();
+    dropped + sim.counters().pdus_lost
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,16 +2,20 @@
 //! by the Wasm `lfa` component against the native reference (`NativeSpf`, same algorithm
 //! family: Dijkstra + ECMP + RFC 5286 LFA) on 100 / 1,000 / 4,000-node random graphs.
 //!
-//! `wasm_lfa_guest` is the guest call alone (instantiate from `InstancePre`, copy the
-//! topology in, compute, copy the table out); `wasm_lfa_validated` adds the host's output
-//! validation with the downstream loop check (one Dijkstra per next hop used), which is what
-//! the IPCP actually runs.
+//! `wasm_lfa_guest` is the guest call alone on the kept instance (copy the topology in,
+//! compute, copy the table out); `wasm_lfa_validated` adds the host's output validation
+//! with the downstream loop check, which is what the IPCP actually runs, and
+//! `native_ecmp_lfa_validated` runs the same validation on the native policy's output (the
+//! baseline for the validated row). `policy_call` measures the fixed cost of one call on a
+//! 2-node graph, on the kept instance and on a fresh one.
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ouro_benches::{Flat, random_graph};
 use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
+use ouro_policy::validate::Validator;
 use ouro_policy::{
     CacheDir, EngineConfig, LoopCheck, Params, PolicyEngine, WasmRoutingPolicy, builtin,
 };
@@ -24,13 +28,6 @@ fn engine() -> PolicyEngine {
         ..EngineConfig::router()
     })
     .expect("engine")
-}
-
-fn source(topo: &Topology) -> Address {
-    (0..topo.len())
-        .find(|&i| topo.degree(i) == 4)
-        .and_then(|i| topo.address(i))
-        .unwrap_or(Address(1))
 }
 
 fn call_overhead(c: &mut Criterion) {
@@ -46,6 +43,12 @@ fn call_overhead(c: &mut Criterion) {
     group.bench_function("wasm_spf_2_nodes_validated", |b| {
         b.iter(|| wasm.compute(black_box(Address(1)), black_box(&topo)))
     });
+    group.bench_function("wasm_spf_2_nodes_fresh_instance", |b| {
+        b.iter(|| {
+            wasm.drop_instance();
+            wasm.call_raw(black_box(Address(1)), black_box(&topo))
+        })
+    });
     let mut native = NativeSpf::new();
     group.bench_function("native_2_nodes", |b| {
         b.iter(|| native.compute(black_box(Address(1)), black_box(&topo)))
@@ -59,13 +62,25 @@ fn route_computation(c: &mut Criterion) {
     group.sample_size(20);
     let lfa = WasmRoutingPolicy::load(&engine, "lfa", builtin::LFA, Params::new()).expect("loads");
     for n in [100usize, 1_000, 4_000] {
-        let g = TestGraph::random_connected(n, 4.0, 10, 0x5EED + n as u64);
-        let topo = Topology::from_links(g.directed_links());
-        let own = source(&topo);
+        let (topo, own) = random_graph(n);
         let mut native = NativeSpf::new();
         group.bench_with_input(BenchmarkId::new("native_ecmp_lfa", n), &topo, |b, t| {
             b.iter(|| native.compute(black_box(own), black_box(t)))
         });
+        let mut validator = Validator::default();
+        group.bench_with_input(
+            BenchmarkId::new("native_ecmp_lfa_validated", n),
+            &topo,
+            |b, t| {
+                b.iter(|| {
+                    let table = native
+                        .compute(black_box(own), black_box(t))
+                        .expect("native");
+                    let flat = Flat::from(&table);
+                    validator.check(own, t, flat.routes(), LoopCheck::Downstream)
+                })
+            },
+        );
         let mut guest = lfa.clone();
         group.bench_with_input(BenchmarkId::new("wasm_lfa_guest", n), &topo, |b, t| {
             b.iter(|| guest.call_raw(black_box(own), black_box(t)))

@@ -4,21 +4,15 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ouro_core::Address;
-use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
-use ouro_tests::TestGraph;
+use ouro_benches::random_graph;
+use ouro_core::routing::{NativeSpf, RoutingPolicy};
 use std::hint::black_box;
 
 fn routing(c: &mut Criterion) {
     let mut group = c.benchmark_group("routing");
     for n in [100usize, 1_000, 10_000] {
-        let g = TestGraph::random_connected(n, 4.0, 10, 0x5EED + n as u64);
-        let topo = Topology::from_links(g.directed_links());
         // A source of typical degree: the first node with the graph's median-ish degree 4.
-        let own = (0..topo.len())
-            .find(|&i| topo.degree(i) == 4)
-            .and_then(|i| topo.address(i))
-            .unwrap_or(Address(1));
+        let (topo, own) = random_graph(n);
         let mut spf = NativeSpf::new();
         group.bench_with_input(BenchmarkId::new("native_ecmp_lfa", n), &topo, |b, t| {
             b.iter(|| spf.compute(black_box(own), black_box(t)))

@@ -12,7 +12,7 @@ use ouro_policy::{
     WasmScheduler,
 };
 use ouro_sim::{Graph, LinkParams, Optimality, SimConfig, Simulator};
-use ouro_tests::TestGraph;
+use ouro_tests::{TestGraph, packets_lost};
 use std::time::Duration;
 
 /// Simulated time allowed for convergence and for a batch of flows.
@@ -56,17 +56,6 @@ fn routing_failures(sim: &Simulator) -> u64 {
     (0..sim.graph().node_count())
         .map(|i| sim.ipcp(i).counters().routing_failures)
         .sum()
-}
-
-/// PDUs any IPCP dropped for want of a route or TTL, plus PDUs the links lost.
-fn packets_lost(sim: &Simulator) -> u64 {
-    let dropped: u64 = (0..sim.graph().node_count())
-        .map(|i| {
-            let c = sim.ipcp(i).counters();
-            c.drop_no_route + c.drop_ttl + c.drop_unknown_eid
-        })
-        .sum();
-    dropped + sim.counters().pdus_lost
 }
 
 fn topologies() -> Vec<(&'static str, TestGraph)> {
@@ -504,4 +493,126 @@ fn auth_policy_that_fails_denies() {
     let d = all.authorize(&request(RequestKind::Flow, Some(1), 1));
     assert!(!d.allow && d.reason.contains("ran out of fuel"), "{d:?}");
     assert_eq!(all.metrics().snapshot().failures, 1);
+}
+
+#[test]
+fn qos_cubes_with_their_own_metric_take_their_own_paths() {
+    use ouro_core::QosCube;
+    // A path 0-1-2-3 of unit costs and a direct link 0-3 of cost 10: by cost, 0 reaches 3
+    // over three hops; by hop count (the `voice` cube here), over the direct link.
+    let json = r#"{"directed": false, "multigraph": false, "graph": {},
+        "nodes": [{"id": 0}, {"id": 1}, {"id": 2}, {"id": 3}],
+        "links": [{"source": 0, "target": 1, "weight": 1}, {"source": 1, "target": 2, "weight": 1},
+                  {"source": 2, "target": 3, "weight": 1}, {"source": 0, "target": 3, "weight": 10}]}"#;
+    let graph = Graph::from_json_str(json, Some("weight")).expect("graph");
+    let params = Params::from([(
+        "hop-count-cubes".to_string(),
+        ParamValue::TextList(vec!["voice".into()]),
+    )]);
+    for spec in ["spf", "ecmp", "lfa"] {
+        let choice = RoutingChoice::resolve(&engine(), spec, params.clone()).expect("policy");
+        let mut sim = Simulator::with_policies(
+            graph.clone(),
+            SimConfig::default(),
+            Box::new(move |_| choice.instance()),
+        )
+        .expect("topology");
+        assert!(sim.run_until_converged(LIMIT), "{spec}: did not converge");
+        assert_eq!(routing_failures(&sim), 0, "{spec}");
+        let (a1, a3) = (sim.ipcp(1).address(), sim.ipcp(3).address());
+        let fib = sim.ipcp(0).fib();
+        let via = |cube| {
+            fib.get_cube(a3, cube)
+                .map(|e| e.next_hops.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+        };
+        assert_eq!(via(QosCube::BestEffort), Some(vec![a1]), "{spec}: by cost");
+        assert_eq!(via(QosCube::Data), Some(vec![a1]), "{spec}: by cost");
+        assert_eq!(via(QosCube::Voice), Some(vec![a3]), "{spec}: by hop count");
+        // Forwarding picks the port by the PDU's cube.
+        let port = |cube| fib.lookup_cube(a3, cube, 0);
+        assert_ne!(port(QosCube::Voice), port(QosCube::BestEffort), "{spec}");
+    }
+}
+
+#[test]
+fn the_instance_is_kept_after_a_good_call_and_replaced_after_a_failure() {
+    let engine = engine();
+    let topo = Topology::from_links(TestGraph::ring(6).directed_links());
+    let mut good =
+        WasmRoutingPolicy::load(&engine, "spf", builtin::SPF, Params::new()).expect("loads");
+    assert!(!good.keeps_instance());
+    let first = good.compute(Address(1), &topo).expect("computes");
+    assert!(good.keeps_instance());
+    // The kept instance gives the same answer, and clones share it.
+    let mut clone = good.clone();
+    assert_eq!(clone.compute(Address(1), &topo).expect("computes"), first);
+    assert!(good.keeps_instance());
+    for bad in [test_policies::TRAP, test_policies::SPIN, test_policies::HOG] {
+        let mut p = WasmRoutingPolicy::load(&engine, "bad", bad, Params::new()).expect("loads");
+        assert!(p.compute(Address(1), &topo).is_err());
+        assert!(!p.keeps_instance(), "a failed instance is never reused");
+    }
+    // A memory cap so small that the guest's memory is past a quarter of it: the instance
+    // is retired after every call (and the calls still succeed).
+    let small = engine_with(Deadline::Fuel(1_000_000_000), 4 << 20);
+    let mut p = WasmRoutingPolicy::load(&small, "spf", builtin::SPF, Params::new()).expect("loads");
+    assert_eq!(p.compute(Address(1), &topo).expect("computes"), first);
+    assert!(!p.keeps_instance());
+}
+
+#[test]
+fn repeated_hot_swaps_with_every_link_busy_lose_no_packet() {
+    // As `cargo run --release -p ouro-benches --example hot_swap_loss` (its first rows): a
+    // 6×6 grid, every node sends 400 × 500 B at once over 10 Mbit/s links, and every node's
+    // policy is swapped every 10 ms, each swap followed by a route computation.
+    let g = TestGraph::grid(6, 6);
+    let mut config = SimConfig {
+        link: LinkParams {
+            bandwidth_bps: Some(10_000_000),
+            ..LinkParams::default()
+        },
+        check_interval: Duration::from_millis(1),
+        ..SimConfig::default()
+    };
+    config.layer.spf_delay = Duration::from_millis(1);
+    config.layer.spf_hold = Duration::from_millis(5);
+    let mut sim = Simulator::new(graph_of(&g), config).expect("topology");
+    assert!(sim.run_until_converged(LIMIT), "did not converge");
+    sim.register_names(Duration::from_secs(1));
+    let pairs: Vec<(usize, usize)> = (0..g.n)
+        .map(|s| (s, (s * 7 + 12) % g.n))
+        .filter(|(s, d)| s != d)
+        .collect();
+    let engine = engine();
+    let cycle: Vec<RoutingChoice> = ["lfa", "spf", "ecmp", "native"]
+        .iter()
+        .map(|s| RoutingChoice::resolve(&engine, s, Params::new()).expect("policy"))
+        .collect();
+    let computed = |sim: &Simulator| -> u64 {
+        (0..g.n)
+            .map(|i| sim.ipcp(i).counters().route_computations)
+            .sum()
+    };
+    let before = computed(&sim);
+    let mut swaps = 0;
+    let summary = sim.run_flow_pairs_every(
+        &pairs,
+        400,
+        500,
+        LIMIT,
+        Duration::from_millis(10),
+        &mut |sim: &mut Simulator| {
+            let next = &cycle[swaps % cycle.len()];
+            for i in 0..g.n {
+                let p = next.instance();
+                sim.set_routing_policy(i, move |_| p);
+            }
+            swaps += 1;
+        },
+    );
+    assert!(swaps >= 40, "only {swaps} swaps");
+    assert_eq!(computed(&sim) - before, swaps as u64 * g.n as u64);
+    assert_eq!((summary.ok, summary.failed), (pairs.len() as u64, 0));
+    assert_eq!(packets_lost(&sim), 0);
+    assert_eq!(routing_failures(&sim), 0);
 }

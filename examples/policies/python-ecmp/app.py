@@ -6,12 +6,12 @@ import heapq
 
 import wit_world
 from wit_world.imports import host
-from wit_world.imports.routing_types import RoutingTable, Topology
+from wit_world.imports.routing_types import RoutingOutput, RoutingTable, Topology
 from componentize_py_types import Err
 
 
 class WitWorld(wit_world.WitWorld):
-    def compute(self, source: int, topology: Topology) -> RoutingTable:
+    def compute(self, source: int, topology: Topology) -> RoutingOutput:
         addrs = topology.addresses
         offsets, targets, costs = topology.offsets, topology.targets, topology.costs
         n = len(addrs)
@@ -21,7 +21,7 @@ class WitWorld(wit_world.WitWorld):
         table = RoutingTable(destinations=[], hop_offsets=[0], next_hops=[], alternates=[])
         src = index.get(source)
         if src is None:
-            return table
+            return RoutingOutput(table=table, cubes=[])
         inf = float("inf")
         dist = [inf] * n
         # First hops as a set of neighbour addresses per node.
@@ -57,4 +57,5 @@ class WitWorld(wit_world.WitWorld):
             table.hop_offsets.append(len(table.next_hops))
             table.alternates.append(0)
         host.log(host.Level.DEBUG, f"python-ecmp: {len(table.destinations)} routes from {source}")
-        return table
+        # One table for every QoS cube.
+        return RoutingOutput(table=table, cubes=[])

@@ -9,7 +9,7 @@ use crate::params::Params;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{InstancePre, Linker};
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 /// A loaded policy's identity and settings, shared by its calls.
 #[derive(Clone, Debug)]
@@ -69,10 +69,13 @@ impl Caller {
 
     /// A fresh store with the memory cap; the call budget is set by [`Caller::arm`].
     pub(crate) fn store(&self) -> Result<Store<HostState>, PolicyError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.engine.config.memory_cap)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = Limits {
+            inner: StoreLimitsBuilder::new()
+                .memory_size(self.engine.config.memory_cap)
+                .trap_on_grow_failure(true)
+                .build(),
+            memory: 0,
+        };
         let state = HostState::new(
             limits,
             self.params.clone(),
@@ -117,5 +120,64 @@ impl Caller {
                 reason: format!("{e:#}"),
             },
         }
+    }
+}
+
+/// The store's resource limiter: the memory cap (wasmtime's [`StoreLimits`]) plus the size
+/// of the largest linear memory granted so far, so a kept instance can be retired once it
+/// has grown past a threshold.
+pub struct Limits {
+    inner: StoreLimits,
+    memory: usize,
+}
+
+impl Limits {
+    /// Bytes of the largest linear memory of this store (after its last successful growth).
+    pub(crate) fn memory(&self) -> usize {
+        self.memory
+    }
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = self.inner.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.memory = self.memory.max(desired);
+        }
+        Ok(ok)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }

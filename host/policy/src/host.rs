@@ -1,11 +1,11 @@
 //! The host interface every policy imports: log, monotonic clock, parameters.
 
 use crate::bindings::routing::ouro::policy::host::{Host, Level, ParamValue as WitParam};
+use crate::call::Limits;
 use crate::metrics::PolicyMetrics;
 use crate::params::{ParamValue, Params};
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::StoreLimits;
 
 /// Longest log line kept, in bytes.
 const MAX_LOG_LINE: usize = 1024;
@@ -24,7 +24,7 @@ pub enum Clock {
 /// The data of one policy store.
 pub struct HostState {
     /// Memory and instance limits.
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limits,
     /// The policy's parameters.
     pub(crate) params: Arc<Params>,
     /// Where log lines go.
@@ -38,7 +38,7 @@ pub struct HostState {
 impl HostState {
     /// Fresh state for one call.
     pub(crate) fn new(
-        limits: StoreLimits,
+        limits: Limits,
         params: Arc<Params>,
         metrics: Arc<PolicyMetrics>,
         clock: Clock,

@@ -10,16 +10,25 @@
 //! (`dist(n, d) < dist(self, d)` over link costs: the downstream condition), and each
 //! alternate must satisfy RFC 5286 (`dist(n, d) < dist(n, self) + dist(self, d)`). Every
 //! shortest-path policy passes; a policy routing on other metrics can turn the check off.
+//!
+//! Cost: one Dijkstra from this node that also records, per destination, the set of
+//! neighbours starting a shortest path to it (a bitset propagated in distance order, as
+//! the native policy does). A next hop in that set is downstream with no further work; for
+//! any other next hop, and for every alternate, the distances from that neighbour are
+//! computed once per check (a Dijkstra pruned as in the native LFA computation, exact for
+//! every destination the two conditions can accept). So a shortest-path policy without
+//! alternates costs one Dijkstra, one with alternates one more per neighbour used as an
+//! alternate: never one per destination.
 
 use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, NextHops, RoutingTable, Topology};
-use std::collections::HashMap;
 
 /// Which loop check the host applies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LoopCheck {
     /// Next hops must be downstream (strictly closer by link cost); alternates must be
-    /// RFC 5286 loop-free. Costs one Dijkstra per distinct next hop used.
+    /// RFC 5286 loop-free. Costs one Dijkstra, plus one per neighbour used as an alternate
+    /// or as a next hop off every shortest path.
     #[default]
     Downstream,
     /// Structural checks only.
@@ -43,8 +52,70 @@ pub struct FlatRoutes<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Validator {
     spf: NativeSpf,
-    /// Distances from the nodes examined so far, by node index.
-    dist: HashMap<usize, Vec<u64>>,
+    /// Distances from each of the node's neighbours (by position), once computed.
+    from_nbr: Vec<Vec<u64>>,
+    /// Whether `from_nbr[k]` is computed for the current check.
+    have_nbr: Vec<bool>,
+}
+
+/// The loop check's view of one check: this node's index and the shortest-path data.
+struct Loops<'v> {
+    src: usize,
+    v: &'v mut Validator,
+}
+
+impl Loops<'_> {
+    /// Distances from neighbour `k`, computed on first use.
+    fn nbr_distances(&mut self, topo: &Topology, k: usize) -> &[u64] {
+        let v = &mut *self.v;
+        if !v.have_nbr[k] {
+            v.spf.neighbour_distances(topo, k, &mut v.from_nbr[k]);
+            v.have_nbr[k] = true;
+        }
+        &v.from_nbr[k]
+    }
+
+    /// Check the route to node `d` through next hops `ecmp` and alternate `lfa`, both given
+    /// as (address, neighbour position).
+    fn check(
+        &mut self,
+        topo: &Topology,
+        d: usize,
+        dst: Address,
+        ecmp: &[(Address, usize)],
+        lfa: Option<(Address, usize)>,
+    ) -> Result<(), String> {
+        let inf = NativeSpf::UNREACHABLE;
+        let d_sd = self.v.spf.own_distance(d);
+        if d_sd == inf {
+            return Err(format!("route to {dst}, which is unreachable"));
+        }
+        for &(h, k) in ecmp {
+            if self.v.spf.is_first_hop(d, k) {
+                continue;
+            }
+            let d_hd = self.nbr_distances(topo, k).get(d).copied().unwrap_or(inf);
+            if d_hd >= d_sd {
+                return Err(format!(
+                    "possible forwarding loop: next hop {h} towards {dst} is not closer to it ({d_hd} >= {d_sd})"
+                ));
+            }
+        }
+        if let Some((a, k)) = lfa {
+            let src = self.src;
+            let da = self.nbr_distances(topo, k);
+            let (d_ad, d_as) = (
+                da.get(d).copied().unwrap_or(inf),
+                da.get(src).copied().unwrap_or(inf),
+            );
+            if d_ad >= d_as.saturating_add(d_sd) {
+                return Err(format!(
+                    "alternate {a} towards {dst} is not loop-free (RFC 5286)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Validator {
@@ -72,9 +143,9 @@ impl Validator {
                     .into(),
             );
         }
-        self.dist.clear();
         let own_idx = topo.index_of(own);
-        // The node's neighbours, ascending (rows are sorted by address).
+        // The node's neighbours, ascending (rows are sorted by address): position `k` here
+        // is bit `k` of the first-hop sets.
         let nbrs: Vec<Address> = own_idx
             .map(|i| {
                 topo.neighbors(i)
@@ -82,107 +153,90 @@ impl Validator {
                     .collect()
             })
             .unwrap_or_default();
-        let is_nbr = |a: Address| nbrs.binary_search(&a).is_ok();
+        let nbr_pos = |a: Address| nbrs.binary_search(&a).ok();
+        let mut loop_check = match own_idx {
+            Some(src) if loops == LoopCheck::Downstream && self.spf.check_from(own, topo) => {
+                self.have_nbr.clear();
+                self.have_nbr.resize(nbrs.len(), false);
+                self.from_nbr.resize_with(nbrs.len(), Vec::new);
+                Some(Loops { src, v: self })
+            }
+            _ => None,
+        };
+        let addrs = topo.addresses();
         let mut routes = Vec::with_capacity(n);
+        let mut hops: Vec<(Address, usize)> = Vec::new();
+        let mut cursor = 0;
         for r in 0..n {
             let dst = Address(out.destinations[r]);
             if dst == own {
                 return Err(format!("route to self ({dst})"));
             }
-            if topo.index_of(dst).is_none() {
+            // Destinations usually come in address order: try the next nodes first.
+            let d = if addrs.get(cursor) == Some(&dst) {
+                Some(cursor)
+            } else if addrs.get(cursor + 1) == Some(&dst) {
+                Some(cursor + 1)
+            } else {
+                addrs.binary_search(&dst).ok()
+            };
+            let Some(d) = d else {
                 return Err(format!("destination {dst} is not in the topology"));
-            }
+            };
+            cursor = d + 1;
             let (a, b) = (out.hop_offsets[r] as usize, out.hop_offsets[r + 1] as usize);
-            let mut ecmp: Vec<Address> = out.next_hops[a..b].iter().map(|&h| Address(h)).collect();
-            if ecmp.is_empty() {
+            if a == b {
                 return Err(format!("empty ECMP set towards {dst}"));
             }
-            ecmp.sort_unstable();
-            if ecmp.windows(2).any(|w| w[0] == w[1]) {
-                return Err(format!("duplicate next hop towards {dst}"));
+            hops.clear();
+            for &h in &out.next_hops[a..b] {
+                let h = Address(h);
+                let Some(k) = nbr_pos(h) else {
+                    return Err(format!("next hop {h} towards {dst} is not a neighbour"));
+                };
+                hops.push((h, k));
             }
-            if let Some(h) = ecmp.iter().find(|&&h| !is_nbr(h)) {
-                return Err(format!("next hop {h} towards {dst} is not a neighbour"));
+            hops.sort_unstable();
+            if hops.windows(2).any(|w| w[0].0 == w[1].0) {
+                return Err(format!("duplicate next hop towards {dst}"));
             }
             let lfa = match out.alternates[r] {
                 0 => None,
                 a => {
                     let a = Address(a);
-                    if !is_nbr(a) || ecmp.contains(&a) {
-                        return Err(format!(
-                            "alternate {a} towards {dst} is not a neighbour outside the ECMP set"
-                        ));
+                    match nbr_pos(a) {
+                        Some(k) if hops.binary_search(&(a, k)).is_err() => Some((a, k)),
+                        _ => {
+                            return Err(format!(
+                                "alternate {a} towards {dst} is not a neighbour outside the ECMP set"
+                            ));
+                        }
                     }
-                    Some(a)
                 }
             };
-            routes.push((dst, NextHops { ecmp, lfa }));
+            if let Some(l) = loop_check.as_mut() {
+                l.check(topo, d, dst, &hops, lfa)?;
+            }
+            let ecmp = hops.iter().map(|&(h, _)| h).collect();
+            routes.push((
+                dst,
+                NextHops {
+                    ecmp,
+                    lfa: lfa.map(|(a, _)| a),
+                },
+            ));
         }
         // Sorted by destination (a no-op for the usual ascending output), then bulk-built.
-        routes.sort_by_key(|(d, _)| *d);
-        if let Some(w) = routes.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(format!("destination {} listed twice", w[0].0));
+        if routes.windows(2).any(|w| w[0].0 >= w[1].0) {
+            routes.sort_by_key(|(d, _)| *d);
+            if let Some(w) = routes.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(format!("destination {} listed twice", w[0].0));
+            }
         }
-        let table = RoutingTable {
+        Ok(RoutingTable {
             routes: routes.into_iter().collect(),
-        };
-        if loops == LoopCheck::Downstream
-            && let Some(src) = own_idx
-        {
-            self.check_loop_free(src, topo, &table)?;
-        }
-        Ok(table)
-    }
-
-    fn distances(&mut self, topo: &Topology, idx: usize) -> &[u64] {
-        let spf = &mut self.spf;
-        self.dist.entry(idx).or_insert_with(|| {
-            topo.address(idx)
-                .map(|a| spf.distances(a, topo).to_vec())
-                .unwrap_or_default()
+            cubes: Default::default(),
         })
-    }
-
-    fn check_loop_free(
-        &mut self,
-        src: usize,
-        topo: &Topology,
-        table: &RoutingTable,
-    ) -> Result<(), String> {
-        let inf = NativeSpf::UNREACHABLE;
-        for (dst, hops) in &table.routes {
-            let Some(d) = topo.index_of(*dst) else {
-                continue;
-            };
-            let d_sd = self.distances(topo, src).get(d).copied().unwrap_or(inf);
-            if d_sd == inf {
-                return Err(format!("route to {dst}, which is unreachable"));
-            }
-            for &h in &hops.ecmp {
-                let Some(hi) = topo.index_of(h) else { continue };
-                let d_hd = self.distances(topo, hi).get(d).copied().unwrap_or(inf);
-                if d_hd >= d_sd {
-                    return Err(format!(
-                        "possible forwarding loop: next hop {h} towards {dst} is not closer to it ({d_hd} >= {d_sd})"
-                    ));
-                }
-            }
-            if let Some(a) = hops.lfa
-                && let Some(ai) = topo.index_of(a)
-            {
-                let da = self.distances(topo, ai);
-                let (d_ad, d_as) = (
-                    da.get(d).copied().unwrap_or(inf),
-                    da.get(src).copied().unwrap_or(inf),
-                );
-                if d_ad >= d_as.saturating_add(d_sd) {
-                    return Err(format!(
-                        "alternate {a} towards {dst} is not loop-free (RFC 5286)"
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -265,5 +319,91 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    /// Symmetric links `(a, b, cost)` in both directions.
+    fn both(links: &[(u32, u32, u32)]) -> Topology {
+        Topology::from_links(
+            links
+                .iter()
+                .flat_map(|&(a, b, c)| [(Address(a), Address(b), c), (Address(b), Address(a), c)]),
+        )
+    }
+
+    #[test]
+    fn downstream_next_hop_off_the_shortest_path_and_alternates() {
+        // 1 -1- 2 -1- 4 and 1 -2- 3 -1- 4: from 1, 4 is 2 away via 2, 3 away via 3.
+        let topo = both(&[(1, 2, 1), (2, 4, 1), (1, 3, 2), (3, 4, 1)]);
+        let mut v = Validator::default();
+        let mut check = |f: FlatRoutes<'_>| v.check(Address(1), &topo, f, LoopCheck::Downstream);
+        // 3 is not on a shortest path to 4 but is closer to it (1 < 2): accepted.
+        assert!(check(flat(&[4], &[0, 1], &[3], &[0])).is_ok());
+        // 3 as the alternate of 2 towards 4: dist(3,4) = 1 < dist(3,1) + dist(1,4) = 4.
+        let t = check(flat(&[4], &[0, 1], &[2], &[3])).expect("valid LFA");
+        assert_eq!(t.routes[&Address(4)].lfa, Some(Address(3)));
+        // 3 towards 2 is not closer to 2 (2 + ... = 2 via 4, and 1 is 1 away): rejected.
+        assert!(check(flat(&[2], &[0, 1], &[3], &[0])).is_err());
+        // Ring 1-2-3-4-1: 4 is no loop-free alternate towards 2 (2 is not < 1 + 1).
+        let ring = both(&[(1, 2, 1), (2, 3, 1), (3, 4, 1), (4, 1, 1)]);
+        let mut v = Validator::default();
+        let r = v.check(
+            Address(1),
+            &ring,
+            flat(&[2], &[0, 1], &[2], &[4]),
+            LoopCheck::Downstream,
+        );
+        assert!(r.is_err_and(|e| e.contains("RFC 5286")));
+    }
+
+    #[test]
+    fn native_output_always_passes() {
+        let mut seed = 0x1234_5678_u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        let mut v = Validator::default();
+        for _ in 0..40 {
+            let n = 2 + next() % 30;
+            let mut links: Vec<(u32, u32, u32)> = (2..=n)
+                .map(|i| (i, 1 + next() % (i - 1), 1 + next() % 5))
+                .collect();
+            for _ in 0..n {
+                let (a, b) = (1 + next() % n, 1 + next() % n);
+                if a != b {
+                    links.push((a, b, 1 + next() % 5));
+                }
+            }
+            let topo = both(&links);
+            for own in 1..=n {
+                let table = ouro_core::routing::RoutingPolicy::compute(
+                    &mut NativeSpf::new(),
+                    Address(own),
+                    &topo,
+                )
+                .expect("native");
+                let mut dests = Vec::new();
+                let mut offsets = vec![0];
+                let mut hops = Vec::new();
+                let mut alts = Vec::new();
+                for (d, h) in &table.routes {
+                    dests.push(d.0);
+                    hops.extend(h.ecmp.iter().map(|a| a.0));
+                    offsets.push(hops.len() as u32);
+                    alts.push(h.lfa.map_or(0, |a| a.0));
+                }
+                let out = v
+                    .check(
+                        Address(own),
+                        &topo,
+                        flat(&dests, &offsets, &hops, &alts),
+                        LoopCheck::Downstream,
+                    )
+                    .expect("native output is valid");
+                assert_eq!(out, table);
+            }
+        }
     }
 }

@@ -85,7 +85,31 @@ impl Simulator {
         msgs: u32,
         size: usize,
         limit: Duration,
-        mut during: Option<(Duration, SimAction<'_>)>,
+        during: Option<(Duration, SimAction<'_>)>,
+    ) -> FlowSummary {
+        let Some((after, action)) = during else {
+            return self.run_flow_pairs_every(pairs, msgs, size, limit, limit, &mut |_| {});
+        };
+        let mut once = Some(action);
+        self.run_flow_pairs_every(pairs, msgs, size, limit, after, &mut |sim| {
+            if let Some(action) = once.take() {
+                action(sim);
+            }
+        })
+    }
+
+    /// As [`Simulator::run_flow_pairs`], running `action` every `period` of simulated time
+    /// (first after one period) while the flows run: for changes repeated under traffic,
+    /// such as swapping routing policies again and again. The action sees the simulator
+    /// between events, as often as the check interval allows.
+    pub fn run_flow_pairs_every(
+        &mut self,
+        pairs: &[(usize, usize)],
+        msgs: u32,
+        size: usize,
+        limit: Duration,
+        period: Duration,
+        action: &mut dyn FnMut(&mut Simulator),
     ) -> FlowSummary {
         let wall = std::time::Instant::now();
         let first = self.flows.records.len();
@@ -104,15 +128,12 @@ impl Simulator {
             self.mark(src);
         }
         self.flush();
-        let start = self.now;
         let deadline = self.now + limit;
+        let mut next = self.now + period;
         while self.flows.pending_from(first) > 0 && self.now < deadline {
-            if during
-                .as_ref()
-                .is_some_and(|(after, _)| self.now >= start + *after)
-                && let Some((_, action)) = during.take()
-            {
+            if self.now >= next {
                 action(self);
+                next = self.now + period;
             }
             let step = (self.now + self.config.check_interval).min(deadline);
             self.run_until(step);

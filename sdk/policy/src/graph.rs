@@ -239,6 +239,9 @@ impl Routes {
         self.first_hops(g, src, stride);
         if options.lfa && degree > 1 {
             self.alternates(g, src, stride);
+        } else {
+            // No alternates this time: none may leak from a previous computation.
+            self.lfa.clear();
         }
         let n = g.len();
         let mut hops = Vec::new();
@@ -381,6 +384,21 @@ mod tests {
         let spf = Routes::compute(&g, 1, RouteOptions::SPF);
         assert_eq!(spf.hops(1), &[2]);
         assert_eq!(spf.alternates, vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn reused_state_gives_the_same_tables() {
+        let (a, o, t, c) = square();
+        let g = Graph::new(&a, &o, &t, &c).expect("valid");
+        // A line 1 - 2: node 1 has one neighbour, so no alternates.
+        let line = Graph::new(&[1, 2], &[0, 1, 2], &[1, 0], &[1, 1]).expect("valid");
+        let mut routes = Routes::new();
+        for own in [1, 2, 3, 4] {
+            let kept = routes.table(&g, own, RouteOptions::ECMP_LFA);
+            assert_eq!(kept, Routes::compute(&g, own, RouteOptions::ECMP_LFA));
+            let kept = routes.table(&line, 1, RouteOptions::ECMP_LFA);
+            assert_eq!(kept, Routes::compute(&line, 1, RouteOptions::ECMP_LFA));
+        }
     }
 
     #[test]

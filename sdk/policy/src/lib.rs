@@ -6,12 +6,12 @@
 //! `Guest` trait and export it:
 //!
 //! ```ignore
-//! use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+//! use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, export};
 //! use ouro_policy_sdk::graph::{Graph, RouteOptions, Routes};
 //!
 //! struct MyPolicy;
 //! impl Guest for MyPolicy {
-//!     fn compute(own: u32, topology: Topology) -> Result<RoutingTable, String> {
+//!     fn compute(own: u32, topology: Topology) -> Result<RoutingOutput, String> {
 //!         let graph = Graph::from_topology(&topology).map_err(|e| e.to_string())?;
 //!         Ok(Routes::compute(&graph, own, RouteOptions::ECMP_LFA).into())
 //!     }
@@ -19,10 +19,14 @@
 //! export!(MyPolicy);
 //! ```
 //!
+//! [`routing::compute_with_cubes`] does the same and adds per-QoS-cube tables as the
+//! `hop-count-cubes` parameter asks.
+//!
 //! The graph helpers ([`graph`]) and the table builder ([`table`]) are plain Rust and also
 //! build (and are tested) natively.
 #![deny(unsafe_code)]
 
+pub mod cube;
 pub mod graph;
 pub mod heap;
 pub mod table;
@@ -48,6 +52,83 @@ pub mod routing {
                 alternates: t.alternates,
             }
         }
+    }
+
+    impl From<RoutingTable> for RoutingOutput {
+        /// One table for every cube.
+        fn from(table: RoutingTable) -> RoutingOutput {
+            RoutingOutput {
+                table,
+                cubes: Vec::new(),
+            }
+        }
+    }
+
+    impl From<crate::table::FlatTable> for RoutingOutput {
+        /// One table for every cube.
+        fn from(t: crate::table::FlatTable) -> RoutingOutput {
+            RoutingTable::from(t).into()
+        }
+    }
+
+    /// Routes from `own` with `options` over the advertised link costs, plus, for the QoS
+    /// cubes listed in the text-list parameter `hop-count-cubes` (names such as `voice`,
+    /// or numbers), a table computed over hop count (every link costs 1: fewest queues on
+    /// the way, for delay-sensitive traffic).
+    pub fn compute_with_cubes(
+        own: u32,
+        topology: &Topology,
+        options: crate::graph::RouteOptions,
+    ) -> Result<RoutingOutput, String> {
+        use crate::graph::Routes;
+        std::thread_local! {
+            /// Scratch buffers kept while the host keeps the instance (an optimisation only:
+            /// a fresh instance starts with empty ones).
+            static SCRATCH: std::cell::RefCell<Routes> = std::cell::RefCell::new(Routes::new());
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut routes) => compute_in(&mut routes, own, topology, options),
+            Err(_) => compute_in(&mut Routes::new(), own, topology, options),
+        })
+    }
+
+    fn compute_in(
+        routes: &mut crate::graph::Routes,
+        own: u32,
+        topology: &Topology,
+        options: crate::graph::RouteOptions,
+    ) -> Result<RoutingOutput, String> {
+        use crate::graph::Graph;
+        let graph = Graph::from_topology(topology).map_err(|e| e.to_string())?;
+        let mut out = RoutingOutput::from(routes.table(&graph, own, options));
+        let cubes = match host::param("hop-count-cubes") {
+            None => Vec::new(),
+            Some(host::ParamValue::TextList(names)) => {
+                crate::cube::parse_cubes(names.iter().map(String::as_str))?
+            }
+            Some(_) => return Err("hop-count-cubes must be a list of cube names".into()),
+        };
+        if cubes.is_empty() {
+            return Ok(out);
+        }
+        let hops = vec![1u32; topology.costs.len()];
+        let graph = Graph::new(
+            &topology.addresses,
+            &topology.offsets,
+            &topology.targets,
+            &hops,
+        )
+        .map_err(|e| e.to_string())?;
+        let table = RoutingTable::from(routes.table(&graph, own, options));
+        out.cubes = cubes
+            .into_iter()
+            .map(|cube| CubeTable {
+                cube,
+                costs: hops.clone(),
+                table: table.clone(),
+            })
+            .collect();
+        Ok(out)
     }
 
     impl<'a> crate::graph::Graph<'a> {

@@ -4,13 +4,13 @@
 
 use ouro_policy_sdk::graph::{Graph, RouteOptions, Routes};
 use ouro_policy_sdk::routing::host::{self, Level, ParamValue};
-use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, export};
 
 /// The policy.
 struct MyPolicy;
 
 impl Guest for MyPolicy {
-    fn compute(source: u32, topology: Topology) -> Result<RoutingTable, String> {
+    fn compute(source: u32, topology: Topology) -> Result<RoutingOutput, String> {
         let graph = Graph::from_topology(&topology).map_err(|e| e.to_string())?;
         // Parameters come from the configuration file; `lfa = true` adds alternates.
         let lfa = matches!(host::param("lfa"), Some(ParamValue::Boolean(true)));
@@ -24,6 +24,7 @@ impl Guest for MyPolicy {
             Level::Debug,
             &format!("{} routes from {source}", table.len()),
         );
+        // One table for every QoS cube; see `compute_with_cubes` for per-cube tables.
         Ok(table.into())
     }
 }

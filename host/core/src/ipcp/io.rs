@@ -61,7 +61,10 @@ impl Ipcp {
             self.loopback.push_back(pdu);
             return Ok(());
         }
-        match self.fib.lookup(dst, flow_hash(self.address, dst, eid)) {
+        match self
+            .fib
+            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
+        {
             Some(port) => {
                 let class = (eid != Eid::MGMT).then_some(cube);
                 self.push_transmit(port, class, pdu);
@@ -118,7 +121,7 @@ impl Ipcp {
             return;
         }
         let hash = flow_hash(packet.src(), packet.dst(), packet.eid());
-        let Some(out) = self.fib.lookup(packet.dst(), hash) else {
+        let Some(out) = self.fib.lookup_cube(packet.dst(), packet.cube(), hash) else {
             self.counters.drop_no_route += 1;
             return;
         };

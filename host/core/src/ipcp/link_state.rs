@@ -7,11 +7,11 @@
 
 use super::{Event, Ipcp};
 use crate::lsdb::Install;
-use crate::routing::{Fib, FibEntry, RoutingTable, Topology};
+use crate::routing::{Fib, FibEntries, FibEntry, NextHops, RoutingTable, Topology};
 use crate::time::Instant;
 use crate::wire::{Lsa, LsaRef};
 use crate::{Address, PortId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Delay between an adjacency change and the origination of our advertisement, so that the
@@ -228,11 +228,21 @@ impl Ipcp {
         self.republish_moved_names(now);
     }
 
-    /// Turn a policy's table into a forwarding table; `None` if a next hop is not an up
+    /// Turn a policy's tables into a forwarding table; `None` if a next hop is not an up
     /// neighbour (the output breaks the contract).
     fn fib_from_table(&self, table: &RoutingTable) -> Option<Fib> {
-        let mut entries = HashMap::with_capacity(table.routes.len());
-        for (dst, hops) in &table.routes {
+        let default = self.fib_entries(&table.routes)?;
+        let mut cubes = Vec::with_capacity(table.cubes.len());
+        for (cube, routes) in &table.cubes {
+            cubes.push((*cube, self.fib_entries(routes)?));
+        }
+        Some(Fib::with_cubes(default, cubes))
+    }
+
+    /// The forwarding entries of one table of next hops.
+    fn fib_entries(&self, routes: &BTreeMap<Address, NextHops>) -> Option<FibEntries> {
+        let mut entries = HashMap::with_capacity(routes.len());
+        for (dst, hops) in routes {
             if *dst == self.address {
                 continue;
             }
@@ -250,7 +260,7 @@ impl Ipcp {
             }
             entries.insert(*dst, FibEntry { next_hops, backup });
         }
-        Some(Fib::new(entries))
+        Some(entries)
     }
 
     /// Swap in `fib` if it differs from the table in force.
@@ -264,21 +274,24 @@ impl Ipcp {
     /// Fast local repair after losing `port`: drop it from every entry, falling back on the
     /// loop-free alternates, until the next route computation.
     pub(super) fn repair_fib_without(&mut self, port: PortId) {
-        let mut entries = HashMap::with_capacity(self.fib.len());
-        for (dst, entry) in self.fib.iter() {
-            let next_hops: Vec<_> = entry
-                .next_hops
-                .iter()
-                .copied()
-                .filter(|(_, p)| *p != port)
-                .collect();
-            let backup = entry.backup.filter(|(_, p)| *p != port);
-            if next_hops.is_empty() && backup.is_none() {
-                continue;
+        let fib = self.fib.map_tables(|table| {
+            let mut entries = HashMap::with_capacity(table.len());
+            for (dst, entry) in table {
+                let next_hops: Vec<_> = entry
+                    .next_hops
+                    .iter()
+                    .copied()
+                    .filter(|(_, p)| *p != port)
+                    .collect();
+                let backup = entry.backup.filter(|(_, p)| *p != port);
+                if next_hops.is_empty() && backup.is_none() {
+                    continue;
+                }
+                entries.insert(*dst, FibEntry { next_hops, backup });
             }
-            entries.insert(*dst, FibEntry { next_hops, backup });
-        }
-        self.install_fib(Fib::new(entries));
+            entries
+        });
+        self.install_fib(fib);
     }
 
     /// Age out advertisements and refresh our own.

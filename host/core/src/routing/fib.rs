@@ -1,6 +1,7 @@
-//! The forwarding table: destination → next-hop ports, replaced whole after each route
-//! computation.
+//! The forwarding table: destination → next-hop ports, one table per QoS cube that routes
+//! differently (most share the default one), replaced whole after each route computation.
 
+use crate::qos::QosCube;
 use crate::{Address, PortId};
 use std::collections::HashMap;
 
@@ -13,22 +14,62 @@ pub struct FibEntry {
     pub backup: Option<(Address, PortId)>,
 }
 
-/// The forwarding table of one IPCP.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The entries of one table.
+pub type FibEntries = HashMap<Address, FibEntry>;
+
+/// The forwarding table of one IPCP: the default table plus one per QoS cube that routes
+/// differently. A lookup picks the table by an array index on the cube, then hashes the
+/// destination, as a single table would.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fib {
-    entries: HashMap<Address, FibEntry>,
+    /// `tables[0]` is the default; the others belong to cubes.
+    tables: Vec<FibEntries>,
+    /// Cube (as `u8`) → index into `tables`.
+    by_cube: [u8; QosCube::COUNT],
+}
+
+impl Default for Fib {
+    fn default() -> Fib {
+        Fib::new(FibEntries::new())
+    }
 }
 
 impl Fib {
-    /// A table from its entries.
-    pub fn new(entries: HashMap<Address, FibEntry>) -> Fib {
-        Fib { entries }
+    /// A table from its entries, used by every cube.
+    pub fn new(entries: FibEntries) -> Fib {
+        Fib {
+            tables: vec![entries],
+            by_cube: [0; QosCube::COUNT],
+        }
     }
 
-    /// The port for a PDU to `dst` whose flow hashes to `flow_hash`: always the same member of
-    /// the equal-cost set for the same flow (no reordering), the backup if the set is empty.
+    /// A default table plus separate tables for some cubes (a cube listed twice keeps its
+    /// last table).
+    pub fn with_cubes(
+        entries: FibEntries,
+        cubes: impl IntoIterator<Item = (QosCube, FibEntries)>,
+    ) -> Fib {
+        let mut fib = Fib::new(entries);
+        for (cube, table) in cubes {
+            fib.by_cube[cube as usize] = fib.tables.len() as u8;
+            fib.tables.push(table);
+        }
+        fib
+    }
+
+    /// The port for a PDU to `dst` whose flow hashes to `flow_hash`, in the default table.
     pub fn lookup(&self, dst: Address, flow_hash: u64) -> Option<PortId> {
-        let entry = self.entries.get(&dst)?;
+        Self::pick(self.tables.first()?.get(&dst)?, flow_hash)
+    }
+
+    /// The port for a PDU of cube `cube` to `dst` whose flow hashes to `flow_hash`: always
+    /// the same member of the equal-cost set for the same flow (no reordering), the backup
+    /// if the set is empty.
+    pub fn lookup_cube(&self, dst: Address, cube: QosCube, flow_hash: u64) -> Option<PortId> {
+        Self::pick(self.table(cube)?.get(&dst)?, flow_hash)
+    }
+
+    fn pick(entry: &FibEntry, flow_hash: u64) -> Option<PortId> {
         if entry.next_hops.is_empty() {
             return entry.backup.map(|(_, port)| port);
         }
@@ -36,24 +77,54 @@ impl Fib {
         entry.next_hops.get(i).map(|(_, port)| *port)
     }
 
-    /// The entry for `dst`.
+    /// The table `cube` forwards with.
+    fn table(&self, cube: QosCube) -> Option<&FibEntries> {
+        let i = *self.by_cube.get(cube as usize)?;
+        self.tables.get(usize::from(i))
+    }
+
+    /// The default entry for `dst`.
     pub fn get(&self, dst: Address) -> Option<&FibEntry> {
-        self.entries.get(&dst)
+        self.tables.first()?.get(&dst)
     }
 
-    /// All entries (unordered).
+    /// The entry for `dst` that cube `cube` uses.
+    pub fn get_cube(&self, dst: Address, cube: QosCube) -> Option<&FibEntry> {
+        self.table(cube)?.get(&dst)
+    }
+
+    /// All default entries (unordered).
     pub fn iter(&self) -> impl Iterator<Item = (&Address, &FibEntry)> {
-        self.entries.iter()
+        self.tables.iter().take(1).flatten()
     }
 
-    /// Number of destinations.
+    /// The cubes with their own table, with it.
+    pub fn cube_tables(&self) -> impl Iterator<Item = (QosCube, &FibEntries)> {
+        (0..QosCube::COUNT as u8).filter_map(|c| {
+            let cube = QosCube::from_u8(c)?;
+            match self.by_cube[usize::from(c)] {
+                0 => None,
+                i => self.tables.get(usize::from(i)).map(|t| (cube, t)),
+            }
+        })
+    }
+
+    /// Apply `f` to every table (the default and the cubes'), keeping the cube mapping.
+    pub fn map_tables(&self, mut f: impl FnMut(&FibEntries) -> FibEntries) -> Fib {
+        Fib {
+            tables: self.tables.iter().map(&mut f).collect(),
+            by_cube: self.by_cube,
+        }
+    }
+
+    /// Number of destinations in the default table.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.tables.first().map_or(0, HashMap::len)
     }
 
-    /// True if there are no routes.
+    /// True if the default table has no routes.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
@@ -65,4 +136,45 @@ pub fn flow_hash(src: Address, dst: Address, eid: crate::Eid) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
     x ^ (x >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(port: u32) -> FibEntry {
+        FibEntry {
+            next_hops: vec![(Address(port), PortId(port))],
+            backup: None,
+        }
+    }
+
+    #[test]
+    fn cubes_without_a_table_use_the_default() {
+        let default = FibEntries::from([(Address(9), entry(1))]);
+        let voice = FibEntries::from([(Address(9), entry(2))]);
+        let fib = Fib::with_cubes(default, [(QosCube::Voice, voice)]);
+        assert_eq!(fib.lookup(Address(9), 7), Some(PortId(1)));
+        assert_eq!(
+            fib.lookup_cube(Address(9), QosCube::BestEffort, 7),
+            Some(PortId(1))
+        );
+        assert_eq!(
+            fib.lookup_cube(Address(9), QosCube::Voice, 7),
+            Some(PortId(2))
+        );
+        assert_eq!(fib.lookup_cube(Address(8), QosCube::Voice, 7), None);
+        assert_eq!(
+            fib.cube_tables().map(|(c, _)| c).collect::<Vec<_>>(),
+            [QosCube::Voice]
+        );
+        let repaired = fib.map_tables(|t| {
+            t.iter()
+                .filter(|(_, e)| e.next_hops[0].1 != PortId(2))
+                .map(|(a, e)| (*a, e.clone()))
+                .collect()
+        });
+        assert_eq!(repaired.lookup_cube(Address(9), QosCube::Voice, 7), None);
+        assert_eq!(repaired.lookup(Address(9), 7), Some(PortId(1)));
+    }
 }

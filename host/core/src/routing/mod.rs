@@ -10,11 +10,12 @@ mod fib;
 mod spf;
 mod topology;
 
-pub use fib::{Fib, FibEntry, flow_hash};
+pub use fib::{Fib, FibEntries, FibEntry, flow_hash};
 pub use spf::NativeSpf;
 pub use topology::Topology;
 
 use crate::Address;
+use crate::qos::QosCube;
 use std::collections::BTreeMap;
 
 /// Next hops towards one destination.
@@ -27,11 +28,14 @@ pub struct NextHops {
     pub lfa: Option<Address>,
 }
 
-/// A policy's output: next hops for every reachable destination (the IPCP itself excluded).
+/// A policy's output: next hops for every reachable destination (the IPCP itself excluded),
+/// and separate routes for the QoS cubes that route differently.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoutingTable {
-    /// Destination address → next hops.
+    /// Destination address → next hops: the default, used by every cube not in `cubes`.
     pub routes: BTreeMap<Address, NextHops>,
+    /// Per-cube routes replacing `routes` for that cube (empty: every cube uses `routes`).
+    pub cubes: BTreeMap<QosCube, BTreeMap<Address, NextHops>>,
 }
 
 /// Why a routing policy produced no table.

@@ -25,6 +25,8 @@ pub struct NativeSpf {
     lfa: Vec<(u64, u32)>,
     /// The Dijkstra priority queue (lazy deletion).
     heap: RadixHeap,
+    /// The source and bitset stride of the last [`NativeSpf::check_from`] run.
+    checked: Option<(usize, usize)>,
 }
 
 /// The distance of a node that cannot be reached.
@@ -46,11 +48,62 @@ impl NativeSpf {
     pub fn distances(&mut self, own: Address, topology: &Topology) -> &[u64] {
         match topology.index_of(own) {
             Some(src) => {
+                self.checked = None;
                 dijkstra(topology, src, &mut self.dist, &mut self.heap);
                 &self.dist
             }
             None => &[],
         }
+    }
+
+    /// Prepare to check another policy's output computed by `own`: one Dijkstra from `own`
+    /// with the equal-cost first-hop sets, queried with [`NativeSpf::own_distance`] and
+    /// [`NativeSpf::is_first_hop`]; distances from `own`'s neighbours come from
+    /// [`NativeSpf::neighbour_distances`]. False if `own` is not in the topology.
+    pub fn check_from(&mut self, own: Address, topology: &Topology) -> bool {
+        self.checked = None;
+        let Some(src) = topology.index_of(own) else {
+            return false;
+        };
+        let stride = topology.degree(src).div_ceil(64).max(1);
+        self.spf_with_first_hops(topology, src, stride);
+        self.checked = Some((src, stride));
+        true
+    }
+
+    /// After [`NativeSpf::check_from`]: the distance from `own` to node `d`
+    /// ([`NativeSpf::UNREACHABLE`] if it cannot be reached or is out of range).
+    pub fn own_distance(&self, d: usize) -> u64 {
+        self.dist.get(d).copied().unwrap_or(UNREACHABLE)
+    }
+
+    /// After [`NativeSpf::check_from`]: true if `own`'s `k`-th neighbour (in address
+    /// order) starts a shortest path from `own` to node `d`. Such a next hop is strictly
+    /// closer to `d` than `own` (costs are ≥ 1).
+    pub fn is_first_hop(&self, d: usize, k: usize) -> bool {
+        let Some((src, stride)) = self.checked else {
+            return false;
+        };
+        if d == src || self.own_distance(d) == UNREACHABLE {
+            return false;
+        }
+        self.first_hops
+            .get(d * stride + k / 64)
+            .is_some_and(|w| w & (1u64 << (k % 64)) != 0)
+    }
+
+    /// After [`NativeSpf::check_from`]: distances from `own`'s `k`-th neighbour `n` into
+    /// `out`, pruned as for the LFA computation: exact for every destination `d` with
+    /// `dist(n,d) < dist(n,own) + dist(own,d)` (which includes every `d` with
+    /// `dist(n,d) < dist(own,d)`), never below the true distance elsewhere. So both the
+    /// downstream test and RFC 5286 inequality 1 give the exact answer on these values.
+    /// `out` is left empty if `k` is out of range.
+    pub fn neighbour_distances(&mut self, topology: &Topology, k: usize, out: &mut Vec<u64>) {
+        out.clear();
+        let Some((src, _)) = self.checked else { return };
+        let (targets, _) = topology.row_slices(src);
+        let Some(&nb) = targets.get(k) else { return };
+        alternate_dijkstra(topology, nb as usize, src, &self.dist, out, &mut self.heap);
     }
 
     /// The main run: distances from `src` into `self.dist` and first-hop sets into
@@ -276,6 +329,7 @@ impl RoutingPolicy for NativeSpf {
     }
 
     fn compute(&mut self, own: Address, topology: &Topology) -> Result<RoutingTable, RoutingError> {
+        self.checked = None;
         let Some(src) = topology.index_of(own) else {
             return Ok(RoutingTable::default());
         };
@@ -361,7 +415,10 @@ impl RoutingPolicy for NativeSpf {
         }
         // `routes` is already sorted by address: the map is bulk-built in linear time.
         let routes: BTreeMap<Address, NextHops> = routes.into_iter().collect();
-        Ok(RoutingTable { routes })
+        Ok(RoutingTable {
+            routes,
+            cubes: BTreeMap::new(),
+        })
     }
 }
 

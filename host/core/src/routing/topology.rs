@@ -139,6 +139,19 @@ impl Topology {
         self.costs.get(range.start + pos).copied()
     }
 
+    /// The same graph with link costs `costs` (one per link, in CSR order: node by node,
+    /// each row by neighbour index, as [`Topology::neighbors`] lists them), or `None` if
+    /// the count differs or a cost is 0.
+    pub fn with_costs(&self, costs: &[u32]) -> Option<Topology> {
+        if costs.len() != self.costs.len() || costs.contains(&0) {
+            return None;
+        }
+        Some(Topology {
+            costs: costs.to_vec(),
+            ..self.clone()
+        })
+    }
+
     /// The raw CSR row of `idx` for hot loops: `(targets, costs)` slices of equal length.
     pub(crate) fn row_slices(&self, idx: usize) -> (&[u32], &[u32]) {
         let range = self.row(idx);
@@ -202,6 +215,16 @@ mod tests {
         assert_eq!(t.neighbors(1).count(), 0);
         assert_eq!(t.neighbors(7).count(), 0);
         assert_eq!(t.degree(2), 1);
+    }
+
+    #[test]
+    fn with_costs_replaces_costs_in_row_order() {
+        let t = Topology::from_links([(a(1), a(2), 5), (a(2), a(1), 7)]);
+        let u = t.with_costs(&[1, 2]).expect("same shape");
+        assert_eq!(u.link_cost(a(1), a(2)), Some(1));
+        assert_eq!(u.link_cost(a(2), a(1)), Some(2));
+        assert!(t.with_costs(&[1]).is_none());
+        assert!(t.with_costs(&[1, 0]).is_none());
     }
 
     #[test]

@@ -1,16 +1,15 @@
 //! Routing policy `lfa`: every equal-cost next hop plus an RFC 5286 loop-free alternate.
 #![forbid(unsafe_code)]
 
-use ouro_policy_sdk::graph::{Graph, RouteOptions, Routes};
-use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+use ouro_policy_sdk::graph::RouteOptions;
+use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, compute_with_cubes, export};
 
 /// The policy.
 struct Policy;
 
 impl Guest for Policy {
-    fn compute(own: u32, topology: Topology) -> Result<RoutingTable, String> {
-        let graph = Graph::from_topology(&topology).map_err(|e| e.to_string())?;
-        Ok(Routes::compute(&graph, own, RouteOptions::ECMP_LFA).into())
+    fn compute(own: u32, topology: Topology) -> Result<RoutingOutput, String> {
+        compute_with_cubes(own, &topology, RouteOptions::ECMP_LFA)
     }
 }
 

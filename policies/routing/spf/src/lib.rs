@@ -1,16 +1,15 @@
 //! Routing policy `spf`: one shortest-path next hop per destination (the lowest address among equal-cost ones).
 #![forbid(unsafe_code)]
 
-use ouro_policy_sdk::graph::{Graph, RouteOptions, Routes};
-use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+use ouro_policy_sdk::graph::RouteOptions;
+use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, compute_with_cubes, export};
 
 /// The policy.
 struct Policy;
 
 impl Guest for Policy {
-    fn compute(own: u32, topology: Topology) -> Result<RoutingTable, String> {
-        let graph = Graph::from_topology(&topology).map_err(|e| e.to_string())?;
-        Ok(Routes::compute(&graph, own, RouteOptions::SPF).into())
+    fn compute(own: u32, topology: Topology) -> Result<RoutingOutput, String> {
+        compute_with_cubes(own, &topology, RouteOptions::SPF)
     }
 }
 

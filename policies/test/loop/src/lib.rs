@@ -4,13 +4,13 @@
 #![forbid(unsafe_code)]
 
 use ouro_policy_sdk::graph::Graph;
-use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, export};
 use ouro_policy_sdk::table::FlatTable;
 
 struct Policy;
 
 impl Guest for Policy {
-    fn compute(own: u32, topology: Topology) -> Result<RoutingTable, String> {
+    fn compute(own: u32, topology: Topology) -> Result<RoutingOutput, String> {
         let graph = Graph::from_topology(&topology).map_err(|e| e.to_string())?;
         let mut table = FlatTable::default();
         let Some(src) = graph.index_of(own) else {

@@ -1,12 +1,12 @@
 //! Test policy: loops forever (the host's deadline or fuel limit must stop it).
 #![forbid(unsafe_code)]
 
-use ouro_policy_sdk::routing::{Guest, RoutingTable, Topology, export};
+use ouro_policy_sdk::routing::{Guest, RoutingOutput, Topology, export};
 
 struct Policy;
 
 impl Guest for Policy {
-    fn compute(own: u32, topology: Topology) -> Result<RoutingTable, String> {
+    fn compute(own: u32, topology: Topology) -> Result<RoutingOutput, String> {
         let mut x = u64::from(own);
         loop {
             x = std::hint::black_box(
