@@ -493,7 +493,7 @@ fn net_broken_config_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml:6:9: no udp layer called `nope`"),
+        err.contains("bad.toml:6:9: no udp or local layer called `nope`"),
         "{err}"
     );
     std::fs::write(&cfg, "node = \"x\"\n[[layer]\n").expect("write");
