@@ -684,3 +684,230 @@ fn net_tokio_flow_api_allocates_accepts_and_exchanges() {
     let _ = daemon.0.kill();
     let _ = daemon.0.wait();
 }
+
+/// Run `ouro ARGS` and expect success.
+fn ok(node: &Node, args: &[&str]) -> String {
+    let out = node.ouro(args);
+    assert!(
+        out.status.success(),
+        "ouro {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `ouro ARGS` and expect a non-zero exit whose error mentions `needle`.
+fn refused(node: &Node, args: &[&str], needle: &str) {
+    let out = node.ouro(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ouro {args:?} should fail");
+    assert!(err.contains(needle), "ouro {args:?}: `{err}` lacks `{needle}`");
+}
+
+fn ipcp_rows(node: &Node) -> Vec<Value> {
+    let out = ok(node, &["status", "--json"]);
+    let s: Value = serde_json::from_str(&out).expect("json");
+    s["layers"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_time() {
+    let dir = Scratch::new("runtime");
+    let (pa, pb) = (free_port(), free_port());
+    // Two daemons that start with nothing but their name.
+    let a = Node::start(&dir.0, "a", "node = \"a\"\n");
+    let b = Node::start(&dir.0, "b", "node = \"b\"\n");
+    a.wait_for("the daemon", |_| true);
+    b.wait_for("the daemon", |_| true);
+    let bind_a = format!("127.0.0.1:{pa}");
+    let bind_b = format!("127.0.0.1:{pb}");
+    let peer_b = format!("b={bind_b}");
+    ok(&a, &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b]);
+    ok(&a, &["ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp"]);
+    ok(&a, &["ipcp", "bootstrap", "a.net", "--layer", "net", "--hello-ms", "200", "--dead-ms", "1000"]);
+    ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
+    ok(&b, &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b]);
+    ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
+    // Bad requests: clear errors and a non-zero exit, and nothing changes.
+    refused(&b, &["ipcp", "create", "udp", "--type", "local"], "already exists");
+    refused(&b, &["ipcp", "create", "x", "--type", "udp"], "needs an address");
+    refused(&b, &["ipcp", "create", "y", "--type", "unicast", "--lower", "nope"], "no shim layer `nope`");
+    refused(&b, &["ipcp", "bootstrap", "udp", "--layer", "net"], "is a udp IPCP");
+    refused(&b, &["ipcp", "enroll", "zz", "--layer", "net", "--via", "a"], "no IPCP `zz`");
+    refused(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a"], "has no lower layer");
+    refused(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a", "--over", "udp"], "no peer `a`");
+    refused(&b, &["ipcp", "bootstrap", "b.net", "--layer", "net", "--hello-ms", "5"], "hello_ms >= 10");
+    refused(&b, &["ipcp", "destroy", "nothing"], "no IPCP `nothing`");
+    // Enroll through A by address, over the UDP layer.
+    ok(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", &bind_a, "--over", "udp"]);
+    refused(&b, &["ipcp", "bootstrap", "b.net", "--layer", "net"], "already in layer `net`");
+    refused(&b, &["ipcp", "destroy", "udp"], "carries IPCP `b.net`: destroy that first");
+    for n in [&a, &b] {
+        n.wait_for("enrollment and a route", enrolled_with_routes(1));
+    }
+    let list = ok(&b, &["ipcp", "list"]);
+    assert!(list.contains("b.net") && list.contains("unicast") && list.contains("enrolled"), "{list}");
+    assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    // Traffic crosses the layer built at run time.
+    let _echo = serve(&b, &["echo", "pong"], "pong");
+    let out = ping(&a, "pong", 3, &[]);
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    // Destroy B's IPCPs: gone from the lists; A loses its neighbour.
+    ok(&b, &["ipcp", "destroy", "b.net"]);
+    ok(&b, &["ipcp", "destroy", "udp"]);
+    assert!(ipcp_rows(&b).is_empty());
+    let list = ok(&b, &["ipcp", "list"]);
+    assert_eq!(list.lines().count(), 1, "only the header is left: {list}");
+    a.wait_for("the neighbour to go", |s| {
+        layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
+    });
+    // The port is free again: B can build it all anew.
+    ok(&b, &["ipcp", "create", "udp2", "--type", "udp", "--bind", &bind_b]);
+}
+
+#[test]
+fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("localstack");
+    // Two unicast IPCPs of layer `net` over a local shim, from the configuration...
+    let cfg = "node = \"h\"\n\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n\n\
+               [[layer]]\nname = \"n1\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n\n\
+               [[layer]]\nname = \"n2\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               enroll = \"n1\"\nconnect = [ { peer = \"n1\" } ]\n";
+    let h = Node::start(&dir.0, "h", cfg);
+    h.wait_for("two enrolled IPCPs with a route each", |s| {
+        let ls = s["layers"].as_array().cloned().unwrap_or_default();
+        ls.len() == 2
+            && ls.iter().all(|l| {
+                l["enrolled"] == true && l["fib"].as_array().is_some_and(|f| !f.is_empty())
+            })
+    });
+    // ...and a third created at run time, enrolling through whichever member is on `lo`.
+    ok(&h, &["ipcp", "create", "n3", "--type", "unicast"]);
+    refused(&h, &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "h.n1"], "not supported yet");
+    ok(&h, &["ipcp", "enroll", "n3", "--layer", "net", "--over", "lo"]);
+    ok(&h, &["ipcp", "connect", "n3", "--to", "h.n2"]);
+    let s = h.wait_for("n3 enrolled with routes to both others", |s| {
+        s["layers"].as_array().is_some_and(|ls| {
+            ls.iter().any(|l| {
+                l["ipcp"] == "n3"
+                    && l["enrolled"] == true
+                    && l["fib"].as_array().is_some_and(|f| f.len() >= 2)
+            })
+        })
+    });
+    assert_eq!(s["locals"][0]["members"].as_array().map(Vec::len), Some(3), "{s}");
+    assert!(s["locals"][0]["counters"]["delivered"].as_u64() > Some(0), "{s}");
+    let list = ok(&h, &["ipcp", "list"]);
+    assert!(list.contains("members h.n1,h.n2,n3"), "{list}");
+    refused(&h, &["ipcp", "destroy", "lo"], "carries IPCP");
+    // A flow across the stacked layer (not the local shim's own flows): listen and
+    // allocate in `net` only.
+    let socket = h.socket.clone();
+    let mut l = Listener::bind_at(&socket, "deep", &["net".to_string()]).expect("listen");
+    let f = alloc_at(&socket, "deep", Qos::Raw, Some("net"), WAIT).expect("alloc");
+    assert_eq!(f.layer(), "net");
+    let g = l.accept(Some(WAIT)).expect("accept");
+    f.write(b"down and up").expect("write");
+    let mut buf = [0u8; 64];
+    let mut g = g;
+    g.set_read_timeout(Some(WAIT));
+    let n = g.read(&mut buf).expect("read");
+    assert_eq!(&buf[..n], b"down and up");
+    // Destroying a member takes its adjacencies down in the others.
+    ok(&h, &["ipcp", "destroy", "n3"]);
+    h.wait_for("n3 gone", |s| {
+        s["layers"].as_array().is_some_and(|ls| ls.len() == 2)
+            && s["locals"][0]["members"].as_array().map(Vec::len) == Some(2)
+    });
+}
+
+#[test]
+fn net_names_bindings_and_the_flow_list() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("names");
+    // The embedded default: one local shim layer.
+    let socket = dir.0.join("d.sock");
+    let mut node = Node {
+        name: "d".into(),
+        config: PathBuf::new(),
+        socket: socket.clone(),
+        log: dir.0.join("d.log"),
+        child: None,
+    };
+    node.child = Some(
+        Command::new(bin("ourod"))
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ourod"),
+    );
+    node.wait_for("the daemon", |_| true);
+    let list = ok(&node, &["ipcp", "list"]);
+    assert!(list.contains("local") && list.contains("members -"), "{list}");
+    // Bound to a program that is not this test: this process may not serve the name.
+    ok(&node, &["name", "create", "svc"]);
+    refused(&node, &["name", "create", "svc"], "already exists");
+    ok(&node, &["name", "bind", "svc", "--program", "no-such-program"]);
+    let err = Listener::bind_at(&socket, "svc", &[]).err().expect("refused");
+    assert!(err.to_string().contains("bound to other programs"), "{err}");
+    refused(&node, &["name", "bind", "svc", "--pid", "0"], "no process 0");
+    // Bound to this very process: it may.
+    let me = std::process::id().to_string();
+    ok(&node, &["name", "bind", "svc", "--pid", &me]);
+    let names = ok(&node, &["name", "list"]);
+    assert!(
+        names.contains("svc\t-\tlisteners 0\tprograms no-such-program\tpids "),
+        "{names}"
+    );
+    let mut l = Listener::bind_at(&socket, "svc", &[]).expect("listen");
+    let names = ok(&node, &["names", "list"]);
+    assert!(names.contains("svc\tlocal\tlisteners 1"), "{names}");
+    refused(&node, &["name", "register", "svc", "--layer", "nope"], "no layer `nope`");
+    refused(&node, &["name", "unbind", "nobody"], "no name `nobody`");
+    // A flow through the local layer, listed with its counters and owner.
+    let f = alloc_at(&socket, "svc", Qos::Video, None, WAIT).expect("alloc");
+    assert_eq!(f.layer(), "local");
+    let mut g = l.accept(Some(WAIT)).expect("accept");
+    for _ in 0..3 {
+        f.write(&[7; 100]).expect("write");
+    }
+    g.set_read_timeout(Some(WAIT));
+    let mut buf = [0u8; 256];
+    for _ in 0..3 {
+        assert_eq!(g.read(&mut buf).expect("read"), 100);
+    }
+    g.write(b"back").expect("write");
+    let mut f = f;
+    f.set_read_timeout(Some(WAIT));
+    assert_eq!(f.read(&mut buf).expect("read"), 4);
+    let flows: Value = serde_json::from_str(&ok(&node, &["flows", "--json"])).expect("json");
+    let row = &flows[0];
+    assert_eq!(row["name"], "svc", "{flows}");
+    assert_eq!(row["layer"], "local", "{flows}");
+    assert_eq!(row["qos"], "video", "{flows}");
+    assert_eq!((row["tx_msgs"].as_u64(), row["tx_bytes"].as_u64()), (Some(3), Some(300)), "{flows}");
+    assert_eq!((row["rx_msgs"].as_u64(), row["rx_bytes"].as_u64()), (Some(1), Some(4)), "{flows}");
+    assert_eq!(row["pid"].as_u64(), Some(u64::from(std::process::id())), "{flows}");
+    let table = ok(&node, &["flows"]);
+    assert!(table.contains("svc") && table.contains("3/300") && table.contains("1/4"), "{table}");
+    let status = node.status().expect("status");
+    let no_age = |v: &Value| {
+        let mut v = v.clone();
+        v[0]["age_ms"] = Value::Null;
+        v
+    };
+    assert_eq!(no_age(&status["flows"]), no_age(&flows), "status --json holds the flows");
+    // Either end going ends the flow on the other and in the list.
+    drop(f);
+    assert!(matches!(g.read(&mut buf), Err(ouro_flow::FlowError::Closed)));
+    node.wait_for("the flow to leave the list", |s| {
+        s["flows"].as_array().is_some_and(Vec::is_empty)
+    });
+    // Destroying the name removes its bindings; the listener keeps serving.
+    ok(&node, &["name", "destroy", "svc"]);
+    let names = ok(&node, &["name", "list"]);
+    assert!(!names.contains("programs"), "{names}");
+}
