@@ -701,7 +701,10 @@ fn refused(node: &Node, args: &[&str], needle: &str) {
     let out = node.ouro(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "ouro {args:?} should fail");
-    assert!(err.contains(needle), "ouro {args:?}: `{err}` lacks `{needle}`");
+    assert!(
+        err.contains(needle),
+        "ouro {args:?}: `{err}` lacks `{needle}`"
+    );
 }
 
 fn ipcp_rows(node: &Node) -> Vec<Value> {
@@ -722,31 +725,117 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
     let bind_a = format!("127.0.0.1:{pa}");
     let bind_b = format!("127.0.0.1:{pb}");
     let peer_b = format!("b={bind_b}");
-    ok(&a, &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b]);
-    ok(&a, &["ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp"]);
-    ok(&a, &["ipcp", "bootstrap", "a.net", "--layer", "net", "--hello-ms", "200", "--dead-ms", "1000"]);
+    ok(
+        &a,
+        &[
+            "ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b,
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp",
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "ipcp",
+            "bootstrap",
+            "a.net",
+            "--layer",
+            "net",
+            "--hello-ms",
+            "200",
+            "--dead-ms",
+            "1000",
+        ],
+    );
     ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
-    ok(&b, &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b]);
+    ok(
+        &b,
+        &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b],
+    );
     ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
     // Bad requests: clear errors and a non-zero exit, and nothing changes.
-    refused(&b, &["ipcp", "create", "udp", "--type", "local"], "already exists");
-    refused(&b, &["ipcp", "create", "x", "--type", "udp"], "needs an address");
-    refused(&b, &["ipcp", "create", "y", "--type", "unicast", "--lower", "nope"], "no shim layer `nope`");
-    refused(&b, &["ipcp", "bootstrap", "udp", "--layer", "net"], "is a udp IPCP");
-    refused(&b, &["ipcp", "enroll", "zz", "--layer", "net", "--via", "a"], "no IPCP `zz`");
-    refused(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a"], "has no lower layer");
-    refused(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a", "--over", "udp"], "no peer `a`");
-    refused(&b, &["ipcp", "bootstrap", "b.net", "--layer", "net", "--hello-ms", "5"], "hello_ms >= 10");
+    refused(
+        &b,
+        &["ipcp", "create", "udp", "--type", "local"],
+        "already exists",
+    );
+    refused(
+        &b,
+        &["ipcp", "create", "x", "--type", "udp"],
+        "needs an address",
+    );
+    refused(
+        &b,
+        &[
+            "ipcp", "create", "y", "--type", "unicast", "--lower", "nope",
+        ],
+        "no shim layer `nope`",
+    );
+    refused(
+        &b,
+        &["ipcp", "bootstrap", "udp", "--layer", "net"],
+        "is a udp IPCP",
+    );
+    refused(
+        &b,
+        &["ipcp", "enroll", "zz", "--layer", "net", "--via", "a"],
+        "no IPCP `zz`",
+    );
+    refused(
+        &b,
+        &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a"],
+        "has no lower layer",
+    );
+    refused(
+        &b,
+        &[
+            "ipcp", "enroll", "b.net", "--layer", "net", "--via", "a", "--over", "udp",
+        ],
+        "no peer `a`",
+    );
+    refused(
+        &b,
+        &[
+            "ipcp",
+            "bootstrap",
+            "b.net",
+            "--layer",
+            "net",
+            "--hello-ms",
+            "5",
+        ],
+        "hello_ms >= 10",
+    );
     refused(&b, &["ipcp", "destroy", "nothing"], "no IPCP `nothing`");
     // Enroll through A by address, over the UDP layer.
-    ok(&b, &["ipcp", "enroll", "b.net", "--layer", "net", "--via", &bind_a, "--over", "udp"]);
-    refused(&b, &["ipcp", "bootstrap", "b.net", "--layer", "net"], "already in layer `net`");
-    refused(&b, &["ipcp", "destroy", "udp"], "carries IPCP `b.net`: destroy that first");
+    ok(
+        &b,
+        &[
+            "ipcp", "enroll", "b.net", "--layer", "net", "--via", &bind_a, "--over", "udp",
+        ],
+    );
+    refused(
+        &b,
+        &["ipcp", "bootstrap", "b.net", "--layer", "net"],
+        "already in layer `net`",
+    );
+    refused(
+        &b,
+        &["ipcp", "destroy", "udp"],
+        "carries IPCP `b.net`: destroy that first",
+    );
     for n in [&a, &b] {
         n.wait_for("enrollment and a route", enrolled_with_routes(1));
     }
     let list = ok(&b, &["ipcp", "list"]);
-    assert!(list.contains("b.net") && list.contains("unicast") && list.contains("enrolled"), "{list}");
+    assert!(
+        list.contains("b.net") && list.contains("unicast") && list.contains("enrolled"),
+        "{list}"
+    );
     assert!(list.contains(&format!("bind {bind_b}")), "{list}");
     // Traffic crosses the layer built at run time.
     let _echo = serve(&b, &["echo", "pong"], "pong");
@@ -762,7 +851,10 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
     });
     // The port is free again: B can build it all anew.
-    ok(&b, &["ipcp", "create", "udp2", "--type", "udp", "--bind", &bind_b]);
+    ok(
+        &b,
+        &["ipcp", "create", "udp2", "--type", "udp", "--bind", &bind_b],
+    );
 }
 
 #[test]
@@ -785,8 +877,15 @@ fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
     });
     // ...and a third created at run time, enrolling through whichever member is on `lo`.
     ok(&h, &["ipcp", "create", "n3", "--type", "unicast"]);
-    refused(&h, &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "h.n1"], "not supported yet");
-    ok(&h, &["ipcp", "enroll", "n3", "--layer", "net", "--over", "lo"]);
+    refused(
+        &h,
+        &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "h.n1"],
+        "not supported yet",
+    );
+    ok(
+        &h,
+        &["ipcp", "enroll", "n3", "--layer", "net", "--over", "lo"],
+    );
     ok(&h, &["ipcp", "connect", "n3", "--to", "h.n2"]);
     let s = h.wait_for("n3 enrolled with routes to both others", |s| {
         s["layers"].as_array().is_some_and(|ls| {
@@ -797,8 +896,15 @@ fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
             })
         })
     });
-    assert_eq!(s["locals"][0]["members"].as_array().map(Vec::len), Some(3), "{s}");
-    assert!(s["locals"][0]["counters"]["delivered"].as_u64() > Some(0), "{s}");
+    assert_eq!(
+        s["locals"][0]["members"].as_array().map(Vec::len),
+        Some(3),
+        "{s}"
+    );
+    assert!(
+        s["locals"][0]["counters"]["delivered"].as_u64() > Some(0),
+        "{s}"
+    );
     let list = ok(&h, &["ipcp", "list"]);
     assert!(list.contains("members h.n1,h.n2,n3"), "{list}");
     refused(&h, &["ipcp", "destroy", "lo"], "carries IPCP");
@@ -846,14 +952,26 @@ fn net_names_bindings_and_the_flow_list() {
     );
     node.wait_for("the daemon", |_| true);
     let list = ok(&node, &["ipcp", "list"]);
-    assert!(list.contains("local") && list.contains("members -"), "{list}");
+    assert!(
+        list.contains("local") && list.contains("members -"),
+        "{list}"
+    );
     // Bound to a program that is not this test: this process may not serve the name.
     ok(&node, &["name", "create", "svc"]);
     refused(&node, &["name", "create", "svc"], "already exists");
-    ok(&node, &["name", "bind", "svc", "--program", "no-such-program"]);
-    let err = Listener::bind_at(&socket, "svc", &[]).err().expect("refused");
+    ok(
+        &node,
+        &["name", "bind", "svc", "--program", "no-such-program"],
+    );
+    let Err(err) = Listener::bind_at(&socket, "svc", &[]) else {
+        panic!("a process not bound to `svc` may not serve it");
+    };
     assert!(err.to_string().contains("bound to other programs"), "{err}");
-    refused(&node, &["name", "bind", "svc", "--pid", "0"], "no process 0");
+    refused(
+        &node,
+        &["name", "bind", "svc", "--pid", "0"],
+        "no process 0",
+    );
     // Bound to this very process: it may.
     let me = std::process::id().to_string();
     ok(&node, &["name", "bind", "svc", "--pid", &me]);
@@ -865,7 +983,11 @@ fn net_names_bindings_and_the_flow_list() {
     let mut l = Listener::bind_at(&socket, "svc", &[]).expect("listen");
     let names = ok(&node, &["names", "list"]);
     assert!(names.contains("svc\tlocal\tlisteners 1"), "{names}");
-    refused(&node, &["name", "register", "svc", "--layer", "nope"], "no layer `nope`");
+    refused(
+        &node,
+        &["name", "register", "svc", "--layer", "nope"],
+        "no layer `nope`",
+    );
     refused(&node, &["name", "unbind", "nobody"], "no name `nobody`");
     // A flow through the local layer, listed with its counters and owner.
     let f = alloc_at(&socket, "svc", Qos::Video, None, WAIT).expect("alloc");
@@ -888,21 +1010,43 @@ fn net_names_bindings_and_the_flow_list() {
     assert_eq!(row["name"], "svc", "{flows}");
     assert_eq!(row["layer"], "local", "{flows}");
     assert_eq!(row["qos"], "video", "{flows}");
-    assert_eq!((row["tx_msgs"].as_u64(), row["tx_bytes"].as_u64()), (Some(3), Some(300)), "{flows}");
-    assert_eq!((row["rx_msgs"].as_u64(), row["rx_bytes"].as_u64()), (Some(1), Some(4)), "{flows}");
-    assert_eq!(row["pid"].as_u64(), Some(u64::from(std::process::id())), "{flows}");
+    assert_eq!(
+        (row["tx_msgs"].as_u64(), row["tx_bytes"].as_u64()),
+        (Some(3), Some(300)),
+        "{flows}"
+    );
+    assert_eq!(
+        (row["rx_msgs"].as_u64(), row["rx_bytes"].as_u64()),
+        (Some(1), Some(4)),
+        "{flows}"
+    );
+    assert_eq!(
+        row["pid"].as_u64(),
+        Some(u64::from(std::process::id())),
+        "{flows}"
+    );
     let table = ok(&node, &["flows"]);
-    assert!(table.contains("svc") && table.contains("3/300") && table.contains("1/4"), "{table}");
+    assert!(
+        table.contains("svc") && table.contains("3/300") && table.contains("1/4"),
+        "{table}"
+    );
     let status = node.status().expect("status");
     let no_age = |v: &Value| {
         let mut v = v.clone();
         v[0]["age_ms"] = Value::Null;
         v
     };
-    assert_eq!(no_age(&status["flows"]), no_age(&flows), "status --json holds the flows");
+    assert_eq!(
+        no_age(&status["flows"]),
+        no_age(&flows),
+        "status --json holds the flows"
+    );
     // Either end going ends the flow on the other and in the list.
     drop(f);
-    assert!(matches!(g.read(&mut buf), Err(ouro_flow::FlowError::Closed)));
+    assert!(matches!(
+        g.read(&mut buf),
+        Err(ouro_flow::FlowError::Closed)
+    ));
     node.wait_for("the flow to leave the list", |s| {
         s["flows"].as_array().is_some_and(Vec::is_empty)
     });
@@ -910,4 +1054,30 @@ fn net_names_bindings_and_the_flow_list() {
     ok(&node, &["name", "destroy", "svc"]);
     let names = ok(&node, &["name", "list"]);
     assert!(!names.contains("programs"), "{names}");
+}
+
+#[test]
+fn net_silent_learned_udp_peers_are_forgotten() {
+    let dir = Scratch::new("expiry");
+    let port = free_port();
+    let cfg = format!(
+        "node = \"e\"\n\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\n\
+         learned_ttl_ms = 300\n\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n\
+         bootstrap = true\n"
+    );
+    let node = Node::start(&dir.0, "e", &cfg);
+    node.wait_for("the daemon", |_| true);
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    stranger
+        .send_to(b"not a PDU", ("127.0.0.1", port))
+        .expect("send");
+    let shim = |s: &Value| s["shims"][0].clone();
+    node.wait_for("the stranger learned", |s| {
+        shim(s)["counters"]["peers_learned"] == 1
+    });
+    // It says nothing more: after the ttl (and a sweep) it is forgotten, and counted.
+    let s = node.wait_for("the stranger forgotten", |s| {
+        shim(s)["counters"]["peers_expired"] == 1
+    });
+    assert_eq!(shim(&s)["peers"].as_array().map(Vec::len), Some(0), "{s}");
 }

@@ -569,7 +569,10 @@ register = ["net"]
         assert_eq!(e.column, 8, "{e}");
         let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"eth\""));
         assert_eq!(e.line, 14, "{e}");
-        assert!(e.message.contains("no udp or local layer called `eth`"), "{e}");
+        assert!(
+            e.message.contains("no udp or local layer called `eth`"),
+            "{e}"
+        );
         let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"zz\""));
         assert_eq!(e.line, 15, "{e}");
         let e = error_of(&GOOD.replace("127.0.0.1:7102", "localhost"));
@@ -626,8 +629,13 @@ bind = ["ouro"]
             program: Some("ouro".into()),
             pid: None,
         }));
-        let e = error_of("node = \"a\"\n[[layer]]\nname = \"u\"\ntype = \"udp\"\nbind = \"127.0.0.1:1\"\n[[name]]\nname = \"x\"\nregister = [\"u\"]\n");
-        assert!(e.message.contains("no unicast or local layer called `u`"), "{e}");
+        let e = error_of(
+            "node = \"a\"\n[[layer]]\nname = \"u\"\ntype = \"udp\"\nbind = \"127.0.0.1:1\"\n[[name]]\nname = \"x\"\nregister = [\"u\"]\n",
+        );
+        assert!(
+            e.message.contains("no unicast or local layer called `u`"),
+            "{e}"
+        );
         assert_eq!(e.line, 8, "{e}");
     }
 

@@ -19,8 +19,8 @@ use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
 use ouro_flow::ipc;
 use ouro_flow::proto::{ErrorKind, Reply, Request};
-use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::UdpShim;
+use ouro_shim_udp::fault::{FaultConfig, Faults};
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -602,7 +602,11 @@ impl Daemon {
             Some(n) if self.local_index(n).is_some() => Ok(Vec::new()),
             Some(n) => {
                 let v: Vec<usize> = (0..self.layers.len())
-                    .filter(|i| Some(&self.layers[*i]).filter(live).is_some_and(|l| l.name == n))
+                    .filter(|i| {
+                        Some(&self.layers[*i])
+                            .filter(live)
+                            .is_some_and(|l| l.name == n)
+                    })
                     .collect();
                 if v.is_empty() {
                     Err(bad(format!("no layer `{n}`")))
@@ -689,10 +693,12 @@ impl Daemon {
                 }
                 Reply::Ok
             }
-            Request::Register { name, layer } => match self.register_name(&name, layer.as_deref()) {
-                Ok(()) => Reply::Ok,
-                Err(message) => bad(message),
-            },
+            Request::Register { name, layer } => {
+                match self.register_name(&name, layer.as_deref()) {
+                    Ok(()) => Reply::Ok,
+                    Err(message) => bad(message),
+                }
+            }
             Request::Unregister { name, layer } => match self.layer_index(layer.as_deref()) {
                 Ok(idx) => {
                     self.local_unregister(&name, layer.as_deref());

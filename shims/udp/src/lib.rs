@@ -205,7 +205,9 @@ impl UdpShim {
                         last: now,
                     };
                 }
-                Origin::Learned { heard: false, last } if now.saturating_duration_since(last) >= ttl => {
+                Origin::Learned { heard: false, last }
+                    if now.saturating_duration_since(last) >= ttl =>
+                {
                     *o = Origin::Expired;
                     gone.push(PortId(i as u32));
                 }
@@ -597,7 +599,10 @@ mod tests {
         talker.send_to(b"hi", dst).expect("send");
         let port = recv_some(&mut b, 1).await[0].0;
         let t0 = Instant::from_millis(1_000);
-        assert!(b.expire_learned(t0).is_empty(), "heard since the last sweep");
+        assert!(
+            b.expire_learned(t0).is_empty(),
+            "heard since the last sweep"
+        );
         // It speaks again before the deadline: the clock restarts at that sweep.
         talker.send_to(b"again", dst).expect("send");
         recv_some(&mut b, 1).await;

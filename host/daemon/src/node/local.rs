@@ -109,7 +109,10 @@ impl Daemon {
                 .position(|l| l.names.contains_key(name))
                 .or_else(|| {
                     // No unicast layer could take it: the first local layer answers.
-                    let unicast = self.layers.iter().any(|l| !l.destroyed && l.ipcp.is_enrolled());
+                    let unicast = self
+                        .layers
+                        .iter()
+                        .any(|l| !l.destroyed && l.ipcp.is_enrolled());
                     (!unicast && !self.locals.is_empty()).then_some(0)
                 }),
         }
@@ -175,9 +178,10 @@ impl Daemon {
         let (Ok(a), Ok(b)) = (ipc::async_fd(a_mine), ipc::async_fd(b_mine)) else {
             return Some(bad("cannot register the flow sockets".into()));
         };
-        let task = self.me.upgrade().map(|me| {
-            tokio::task::spawn_local(relay(me, id, Rc::new(a), Rc::new(b)))
-        });
+        let task = self
+            .me
+            .upgrade()
+            .map(|me| tokio::task::spawn_local(relay(me, id, Rc::new(a), Rc::new(b))));
         self.local_flows.insert(
             id,
             LocalFlow {
@@ -185,7 +189,10 @@ impl Daemon {
                 name: name.to_string(),
                 qos: qos.to_string(),
                 created: self.now(),
-                pids: [super::names::peer_pid(conn), super::names::peer_pid(&listener)],
+                pids: [
+                    super::names::peer_pid(conn),
+                    super::names::peer_pid(&listener),
+                ],
                 msgs: [0; 2],
                 bytes: [0; 2],
                 drops: [0; 2],

@@ -297,9 +297,10 @@ impl Daemon {
         }
         if let Some((lsi, me)) = self.layers[li].local {
             let l = &self.locals[lsi];
-            let other = l.shim.member(peer).ok_or_else(|| {
-                format!("no IPCP `{peer}` over local layer `{}`", l.name)
-            })?;
+            let other = l
+                .shim
+                .member(peer)
+                .ok_or_else(|| format!("no IPCP `{peer}` over local layer `{}`", l.name))?;
             return l
                 .shim
                 .port_to(me, other)

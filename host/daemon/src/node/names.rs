@@ -80,7 +80,8 @@ impl Daemon {
         if self.name_table.contains_key(name) {
             return Err(format!("name `{name}` already exists"));
         }
-        self.name_table.insert(name.to_string(), NameEntry::default());
+        self.name_table
+            .insert(name.to_string(), NameEntry::default());
         Ok(())
     }
 
@@ -124,7 +125,8 @@ impl Daemon {
             e.pids.clear();
             return Ok(());
         }
-        let found = program.is_some_and(|p| e.programs.remove(p)) | pid.is_some_and(|p| e.pids.remove(&p));
+        let found =
+            program.is_some_and(|p| e.programs.remove(p)) | pid.is_some_and(|p| e.pids.remove(&p));
         if found {
             Ok(())
         } else {
