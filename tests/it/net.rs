@@ -758,59 +758,24 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
     );
     ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
     // Bad requests: clear errors and a non-zero exit, and nothing changes.
-    refused(
-        &b,
-        &["ipcp", "create", "udp", "--type", "local"],
-        "already exists",
-    );
-    refused(
-        &b,
-        &["ipcp", "create", "x", "--type", "udp"],
-        "needs an address",
-    );
-    refused(
-        &b,
-        &[
-            "ipcp", "create", "y", "--type", "unicast", "--lower", "nope",
-        ],
-        "no shim layer `nope`",
-    );
-    refused(
-        &b,
-        &["ipcp", "bootstrap", "udp", "--layer", "net"],
-        "is a udp IPCP",
-    );
-    refused(
-        &b,
-        &["ipcp", "enroll", "zz", "--layer", "net", "--via", "a"],
-        "no IPCP `zz`",
-    );
-    refused(
-        &b,
-        &["ipcp", "enroll", "b.net", "--layer", "net", "--via", "a"],
-        "has no lower layer",
-    );
-    refused(
-        &b,
-        &[
-            "ipcp", "enroll", "b.net", "--layer", "net", "--via", "a", "--over", "udp",
-        ],
-        "no peer `a`",
-    );
-    refused(
-        &b,
-        &[
-            "ipcp",
-            "bootstrap",
-            "b.net",
-            "--layer",
-            "net",
-            "--hello-ms",
-            "5",
-        ],
-        "hello_ms >= 10",
-    );
-    refused(&b, &["ipcp", "destroy", "nothing"], "no IPCP `nothing`");
+    let bad: [(&str, &str); 9] = [
+        ("create udp --type local", "already exists"),
+        ("create x --type udp", "needs an address"),
+        (
+            "create y --type unicast --lower nope",
+            "no shim layer `nope`",
+        ),
+        ("bootstrap udp --layer net", "is a udp IPCP"),
+        ("enroll zz --layer net --via a", "no IPCP `zz`"),
+        ("enroll b.net --layer net --via a", "has no lower layer"),
+        ("enroll b.net --layer net --via a --over udp", "no peer `a`"),
+        ("bootstrap b.net --layer net --hello-ms 5", "hello_ms >= 10"),
+        ("destroy nothing", "no IPCP `nothing`"),
+    ];
+    for (args, needle) in bad {
+        let args: Vec<&str> = std::iter::once("ipcp").chain(args.split(' ')).collect();
+        refused(&b, &args, needle);
+    }
     // Enroll through A by address, over the UDP layer.
     ok(
         &b,
@@ -933,23 +898,13 @@ fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
 fn net_names_bindings_and_the_flow_list() {
     use ouro_flow::{Listener, Qos, alloc_at};
     let dir = Scratch::new("names");
-    // The embedded default: one local shim layer.
-    let socket = dir.0.join("d.sock");
-    let mut node = Node {
-        name: "d".into(),
-        config: PathBuf::new(),
-        socket: socket.clone(),
-        log: dir.0.join("d.log"),
-        child: None,
-    };
-    node.child = Some(
-        Command::new(bin("ourod"))
-            .arg("--socket")
-            .arg(&socket)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ourod"),
+    // What the embedded default holds: one local shim layer.
+    let node = Node::start(
+        &dir.0,
+        "d",
+        "node = \"d\"\n[[layer]]\nname = \"local\"\ntype = \"local\"\n",
     );
+    let socket = node.socket.clone();
     node.wait_for("the daemon", |_| true);
     let list = ok(&node, &["ipcp", "list"]);
     assert!(

@@ -238,31 +238,17 @@ impl Config {
                         })?;
                         peers.push((pd.name.clone(), pd.addr.get_ref().clone()));
                     }
-                    let fault = match &l.fault {
-                        None => None,
-                        Some(fd) => {
-                            for (what, v) in [
-                                ("loss", fd.loss),
-                                ("duplicate", fd.duplicate),
-                                ("reorder", fd.reorder),
-                            ] {
-                                if !(0.0..=1.0).contains(&v) {
-                                    return Err(err(
-                                        Some(l.name.span()),
-                                        format!("fault {what} must be between 0 and 1"),
-                                    ));
-                                }
-                            }
-                            Some(FaultSpec {
-                                loss: fd.loss,
-                                duplicate: fd.duplicate,
-                                reorder: fd.reorder,
-                                delay_ms: fd.delay_ms,
-                                down: fd.down,
-                                seed: fd.seed,
-                            })
-                        }
-                    };
+                    let fault = l.fault.as_ref().map(|fd| FaultSpec {
+                        loss: fd.loss,
+                        duplicate: fd.duplicate,
+                        reorder: fd.reorder,
+                        delay_ms: fd.delay_ms,
+                        down: fd.down,
+                        seed: fd.seed,
+                    });
+                    if let Some(Err(e)) = fault.map(|f| f.check()) {
+                        return Err(err(Some(l.name.span()), e));
+                    }
                     lowers.insert(
                         name.clone(),
                         Lower::Udp(peers.iter().map(|(n, _)| n.clone()).collect()),

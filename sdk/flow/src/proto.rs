@@ -215,6 +215,22 @@ pub struct FaultSpec {
     pub seed: u64,
 }
 
+impl FaultSpec {
+    /// Probabilities must lie between 0 and 1.
+    pub fn check(&self) -> Result<(), String> {
+        for (what, v) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("fault {what} must be between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A reply (or an unsolicited announcement on a listening connection).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]

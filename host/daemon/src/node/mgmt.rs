@@ -153,6 +153,13 @@ impl Daemon {
         Ok(())
     }
 
+    /// The unicast IPCP over UDP shim `si`.
+    fn carrier(&self, si: usize) -> Option<&Layer> {
+        self.layers
+            .iter()
+            .find(|l| !l.destroyed && l.lower == Some(si))
+    }
+
     fn layer_seed(&self, li: usize) -> u64 {
         seed_from(&self.node) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
@@ -176,15 +183,7 @@ impl Daemon {
         }
         let fault = match u.fault {
             Some(f) => {
-                for (what, v) in [
-                    ("loss", f.loss),
-                    ("duplicate", f.duplicate),
-                    ("reorder", f.reorder),
-                ] {
-                    if !(0.0..=1.0).contains(&v) {
-                        return Err(format!("fault {what} must be between 0 and 1"));
-                    }
-                }
+                f.check()?;
                 let cfg = FaultConfig {
                     loss: f.loss,
                     duplicate: f.duplicate,
@@ -252,11 +251,7 @@ impl Daemon {
         }
         match self.find(lower) {
             Some(Found::Udp(si)) => {
-                if let Some(other) = self
-                    .layers
-                    .iter()
-                    .find(|l| !l.destroyed && l.lower == Some(si))
-                {
+                if let Some(other) = self.carrier(si) {
                     return Err(format!(
                         "udp layer `{lower}` already carries IPCP `{}`",
                         other.ipcp_name
@@ -442,11 +437,7 @@ impl Daemon {
                 Ok(())
             }
             Some(Found::Udp(si)) => {
-                if let Some(l) = self
-                    .layers
-                    .iter()
-                    .find(|l| !l.destroyed && l.lower == Some(si))
-                {
+                if let Some(l) = self.carrier(si) {
                     return Err(format!(
                         "udp layer `{name}` carries IPCP `{}`: destroy that first",
                         l.ipcp_name
