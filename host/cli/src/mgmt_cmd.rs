@@ -126,6 +126,19 @@ fn print_status(d: &Value) {
             println!("  faults {}", sh["faults"]);
         }
     }
+    for lo in d["locals"].as_array().into_iter().flatten() {
+        let c = &lo["counters"];
+        println!(
+            "local {}: members {}, names {}, delivered {} PDUs / {} B, dropped: port {} full {}",
+            s(&lo["name"]),
+            lo["members"],
+            lo["names"],
+            c["delivered"],
+            c["delivered_bytes"],
+            c["drop_port"],
+            c["drop_full"]
+        );
+    }
     for l in d["layers"].as_array().into_iter().flatten() {
         println!(
             "layer {} (unicast over {}): ipcp {} address {} {}",
@@ -168,17 +181,24 @@ fn print_status(d: &Value) {
         );
         for f in l["flows"].as_array().into_iter().flatten() {
             println!(
-                "  flow {} {} qos {} tx {} rx {} drops {}",
+                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) drops {} pid {}",
                 s(&f["flow"]),
                 s(&f["name"]),
                 s(&f["qos"]),
                 s(&f["tx_msgs"]),
+                s(&f["tx_bytes"]),
                 s(&f["rx_msgs"]),
-                s(&f["rx_drops"])
+                s(&f["rx_bytes"]),
+                s(&f["rx_drops"]),
+                s(&f["pid"])
             );
         }
         println!("  counters {}", l["counters"]);
     }
+    println!(
+        "flows {} (`ouro flows` lists them)",
+        d["flows"].as_array().map_or(0, Vec::len)
+    );
     println!("daemon counters {}", d["counters"]);
 }
 

@@ -303,6 +303,7 @@ impl Config {
                 .map_or_else(|| l.name.get_ref().clone(), |x| x.get_ref().clone());
             unicast.insert(l.name.get_ref().clone(), (ipcp, layer));
         }
+        let (mut boots, mut joins) = (Vec::new(), Vec::new());
         let mut layer_names: Vec<String> = lowers
             .iter()
             .filter(|(_, l)| matches!(l, Lower::Local))
@@ -397,21 +398,23 @@ impl Config {
                 lower: lower.map(|(n, _)| n),
                 udp: None,
             });
-            // As `ourod` always did: a bootstrapped IPCP connects once in its layer, an
-            // enrollee asks for its adjacencies before enrolling.
+            // Every IPCP exists and every bootstrap is done before any IPCP connects or
+            // enrolls (over a local shim the peer is another IPCP of this file). As `ourod`
+            // always did: a bootstrapped IPCP connects once in its layer, an enrollee asks
+            // for its adjacencies before enrolling.
             match enroll {
                 None => {
-                    ops.push(Request::IpcpBootstrap {
+                    boots.push(Request::IpcpBootstrap {
                         name: ipcp,
                         layer,
                         hello_ms: l.hello_ms,
                         dead_ms: l.dead_ms,
                     });
-                    ops.extend(connects);
+                    joins.extend(connects);
                 }
                 Some(via) => {
-                    ops.extend(connects);
-                    ops.push(Request::IpcpEnroll {
+                    joins.extend(connects);
+                    joins.push(Request::IpcpEnroll {
                         name: ipcp,
                         layer,
                         via: Some(via),
@@ -420,6 +423,8 @@ impl Config {
                 }
             }
         }
+        ops.append(&mut boots);
+        ops.append(&mut joins);
         let mut names = std::collections::HashSet::new();
         for n in &f.names {
             let n = n.get_ref();
@@ -584,12 +589,6 @@ node = "h"
 name = "lo"
 type = "local"
 [[layer]]
-name = "n1"
-type = "unicast"
-layer = "net"
-lower = "lo"
-bootstrap = true
-[[layer]]
 name = "n2"
 type = "unicast"
 ipcp = "second"
@@ -597,6 +596,12 @@ layer = "net"
 lower = "lo"
 enroll = "n1"
 connect = [ { peer = "h.n1" } ]
+[[layer]]
+name = "n1"
+type = "unicast"
+layer = "net"
+lower = "lo"
+bootstrap = true
 [[name]]
 name = "svc"
 register = ["lo", "net"]
@@ -604,12 +609,14 @@ bind = ["ouro"]
 "#,
         )
         .expect("parses");
-        assert!(c.ops.contains(&Request::IpcpEnroll {
-            name: "second".into(),
-            layer: "net".into(),
-            via: Some("h.n1".into()),
-            over: None,
-        }));
+        // The enrollee comes first in the file; its enrollment still follows the bootstrap.
+        let at = |want: &dyn Fn(&Request) -> bool| c.ops.iter().position(want).expect("op");
+        let enroll = at(
+            &|r| matches!(r, Request::IpcpEnroll { name, via: Some(v), .. } if name == "second" && v == "h.n1"),
+        );
+        let boot = at(&|r| matches!(r, Request::IpcpBootstrap { name, .. } if name == "h.n1"));
+        let created = at(&|r| matches!(r, Request::IpcpCreate { name, .. } if name == "h.n1"));
+        assert!(created < boot && boot < enroll, "{:?}", c.ops);
         assert!(c.ops.contains(&Request::NameBind {
             name: "svc".into(),
             program: Some("ouro".into()),
