@@ -493,7 +493,7 @@ fn net_broken_config_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml:6:9: no udp or local layer called `nope`"),
+        err.contains("bad.toml:6:9: no udp, local or unicast layer called `nope`"),
         "{err}"
     );
     std::fs::write(&cfg, "node = \"x\"\n[[layer]\n").expect("write");
@@ -763,7 +763,7 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         ("create x --type udp", "needs an address"),
         (
             "create y --type unicast --lower nope",
-            "no shim layer `nope`",
+            "no IPCP `nope` to run over",
         ),
         ("bootstrap udp --layer net", "is a udp IPCP"),
         ("enroll zz --layer net --via a", "no IPCP `zz`"),
@@ -844,8 +844,8 @@ fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
     ok(&h, &["ipcp", "create", "n3", "--type", "unicast"]);
     refused(
         &h,
-        &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "h.n1"],
-        "not supported yet",
+        &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "n3"],
+        "cannot run over itself",
     );
     ok(
         &h,
@@ -1035,4 +1035,102 @@ fn net_silent_learned_udp_peers_are_forgotten() {
         shim(s)["counters"]["peers_expired"] == 1
     });
     assert_eq!(shim(&s)["peers"].as_array().map(Vec::len), Some(0), "{s}");
+}
+
+#[test]
+fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("recursion");
+    let (pa, pb) = (free_port(), free_port());
+    // Layer `net` over UDP between A and B, and on A layer `top` over `net`, from the
+    // configuration (A's `top` bootstraps at once, its ports will be flows in `net`)...
+    let top_a = "\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n\
+                 bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n";
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "") + top_a),
+    );
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
+    );
+    for n in [&a, &b] {
+        n.wait_for("net enrolled with a route", enrolled_with_routes(1));
+    }
+    // ...and on B built at run time.
+    ok(&b, &["ipcp", "create", "b.top", "--type", "unicast"]);
+    ok(
+        &b,
+        &[
+            "ipcp", "enroll", "b.top", "--layer", "top", "--via", "a.top", "--over", "b.net",
+        ],
+    );
+    ok(&b, &["ipcp", "connect", "b.top", "--to", "a.top"]);
+    refused(&b, &["ipcp", "destroy", "b.net"], "carries IPCP `b.top`");
+    refused(
+        &b,
+        &["ipcp", "create", "z", "--type", "unicast", "--lower", "z"],
+        "cannot run over itself",
+    );
+    let top = |s: &Value| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+            .unwrap_or(Value::Null)
+    };
+    for n in [&a, &b] {
+        n.wait_for("top enrolled with a route", |s| {
+            top(s)["enrolled"] == true && top(s)["fib"].as_array().is_some_and(|f| !f.is_empty())
+        });
+    }
+    let list = ok(&b, &["ipcp", "list"]);
+    assert!(list.contains("over b.net"), "{list}");
+    let flows: Value = serde_json::from_str(&ok(&b, &["flows", "--json"])).expect("json");
+    assert!(
+        flows.as_array().is_some_and(|f| f
+            .iter()
+            .any(|r| r["n1_for"] == "b.top" && r["layer"] == "net")),
+        "{flows}"
+    );
+    // An application flow in `top`: its PDUs ride flows of `net`, which ride UDP.
+    let mut l = Listener::bind_at(&b.socket, "deep", &["top".to_string()]).expect("listen");
+    let before = a.status().expect("status");
+    let net_tx = |s: &Value| layer(s)["counters"]["tx_pdus"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + WAIT;
+    let f = loop {
+        match alloc_at(
+            &a.socket,
+            "deep",
+            Qos::Raw,
+            Some("top"),
+            Duration::from_secs(2),
+        ) {
+            Ok(f) => break f,
+            Err(e) => assert!(Instant::now() < deadline, "no flow in top: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(f.layer(), "top");
+    let mut g = l.accept(Some(WAIT)).expect("accept");
+    g.set_read_timeout(Some(WAIT));
+    let mut buf = [0u8; 128];
+    for i in 0..5u8 {
+        f.write(&[i; 50]).expect("write");
+        assert_eq!(g.read(&mut buf).expect("read"), 50);
+        assert_eq!(buf[0], i);
+    }
+    let after = a.status().expect("status");
+    assert!(
+        net_tx(&after) >= net_tx(&before) + 5,
+        "net carried top's PDUs: {after}"
+    );
+    // Destroying the upper IPCP ends its N-1 flows; then the lower one may go.
+    drop(f);
+    ok(&b, &["ipcp", "destroy", "b.top"]);
+    ok(&b, &["ipcp", "destroy", "b.net"]);
+    a.wait_for("b.top gone from top", |s| {
+        top(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
+    });
 }

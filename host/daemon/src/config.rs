@@ -166,6 +166,8 @@ enum Lower {
     Udp(Vec<String>),
     /// A local shim.
     Local,
+    /// A unicast layer (its IPCP's name): ports are N-1 flows to peer IPCPs by name.
+    Unicast(String),
 }
 
 impl Config {
@@ -303,7 +305,7 @@ impl Config {
                 .map_or_else(|| l.name.get_ref().clone(), |x| x.get_ref().clone());
             unicast.insert(l.name.get_ref().clone(), (ipcp, layer));
         }
-        let (mut boots, mut joins) = (Vec::new(), Vec::new());
+        let (mut creates, mut boots, mut joins) = (Vec::new(), Vec::new(), Vec::new());
         let mut layer_names: Vec<String> = lowers
             .iter()
             .filter(|(_, l)| matches!(l, Lower::Local))
@@ -327,16 +329,30 @@ impl Config {
                     ),
                 ));
             }
+            let below_unicast = l.lower.as_ref().and_then(|lw| {
+                unicast
+                    .get(lw.get_ref())
+                    .map(|(i, _)| Lower::Unicast(i.clone()))
+            });
             let lower = match &l.lower {
                 None => None,
+                Some(lw) if lw.get_ref() == l.name.get_ref() => {
+                    return Err(err(
+                        Some(lw.span()),
+                        "a layer cannot run over itself".into(),
+                    ));
+                }
                 Some(lw) => Some((
                     lw.get_ref().clone(),
-                    lowers.get(lw.get_ref()).ok_or_else(|| {
-                        err(
-                            Some(lw.span()),
-                            format!("no udp or local layer called `{}`", lw.get_ref()),
-                        )
-                    })?,
+                    match &below_unicast {
+                        Some(u) => u,
+                        None => lowers.get(lw.get_ref()).ok_or_else(|| {
+                            err(
+                                Some(lw.span()),
+                                format!("no udp, local or unicast layer called `{}`", lw.get_ref()),
+                            )
+                        })?,
+                    },
                 )),
             };
             // A peer over the lower layer: a UDP peer name, or a unicast layer (IPCP) here.
@@ -359,6 +375,8 @@ impl Config {
                     Some((_, Lower::Local)) => Ok(unicast
                         .get(name.get_ref())
                         .map_or_else(|| name.get_ref().clone(), |(i, _)| i.clone())),
+                    // A peer IPCP's name, reached by an N-1 flow in the lower layer.
+                    Some((_, Lower::Unicast(_))) => Ok(name.get_ref().clone()),
                 }
             };
             let enroll = l.enroll.as_ref().map(&peer).transpose()?;
@@ -392,12 +410,20 @@ impl Config {
                     cost: c.cost.max(1),
                 });
             }
-            ops.push(Request::IpcpCreate {
-                name: ipcp.clone(),
-                kind: IpcpKind::Unicast,
-                lower: lower.map(|(n, _)| n),
-                udp: None,
-            });
+            let over = match lower {
+                Some((_, Lower::Unicast(i))) => Some(i.clone()),
+                _ => None,
+            };
+            creates.push((
+                ipcp.clone(),
+                over.clone(),
+                Request::IpcpCreate {
+                    name: ipcp.clone(),
+                    kind: IpcpKind::Unicast,
+                    lower: over.or_else(|| lower.map(|(n, _)| n)),
+                    udp: None,
+                },
+            ));
             // Every IPCP exists and every bootstrap is done before any IPCP connects or
             // enrolls (over a local shim the peer is another IPCP of this file). As `ourod`
             // always did: a bootstrapped IPCP connects once in its layer, an enrollee asks
@@ -422,6 +448,17 @@ impl Config {
                     });
                 }
             }
+        }
+        // An IPCP over a unicast layer is created after the IPCP below it.
+        while !creates.is_empty() {
+            let ready = creates
+                .iter()
+                .position(|(_, over, _)| {
+                    over.as_ref()
+                        .is_none_or(|o| !creates.iter().any(|(i, _, _)| i == o))
+                })
+                .ok_or_else(|| err(None, "unicast layers run over each other in a cycle".into()))?;
+            ops.push(creates.remove(ready).2);
         }
         ops.append(&mut boots);
         ops.append(&mut joins);
@@ -561,7 +598,8 @@ register = ["net"]
         let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"eth\""));
         assert_eq!(e.line, 14, "{e}");
         assert!(
-            e.message.contains("no udp or local layer called `eth`"),
+            e.message
+                .contains("no udp, local or unicast layer called `eth`"),
             "{e}"
         );
         let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"zz\""));
@@ -630,6 +668,40 @@ bind = ["ouro"]
             "{e}"
         );
         assert_eq!(e.line, 8, "{e}");
+    }
+
+    #[test]
+    fn a_unicast_layer_may_run_over_another() {
+        let top = "\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n\
+                   enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]\n";
+        // Listed before the layer it runs over: still created after it.
+        let text = GOOD.replacen(
+            "[[layer]]\nname = \"net\"",
+            &format!("{top}\n[[layer]]\nname = \"net\""),
+            1,
+        );
+        let c = Config::parse("t.toml", &text).expect("parses");
+        let created = |n: &str| {
+            c.ops
+                .iter()
+                .position(|r| matches!(r, Request::IpcpCreate { name, .. } if name == n))
+                .expect("created")
+        };
+        assert!(created("b.net") < created("b.top"), "{:?}", c.ops);
+        assert!(c.ops.contains(&Request::IpcpCreate {
+            name: "b.top".into(),
+            kind: IpcpKind::Unicast,
+            lower: Some("b.net".into()),
+            udp: None,
+        }));
+        assert!(c.ops.contains(&Request::IpcpEnroll {
+            name: "b.top".into(),
+            layer: "top".into(),
+            via: Some("a.top".into()),
+            over: None,
+        }));
+        let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"net\""));
+        assert!(e.message.contains("cannot run over itself"), "{e}");
     }
 
     proptest::proptest! {

@@ -13,6 +13,7 @@ mod flows;
 mod local;
 mod mgmt;
 mod names;
+mod stack;
 
 use crate::config::Config;
 use ouro_core::ipcp::FlowEnd;
@@ -64,6 +65,8 @@ struct Layer {
     lower: Option<usize>,
     /// The local shim below, and this IPCP's member id in it.
     local: Option<(usize, ouro_shim_local::MemberId)>,
+    /// The unicast IPCP below (ports are N-1 flows in its layer).
+    over: Option<usize>,
     enroll_via: Option<PortId>,
     enroll_retry_at: Option<Instant>,
     connects: Vec<(PortId, u32)>,
@@ -142,6 +145,8 @@ pub struct Daemon {
     name_table: BTreeMap<String, names::NameEntry>,
     /// Next sweep of the UDP shims' learned peers.
     sweep_at: Option<Instant>,
+    /// N-1 flows of IPCPs over unicast layers.
+    n1: stack::N1Flows,
 }
 
 impl Daemon {
@@ -171,6 +176,7 @@ impl Daemon {
             next_local_flow: 1,
             name_table: BTreeMap::new(),
             sweep_at: None,
+            n1: stack::N1Flows::default(),
         }));
         {
             let mut dm = d.borrow_mut();
@@ -245,6 +251,8 @@ impl Daemon {
         let Some(si) = self.layers[li].lower else {
             if let Some((lsi, me)) = self.layers[li].local {
                 self.locals[lsi].shim.send(me, port, data);
+            } else if self.layers[li].over.is_some() {
+                self.n1_transmit(li, port, &data);
             }
             return; // a layer with no lower layer has no ports
         };
@@ -287,9 +295,21 @@ impl Daemon {
                 }
             }
             Event::RoutesChanged => tracing::debug!(layer = %lname(self), "routes changed"),
-            Event::FlowAllocated { flow } => self.on_allocated(li, flow),
+            Event::FlowAllocated { flow } => {
+                if !self.n1_allocated(li, flow) {
+                    self.on_allocated(li, flow);
+                }
+            }
             Event::FlowRequest { flow, name, qos } => self.on_request(li, flow, name, qos),
             Event::FlowData { flow, data } => {
+                let data = if self.n1.by_lower.is_empty() {
+                    data
+                } else {
+                    match self.n1_data(li, flow, data) {
+                        Ok(()) => return,
+                        Err(data) => data,
+                    }
+                };
                 if let Some(slot) = self.flows.get_mut(&(li, flow)) {
                     match ipc::send(slot.fd.get_ref(), &data) {
                         Ok(_) => {
@@ -301,6 +321,9 @@ impl Daemon {
                 }
             }
             Event::FlowEnded { flow, reason } => {
+                if self.n1_ended(li, flow, reason) {
+                    return;
+                }
                 if let Some(p) = self.pending.remove(&(li, flow)) {
                     let (kind, message) = match reason {
                         FlowEnd::NameUnknown => (
@@ -345,6 +368,9 @@ impl Daemon {
     }
 
     fn on_request(&mut self, li: usize, flow: Eid, hash: NameHash, qos: QosSpec) {
+        if self.n1_request(li, flow, hash) {
+            return;
+        }
         let now = self.now();
         let name = self.layers[li].names.get(&hash).cloned();
         let listener = name
@@ -476,6 +502,7 @@ impl Daemon {
             take(Some(p.deadline));
         }
         take(self.sweep_at);
+        take(self.n1_deadline());
         next
     }
 
@@ -484,6 +511,9 @@ impl Daemon {
         let now = self.now();
         if self.sweep_at.is_some_and(|t| t <= now) {
             self.sweep_learned(now);
+        }
+        if self.n1_deadline().is_some_and(|t| t <= now) {
+            self.n1_retry(now);
         }
         for li in 0..self.layers.len() {
             if self.layers[li]
@@ -856,8 +886,7 @@ impl Daemon {
                     "name": l.name,
                     "type": "unicast",
                     "ipcp": l.ipcp_name,
-                    "lower": l.lower.map(|i| self.shims[i].name.clone())
-                        .or_else(|| l.local.map(|(i, _)| self.locals[i].name.clone())),
+                    "lower": self.lower_name(li),
                     "enrolled": ip.is_enrolled(),
                     "address": ip.address().0,
                     "neighbors": neighbors,

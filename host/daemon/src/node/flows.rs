@@ -54,7 +54,9 @@ impl Daemon {
             ));
         }
         rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        json!(rows.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>())
+        let mut v: Vec<_> = rows.into_iter().map(|(_, _, v)| v).collect();
+        v.extend(self.n1_json());
+        json!(v)
     }
 }
 

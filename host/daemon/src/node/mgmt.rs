@@ -136,6 +136,7 @@ impl Daemon {
                     ipcp,
                     lower: None,
                     local: None,
+                    over: None,
                     enroll_via: None,
                     enroll_retry_at: None,
                     connects: Vec::new(),
@@ -235,11 +236,7 @@ impl Daemon {
     /// Put unicast IPCP `li` over the shim layer `lower` (one lower layer per IPCP).
     fn set_lower(&mut self, li: usize, lower: &str) -> Result<(), String> {
         let ipcp = self.layers[li].ipcp_name.clone();
-        let current = match (self.layers[li].lower, self.layers[li].local) {
-            (Some(si), _) => Some(self.shims[si].name.clone()),
-            (_, Some((lsi, _))) => Some(self.locals[lsi].name.clone()),
-            _ => None,
-        };
+        let current = self.lower_name(li);
         if let Some(c) = current {
             return if c == lower {
                 Ok(())
@@ -263,15 +260,51 @@ impl Daemon {
                 let m = self.locals[lsi].shim.attach(&ipcp);
                 self.layers[li].local = Some((lsi, m));
             }
-            Some(Found::Unicast(_)) => {
-                return Err(format!(
-                    "`{lower}` is a unicast IPCP: stacking directly on a unicast layer is not \
-                     supported yet (put both over a local or udp shim)"
-                ));
+            Some(Found::Unicast(lo)) => {
+                if lo == li {
+                    return Err(format!("IPCP `{ipcp}` cannot run over itself"));
+                }
+                if self.below(lo).contains(&li) {
+                    return Err(format!("`{lower}` already runs over `{ipcp}`"));
+                }
+                // Its ports are N-1 flows in `lower`'s layer, allocated to its name there.
+                self.layers[li].over = Some(lo);
+                let e = self.static_names.entry(ipcp.clone()).or_default();
+                if !e.contains(&lo) {
+                    e.push(lo);
+                }
+                let now = self.now();
+                self.register_in(lo, now, &ipcp);
             }
-            None => return Err(format!("no shim layer `{lower}`")),
+            None => return Err(format!("no IPCP `{lower}` to run over")),
         }
         Ok(())
+    }
+
+    /// The name of the layer below unicast IPCP `li` (for an IPCP over a unicast layer: the
+    /// lower IPCP's name).
+    pub(super) fn lower_name(&self, li: usize) -> Option<String> {
+        let l = &self.layers[li];
+        match (l.lower, l.local, l.over) {
+            (Some(si), _, _) => Some(self.shims[si].name.clone()),
+            (_, Some((lsi, _)), _) => Some(self.locals[lsi].name.clone()),
+            (_, _, Some(lo)) => Some(self.layers[lo].ipcp_name.clone()),
+            _ => None,
+        }
+    }
+
+    /// The unicast IPCPs below `li`, nearest first.
+    fn below(&self, li: usize) -> Vec<usize> {
+        let mut v = Vec::new();
+        let mut at = self.layers[li].over;
+        while let Some(x) = at {
+            if v.contains(&x) {
+                break;
+            }
+            v.push(x);
+            at = self.layers[x].over;
+        }
+        v
     }
 
     /// The port of unicast IPCP `li` towards `peer` over its lower layer.
@@ -308,7 +341,7 @@ impl Daemon {
 
     fn check_idle(&self, li: usize) -> Result<(), String> {
         let l = &self.layers[li];
-        if l.ipcp.is_enrolled() || l.enroll_via.is_some() {
+        if l.ipcp.is_enrolled() || l.enroll_via.is_some() || self.n1_enrolling(li) {
             return Err(format!(
                 "IPCP `{}` is already in layer `{}`",
                 l.ipcp_name, l.name
@@ -372,6 +405,12 @@ impl Daemon {
             Some(v) => v.to_string(),
             None => self.member_of_layer_nearby(li, layer)?,
         };
+        if let Some(lo) = self.layers[li].over {
+            self.n1_join(li, lo, &via, 1, true)?;
+            self.layers[li].name = layer.to_string();
+            tracing::info!(ipcp = name, layer, via, "enrolling once the N-1 flow is up");
+            return Ok(());
+        }
         let port = self.port_to(li, &via)?;
         let now = self.now();
         let l = &mut self.layers[li];
@@ -415,8 +454,13 @@ impl Daemon {
         if let Some(o) = over {
             self.set_lower(li, o)?;
         }
-        let port = self.port_to(li, to)?;
         let cost = cost.max(1);
+        if let Some(lo) = self.layers[li].over {
+            self.n1_join(li, lo, to, cost, false)?;
+            tracing::info!(ipcp = name, to, "N-1 flow requested for an adjacency");
+            return Ok(());
+        }
+        let port = self.port_to(li, to)?;
         let now = self.now();
         let l = &mut self.layers[li];
         if let Some(c) = l.connects.iter_mut().find(|(p, _)| *p == port) {
@@ -433,6 +477,16 @@ impl Daemon {
         match self.find(name) {
             None => Err(format!("no IPCP `{name}`")),
             Some(Found::Unicast(li)) => {
+                if let Some(up) = self
+                    .layers
+                    .iter()
+                    .find(|l| !l.destroyed && l.over == Some(li))
+                {
+                    return Err(format!(
+                        "IPCP `{name}` carries IPCP `{}`: destroy that first",
+                        up.ipcp_name
+                    ));
+                }
                 self.destroy_unicast(li);
                 Ok(())
             }
@@ -494,6 +548,15 @@ impl Daemon {
     /// elsewhere stay valid.
     fn destroy_unicast(&mut self, li: usize) {
         let now = self.now();
+        self.n1_drop_upper(li);
+        if let Some(lo) = self.layers[li].over {
+            let name = self.layers[li].ipcp_name.clone();
+            self.static_names.remove(&name);
+            let h = self.layers[lo].ipcp.hash_name(&name);
+            if self.layers[lo].names.remove(&h).is_some() {
+                let _ = self.layers[lo].ipcp.unregister(now, &name);
+            }
+        }
         let keys: Vec<_> = self.flows.keys().filter(|k| k.0 == li).copied().collect();
         for key in keys {
             if let Some(slot) = self.flows.remove(&key) {
@@ -538,6 +601,7 @@ impl Daemon {
         l.ipcp = Ipcp::new("", Box::new(NativeSpf::default()), now, seed);
         l.lower = None;
         l.local = None;
+        l.over = None;
         l.enroll_via = None;
         l.enroll_retry_at = None;
         l.connects.clear();
@@ -586,12 +650,8 @@ impl Daemon {
                 "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
             }));
         }
-        for l in self.layers.iter().filter(|l| !l.destroyed) {
-            let lower = match (l.lower, l.local) {
-                (Some(si), _) => Some(self.shims[si].name.clone()),
-                (_, Some((lsi, _))) => Some(self.locals[lsi].name.clone()),
-                _ => None,
-            };
+        for (li, l) in self.layers.iter().enumerate().filter(|(_, l)| !l.destroyed) {
+            let lower = self.lower_name(li);
             v.push(json!({
                 "name": l.ipcp_name,
                 "layer": (!l.name.is_empty()).then_some(&l.name),
