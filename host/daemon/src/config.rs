@@ -19,7 +19,7 @@
 //! [[layer]]
 //! name = "net"
 //! type = "unicast"                 # IPCP `b.net` (or `ipcp = "..."`) in layer `net` (or `layer = "..."`)
-//! lower = "udp"                    # the shim layer it runs over (none: no neighbours)
+//! lower = "udp"                    # the layer it runs over: udp, local or unicast (none: alone)
 //! enroll = "a"                     # enroll through this peer (or `bootstrap = true`)
 //! connect = [ { peer = "a", cost = 1 } ]
 //!

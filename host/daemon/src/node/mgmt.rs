@@ -497,7 +497,9 @@ impl Daemon {
                         l.ipcp_name
                     ));
                 }
-                self.shim_tasks.remove(si).abort();
+                if si < self.shim_tasks.len() {
+                    self.shim_tasks.remove(si).abort();
+                }
                 self.shims.remove(si);
                 for l in &mut self.layers {
                     if let Some(x) = l.lower.as_mut()
