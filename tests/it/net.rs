@@ -1134,3 +1134,64 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
         top(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
     });
 }
+
+#[test]
+fn net_two_unicast_layers_stack_over_a_local_shim_on_one_host() {
+    let dir = Scratch::new("stack2");
+    // lo (local shim) ⊂ net (h.n1, h.n2) ⊂ top (h.t1 over h.n1, h.t2 over h.n2), all from
+    // the configuration. h.t2 asks for its N-1 flow before h.n2 has enrolled: it waits and
+    // asks again.
+    let unicast = |name: &str, layer: &str, lower: &str, how: &str| {
+        format!(
+            "\n[[layer]]\nname = \"{name}\"\ntype = \"unicast\"\nlayer = \"{layer}\"\n\
+             lower = \"{lower}\"\n{how}\n"
+        )
+    };
+    let fast = "bootstrap = true\nhello_ms = 200\ndead_ms = 1000";
+    let cfg = format!(
+        "node = \"h\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n{}{}{}{}",
+        unicast(
+            "t2",
+            "top",
+            "n2",
+            "enroll = \"h.t1\"\nconnect = [ { peer = \"h.t1\" } ]"
+        ),
+        unicast("n1", "net", "lo", fast),
+        unicast(
+            "n2",
+            "net",
+            "lo",
+            "enroll = \"n1\"\nconnect = [ { peer = \"n1\" } ]"
+        ),
+        unicast("t1", "top", "n1", fast),
+    );
+    let h = Node::start(&dir.0, "h", &cfg);
+    let s = h.wait_for("both layers enrolled everywhere, with routes", |s| {
+        let ls = s["layers"].as_array().cloned().unwrap_or_default();
+        ls.len() == 4
+            && ls.iter().all(|l| {
+                l["enrolled"] == true && l["fib"].as_array().is_some_and(|f| !f.is_empty())
+            })
+    });
+    let layer_of = |ipcp: &str| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["ipcp"] == ipcp).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(layer_of("h.t2")["lower"], "h.n2", "{s}");
+    assert_eq!(layer_of("h.t2")["name"], "top", "{s}");
+    assert_eq!(
+        layer_of("h.t2")["neighbors"][0]["address"],
+        layer_of("h.t1")["address"],
+        "{s}"
+    );
+    // The N-1 flow of the top layer is a flow of `net`.
+    let flows: Value = serde_json::from_str(&ok(&h, &["flows", "--json"])).expect("json");
+    assert!(
+        flows.as_array().is_some_and(|f| f
+            .iter()
+            .any(|r| r["n1_for"] == "h.t2" && r["layer"] == "net")),
+        "{flows}"
+    );
+}
