@@ -1126,6 +1126,21 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
         net_tx(&after) >= net_tx(&before) + 5,
         "net carried top's PDUs: {after}"
     );
+    // Each end lists the flow with the other's endpoint id.
+    let row = |n: &Node, id: u32| {
+        let flows: Value = serde_json::from_str(&ok(n, &["flows", "--json"])).expect("json");
+        flows
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["layer"] == "top" && r["flow"] == id)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("flow {id} not listed: {flows}"))
+    };
+    assert_eq!(row(&a, f.id())["remote_eid"], g.id(), "A's view");
+    assert_eq!(row(&b, g.id())["remote_eid"], f.id(), "B's view");
+    assert_eq!(row(&a, f.id())["tx_bytes"], 250, "A's view");
     // Destroying the upper IPCP ends its N-1 flows; then the lower one may go.
     drop(f);
     ok(&b, &["ipcp", "destroy", "b.top"]);

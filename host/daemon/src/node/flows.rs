@@ -1,5 +1,6 @@
-//! Listing flows: every flow of this system with its layer, endpoint id, remote name (and
-//! its hash in the layer), QoS, age, messages and bytes each way and the owning process.
+//! Listing flows: every flow of this system with its layer, endpoint ids (local and remote,
+//! and the remote IPCP's address), remote name (and its hash in the layer), QoS, age,
+//! messages and bytes each way and the owning process.
 
 use super::Daemon;
 use serde_json::json;
@@ -14,6 +15,7 @@ impl Daemon {
             .map(|((li, eid), s)| {
                 let l = &self.layers[*li];
                 let hash = l.ipcp.hash_name(&s.name);
+                let peer = l.ipcp.flow_peer(*eid);
                 (
                     l.name.clone(),
                     eid.0,
@@ -21,6 +23,8 @@ impl Daemon {
                         "layer": l.name,
                         "ipcp": l.ipcp_name,
                         "flow": eid.0,
+                        "remote_eid": peer.map(|p| p.1.0),
+                        "remote_address": peer.map(|p| p.0.0),
                         "name": s.name,
                         "name_hash": hex(hash.as_bytes()),
                         "qos": s.qos,
