@@ -493,7 +493,7 @@ fn net_broken_config_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml:6:9: no udp layer called `nope`"),
+        err.contains("bad.toml:6:9: no udp, local or unicast layer called `nope`"),
         "{err}"
     );
     std::fs::write(&cfg, "node = \"x\"\n[[layer]\n").expect("write");
@@ -775,5 +775,531 @@ fn net_auth_allowlist_loaded_at_run_time_denies_flows_with_a_clear_error() {
         (p["in_force"].as_str(), p["calls"].as_u64()),
         (Some("allowlist"), Some(1)),
         "{p}"
+    );
+}
+
+/// Run `ouro ARGS` and expect success.
+fn ok(node: &Node, args: &[&str]) -> String {
+    let out = node.ouro(args);
+    assert!(
+        out.status.success(),
+        "ouro {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run `ouro ARGS` and expect a non-zero exit whose error mentions `needle`.
+fn refused(node: &Node, args: &[&str], needle: &str) {
+    let out = node.ouro(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ouro {args:?} should fail");
+    assert!(
+        err.contains(needle),
+        "ouro {args:?}: `{err}` lacks `{needle}`"
+    );
+}
+
+fn ipcp_rows(node: &Node) -> Vec<Value> {
+    let out = ok(node, &["status", "--json"]);
+    let s: Value = serde_json::from_str(&out).expect("json");
+    s["layers"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_time() {
+    let dir = Scratch::new("runtime");
+    let (pa, pb) = (free_port(), free_port());
+    // Two daemons that start with nothing but their name.
+    let a = Node::start(&dir.0, "a", "node = \"a\"\n");
+    let b = Node::start(&dir.0, "b", "node = \"b\"\n");
+    a.wait_for("the daemon", |_| true);
+    b.wait_for("the daemon", |_| true);
+    let bind_a = format!("127.0.0.1:{pa}");
+    let bind_b = format!("127.0.0.1:{pb}");
+    let peer_b = format!("b={bind_b}");
+    ok(
+        &a,
+        &[
+            "ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b,
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp",
+        ],
+    );
+    ok(
+        &a,
+        &[
+            "ipcp",
+            "bootstrap",
+            "a.net",
+            "--layer",
+            "net",
+            "--hello-ms",
+            "200",
+            "--dead-ms",
+            "1000",
+        ],
+    );
+    ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
+    ok(
+        &b,
+        &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b],
+    );
+    ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
+    // Bad requests: clear errors and a non-zero exit, and nothing changes.
+    let bad: [(&str, &str); 9] = [
+        ("create udp --type local", "already exists"),
+        ("create x --type udp", "needs an address"),
+        (
+            "create y --type unicast --lower nope",
+            "no IPCP `nope` to run over",
+        ),
+        ("bootstrap udp --layer net", "is a udp IPCP"),
+        ("enroll zz --layer net --via a", "no IPCP `zz`"),
+        ("enroll b.net --layer net --via a", "has no lower layer"),
+        ("enroll b.net --layer net --via a --over udp", "no peer `a`"),
+        ("bootstrap b.net --layer net --hello-ms 5", "hello_ms >= 10"),
+        ("destroy nothing", "no IPCP `nothing`"),
+    ];
+    for (args, needle) in bad {
+        let args: Vec<&str> = std::iter::once("ipcp").chain(args.split(' ')).collect();
+        refused(&b, &args, needle);
+    }
+    // Enroll through A by address, over the UDP layer.
+    ok(
+        &b,
+        &[
+            "ipcp", "enroll", "b.net", "--layer", "net", "--via", &bind_a, "--over", "udp",
+        ],
+    );
+    refused(
+        &b,
+        &["ipcp", "bootstrap", "b.net", "--layer", "net"],
+        "already in layer `net`",
+    );
+    refused(
+        &b,
+        &["ipcp", "destroy", "udp"],
+        "carries IPCP `b.net`: destroy that first",
+    );
+    for n in [&a, &b] {
+        n.wait_for("enrollment and a route", enrolled_with_routes(1));
+    }
+    let list = ok(&b, &["ipcp", "list"]);
+    assert!(
+        list.contains("b.net") && list.contains("unicast") && list.contains("enrolled"),
+        "{list}"
+    );
+    assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    // Traffic crosses the layer built at run time.
+    let _echo = serve(&b, &["echo", "pong"], "pong");
+    let out = ping(&a, "pong", 3, &[]);
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    // Destroy B's IPCPs: gone from the lists; A loses its neighbour.
+    ok(&b, &["ipcp", "destroy", "b.net"]);
+    ok(&b, &["ipcp", "destroy", "udp"]);
+    assert!(ipcp_rows(&b).is_empty());
+    let list = ok(&b, &["ipcp", "list"]);
+    assert_eq!(list.lines().count(), 1, "only the header is left: {list}");
+    a.wait_for("the neighbour to go", |s| {
+        layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
+    });
+    // The port is free again: B can build it all anew.
+    ok(
+        &b,
+        &["ipcp", "create", "udp2", "--type", "udp", "--bind", &bind_b],
+    );
+}
+
+#[test]
+fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("localstack");
+    // Two unicast IPCPs of layer `net` over a local shim, from the configuration...
+    let cfg = "node = \"h\"\n\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n\n\
+               [[layer]]\nname = \"n1\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n\n\
+               [[layer]]\nname = \"n2\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               enroll = \"n1\"\nconnect = [ { peer = \"n1\" } ]\n";
+    let h = Node::start(&dir.0, "h", cfg);
+    h.wait_for("two enrolled IPCPs with a route each", |s| {
+        let ls = s["layers"].as_array().cloned().unwrap_or_default();
+        ls.len() == 2
+            && ls.iter().all(|l| {
+                l["enrolled"] == true && l["fib"].as_array().is_some_and(|f| !f.is_empty())
+            })
+    });
+    // ...and a third created at run time, enrolling through whichever member is on `lo`.
+    ok(&h, &["ipcp", "create", "n3", "--type", "unicast"]);
+    refused(
+        &h,
+        &["ipcp", "connect", "n3", "--to", "h.n1", "--over", "n3"],
+        "cannot run over itself",
+    );
+    ok(
+        &h,
+        &["ipcp", "enroll", "n3", "--layer", "net", "--over", "lo"],
+    );
+    ok(&h, &["ipcp", "connect", "n3", "--to", "h.n2"]);
+    let s = h.wait_for("n3 enrolled with routes to both others", |s| {
+        s["layers"].as_array().is_some_and(|ls| {
+            ls.iter().any(|l| {
+                l["ipcp"] == "n3"
+                    && l["enrolled"] == true
+                    && l["fib"].as_array().is_some_and(|f| f.len() >= 2)
+            })
+        })
+    });
+    assert_eq!(
+        s["locals"][0]["members"].as_array().map(Vec::len),
+        Some(3),
+        "{s}"
+    );
+    assert!(
+        s["locals"][0]["counters"]["delivered"].as_u64() > Some(0),
+        "{s}"
+    );
+    let list = ok(&h, &["ipcp", "list"]);
+    assert!(list.contains("members h.n1,h.n2,n3"), "{list}");
+    refused(&h, &["ipcp", "destroy", "lo"], "carries IPCP");
+    // A flow across the stacked layer (not the local shim's own flows): listen and
+    // allocate in `net` only.
+    let socket = h.socket.clone();
+    let mut l = Listener::bind_at(&socket, "deep", &["net".to_string()]).expect("listen");
+    let f = alloc_at(&socket, "deep", Qos::Raw, Some("net"), WAIT).expect("alloc");
+    assert_eq!(f.layer(), "net");
+    let g = l.accept(Some(WAIT)).expect("accept");
+    f.write(b"down and up").expect("write");
+    let mut buf = [0u8; 64];
+    let mut g = g;
+    g.set_read_timeout(Some(WAIT));
+    let n = g.read(&mut buf).expect("read");
+    assert_eq!(&buf[..n], b"down and up");
+    // Destroying a member takes its adjacencies down in the others.
+    ok(&h, &["ipcp", "destroy", "n3"]);
+    h.wait_for("n3 gone", |s| {
+        s["layers"].as_array().is_some_and(|ls| ls.len() == 2)
+            && s["locals"][0]["members"].as_array().map(Vec::len) == Some(2)
+    });
+}
+
+#[test]
+fn net_names_bindings_and_the_flow_list() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("names");
+    // What the embedded default holds: one local shim layer.
+    let node = Node::start(
+        &dir.0,
+        "d",
+        "node = \"d\"\n[[layer]]\nname = \"local\"\ntype = \"local\"\n",
+    );
+    let socket = node.socket.clone();
+    node.wait_for("the daemon", |_| true);
+    let list = ok(&node, &["ipcp", "list"]);
+    assert!(
+        list.contains("local") && list.contains("members -"),
+        "{list}"
+    );
+    // Bound to a program that is not this test: this process may not serve the name.
+    ok(&node, &["name", "create", "svc"]);
+    refused(&node, &["name", "create", "svc"], "already exists");
+    ok(
+        &node,
+        &["name", "bind", "svc", "--program", "no-such-program"],
+    );
+    let Err(err) = Listener::bind_at(&socket, "svc", &[]) else {
+        panic!("a process not bound to `svc` may not serve it");
+    };
+    assert!(err.to_string().contains("bound to other programs"), "{err}");
+    refused(
+        &node,
+        &["name", "bind", "svc", "--pid", "0"],
+        "no process 0",
+    );
+    // Bound to this very process: it may.
+    let me = std::process::id().to_string();
+    ok(&node, &["name", "bind", "svc", "--pid", &me]);
+    let names = ok(&node, &["name", "list"]);
+    assert!(
+        names.contains("svc\t-\tlisteners 0\tprograms no-such-program\tpids "),
+        "{names}"
+    );
+    let mut l = Listener::bind_at(&socket, "svc", &[]).expect("listen");
+    let names = ok(&node, &["names", "list"]);
+    assert!(names.contains("svc\tlocal\tlisteners 1"), "{names}");
+    refused(
+        &node,
+        &["name", "register", "svc", "--layer", "nope"],
+        "no layer `nope`",
+    );
+    refused(&node, &["name", "unbind", "nobody"], "no name `nobody`");
+    // A flow through the local layer, listed with its counters and owner.
+    let f = alloc_at(&socket, "svc", Qos::Video, None, WAIT).expect("alloc");
+    assert_eq!(f.layer(), "local");
+    let mut g = l.accept(Some(WAIT)).expect("accept");
+    for _ in 0..3 {
+        f.write(&[7; 100]).expect("write");
+    }
+    g.set_read_timeout(Some(WAIT));
+    let mut buf = [0u8; 256];
+    for _ in 0..3 {
+        assert_eq!(g.read(&mut buf).expect("read"), 100);
+    }
+    g.write(b"back").expect("write");
+    let mut f = f;
+    f.set_read_timeout(Some(WAIT));
+    assert_eq!(f.read(&mut buf).expect("read"), 4);
+    let flows: Value = serde_json::from_str(&ok(&node, &["flows", "--json"])).expect("json");
+    let row = &flows[0];
+    assert_eq!(row["name"], "svc", "{flows}");
+    assert_eq!(row["layer"], "local", "{flows}");
+    assert_eq!(row["qos"], "video", "{flows}");
+    assert_eq!(
+        (row["tx_msgs"].as_u64(), row["tx_bytes"].as_u64()),
+        (Some(3), Some(300)),
+        "{flows}"
+    );
+    assert_eq!(
+        (row["rx_msgs"].as_u64(), row["rx_bytes"].as_u64()),
+        (Some(1), Some(4)),
+        "{flows}"
+    );
+    assert_eq!(
+        row["pid"].as_u64(),
+        Some(u64::from(std::process::id())),
+        "{flows}"
+    );
+    let table = ok(&node, &["flows"]);
+    assert!(
+        table.contains("svc") && table.contains("3/300") && table.contains("1/4"),
+        "{table}"
+    );
+    let status = node.status().expect("status");
+    let no_age = |v: &Value| {
+        let mut v = v.clone();
+        v[0]["age_ms"] = Value::Null;
+        v
+    };
+    assert_eq!(
+        no_age(&status["flows"]),
+        no_age(&flows),
+        "status --json holds the flows"
+    );
+    // Either end going ends the flow on the other and in the list.
+    drop(f);
+    assert!(matches!(
+        g.read(&mut buf),
+        Err(ouro_flow::FlowError::Closed)
+    ));
+    node.wait_for("the flow to leave the list", |s| {
+        s["flows"].as_array().is_some_and(Vec::is_empty)
+    });
+    // Destroying the name removes its bindings; the listener keeps serving.
+    ok(&node, &["name", "destroy", "svc"]);
+    let names = ok(&node, &["name", "list"]);
+    assert!(!names.contains("programs"), "{names}");
+}
+
+#[test]
+fn net_silent_learned_udp_peers_are_forgotten() {
+    let dir = Scratch::new("expiry");
+    let port = free_port();
+    let cfg = format!(
+        "node = \"e\"\n\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\n\
+         learned_ttl_ms = 300\n\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n\
+         bootstrap = true\n"
+    );
+    let node = Node::start(&dir.0, "e", &cfg);
+    node.wait_for("the daemon", |_| true);
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    stranger
+        .send_to(b"not a PDU", ("127.0.0.1", port))
+        .expect("send");
+    let shim = |s: &Value| s["shims"][0].clone();
+    node.wait_for("the stranger learned", |s| {
+        shim(s)["counters"]["peers_learned"] == 1
+    });
+    // It says nothing more: after the ttl (and a sweep) it is forgotten, and counted.
+    let s = node.wait_for("the stranger forgotten", |s| {
+        shim(s)["counters"]["peers_expired"] == 1
+    });
+    assert_eq!(shim(&s)["peers"].as_array().map(Vec::len), Some(0), "{s}");
+}
+
+#[test]
+fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("recursion");
+    let (pa, pb) = (free_port(), free_port());
+    // Layer `net` over UDP between A and B, and on A layer `top` over `net`, from the
+    // configuration (A's `top` bootstraps at once, its ports will be flows in `net`)...
+    let top_a = "\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n\
+                 bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n";
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "") + top_a),
+    );
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
+    );
+    for n in [&a, &b] {
+        n.wait_for("net enrolled with a route", enrolled_with_routes(1));
+    }
+    // ...and on B built at run time.
+    ok(&b, &["ipcp", "create", "b.top", "--type", "unicast"]);
+    ok(
+        &b,
+        &[
+            "ipcp", "enroll", "b.top", "--layer", "top", "--via", "a.top", "--over", "b.net",
+        ],
+    );
+    ok(&b, &["ipcp", "connect", "b.top", "--to", "a.top"]);
+    refused(&b, &["ipcp", "destroy", "b.net"], "carries IPCP `b.top`");
+    refused(
+        &b,
+        &["ipcp", "create", "z", "--type", "unicast", "--lower", "z"],
+        "cannot run over itself",
+    );
+    let top = |s: &Value| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+            .unwrap_or(Value::Null)
+    };
+    for n in [&a, &b] {
+        n.wait_for("top enrolled with a route", |s| {
+            top(s)["enrolled"] == true && top(s)["fib"].as_array().is_some_and(|f| !f.is_empty())
+        });
+    }
+    let list = ok(&b, &["ipcp", "list"]);
+    assert!(list.contains("over b.net"), "{list}");
+    let flows: Value = serde_json::from_str(&ok(&b, &["flows", "--json"])).expect("json");
+    assert!(
+        flows.as_array().is_some_and(|f| f
+            .iter()
+            .any(|r| r["n1_for"] == "b.top" && r["layer"] == "net")),
+        "{flows}"
+    );
+    // An application flow in `top`: its PDUs ride flows of `net`, which ride UDP.
+    let mut l = Listener::bind_at(&b.socket, "deep", &["top".to_string()]).expect("listen");
+    let before = a.status().expect("status");
+    let net_tx = |s: &Value| layer(s)["counters"]["tx_pdus"].as_u64().unwrap_or(0);
+    let deadline = Instant::now() + WAIT;
+    let f = loop {
+        match alloc_at(
+            &a.socket,
+            "deep",
+            Qos::Raw,
+            Some("top"),
+            Duration::from_secs(2),
+        ) {
+            Ok(f) => break f,
+            Err(e) => assert!(Instant::now() < deadline, "no flow in top: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(f.layer(), "top");
+    let mut g = l.accept(Some(WAIT)).expect("accept");
+    g.set_read_timeout(Some(WAIT));
+    let mut buf = [0u8; 128];
+    for i in 0..5u8 {
+        f.write(&[i; 50]).expect("write");
+        assert_eq!(g.read(&mut buf).expect("read"), 50);
+        assert_eq!(buf[0], i);
+    }
+    let after = a.status().expect("status");
+    assert!(
+        net_tx(&after) >= net_tx(&before) + 5,
+        "net carried top's PDUs: {after}"
+    );
+    // Each end lists the flow with the other's endpoint id.
+    let row = |n: &Node, id: u32| {
+        let flows: Value = serde_json::from_str(&ok(n, &["flows", "--json"])).expect("json");
+        flows
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|r| r["layer"] == "top" && r["flow"] == id)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("flow {id} not listed: {flows}"))
+    };
+    assert_eq!(row(&a, f.id())["remote_eid"], g.id(), "A's view");
+    assert_eq!(row(&b, g.id())["remote_eid"], f.id(), "B's view");
+    assert_eq!(row(&a, f.id())["tx_bytes"], 250, "A's view");
+    // Destroying the upper IPCP ends its N-1 flows; then the lower one may go.
+    drop(f);
+    ok(&b, &["ipcp", "destroy", "b.top"]);
+    ok(&b, &["ipcp", "destroy", "b.net"]);
+    a.wait_for("b.top gone from top", |s| {
+        top(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
+    });
+}
+
+#[test]
+fn net_two_unicast_layers_stack_over_a_local_shim_on_one_host() {
+    let dir = Scratch::new("stack2");
+    // lo (local shim) ⊂ net (h.n1, h.n2) ⊂ top (h.t1 over h.n1, h.t2 over h.n2), all from
+    // the configuration. h.t2 asks for its N-1 flow before h.n2 has enrolled: it waits and
+    // asks again.
+    let unicast = |name: &str, layer: &str, lower: &str, how: &str| {
+        format!(
+            "\n[[layer]]\nname = \"{name}\"\ntype = \"unicast\"\nlayer = \"{layer}\"\n\
+             lower = \"{lower}\"\n{how}\n"
+        )
+    };
+    let fast = "bootstrap = true\nhello_ms = 200\ndead_ms = 1000";
+    let cfg = format!(
+        "node = \"h\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n{}{}{}{}",
+        unicast(
+            "t2",
+            "top",
+            "n2",
+            "enroll = \"h.t1\"\nconnect = [ { peer = \"h.t1\" } ]"
+        ),
+        unicast("n1", "net", "lo", fast),
+        unicast(
+            "n2",
+            "net",
+            "lo",
+            "enroll = \"n1\"\nconnect = [ { peer = \"n1\" } ]"
+        ),
+        unicast("t1", "top", "n1", fast),
+    );
+    let h = Node::start(&dir.0, "h", &cfg);
+    let s = h.wait_for("both layers enrolled everywhere, with routes", |s| {
+        let ls = s["layers"].as_array().cloned().unwrap_or_default();
+        ls.len() == 4
+            && ls.iter().all(|l| {
+                l["enrolled"] == true && l["fib"].as_array().is_some_and(|f| !f.is_empty())
+            })
+    });
+    let layer_of = |ipcp: &str| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["ipcp"] == ipcp).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(layer_of("h.t2")["lower"], "h.n2", "{s}");
+    assert_eq!(layer_of("h.t2")["name"], "top", "{s}");
+    assert_eq!(
+        layer_of("h.t2")["neighbors"][0]["address"],
+        layer_of("h.t1")["address"],
+        "{s}"
+    );
+    // The N-1 flow of the top layer is a flow of `net`.
+    let flows: Value = serde_json::from_str(&ok(&h, &["flows", "--json"])).expect("json");
+    assert!(
+        flows.as_array().is_some_and(|f| f
+            .iter()
+            .any(|r| r["n1_for"] == "h.t2" && r["layer"] == "net")),
+        "{flows}"
     );
 }

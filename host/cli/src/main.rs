@@ -1,6 +1,7 @@
 //! `ouro`: the Ouro command-line tool.
 #![forbid(unsafe_code)]
 
+mod ipcp_cmd;
 mod mgmt_cmd;
 mod policy_cmd;
 mod policy_ctl;
@@ -38,12 +39,14 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     /// Show the daemon's layers, neighbours, forwarding tables, flows and counters.
     Status(mgmt_cmd::StatusArgs),
-    /// Names: list, register, unregister.
+    /// Names: create, bind, register, unregister, list, destroy (`ouro names` too).
+    #[command(subcommand, alias = "names")]
+    Name(ipcp_cmd::NameCmd),
+    /// IPCPs: create, bootstrap, enroll, connect, list, destroy.
     #[command(subcommand)]
-    Names(mgmt_cmd::NamesCmd),
-    /// IPCPs: list.
-    #[command(subcommand)]
-    Ipcp(mgmt_cmd::IpcpCmd),
+    Ipcp(ipcp_cmd::IpcpCmd),
+    /// List the flows of this system.
+    Flows(ipcp_cmd::FlowsArgs),
     /// Set the fault injection (loss, duplication, reordering, delay, down) of a shim layer.
     Fault(mgmt_cmd::FaultArgs),
     /// Wait until the daemon answers and a condition holds (for scripts).
@@ -63,8 +66,9 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim_cmd::run(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd, socket),
         Command::Status(a) => mgmt_cmd::status(&socket(), &a),
-        Command::Names(c) => mgmt_cmd::names(&socket(), &c),
-        Command::Ipcp(c) => mgmt_cmd::ipcp(&socket(), &c),
+        Command::Name(c) => ipcp_cmd::name(&socket(), &c),
+        Command::Ipcp(c) => ipcp_cmd::ipcp(&socket(), &c),
+        Command::Flows(a) => ipcp_cmd::flows(&socket(), &a),
         Command::Fault(a) => mgmt_cmd::fault(&socket(), &a),
         Command::Wait(a) => mgmt_cmd::wait(&socket(), &a),
         Command::Ping(a) => tools::ping(&socket(), &a),

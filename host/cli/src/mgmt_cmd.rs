@@ -1,7 +1,7 @@
-//! Management subcommands: `status`, `names`, `ipcp`, `fault`, `wait`, talking to `ourod`
-//! over its control socket.
+//! Management subcommands: `status`, `fault`, `wait`, talking to `ourod` over its control
+//! socket (`ipcp`, `name` and `flows` are in `ipcp_cmd`).
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use ouro_flow::proto::Request;
 use ouro_flow::{Control, FlowError};
 use serde_json::Value;
@@ -15,36 +15,6 @@ pub struct StatusArgs {
     /// Print the daemon's whole state as one JSON object.
     #[arg(long)]
     json: bool,
-}
-
-/// `ouro names ...`
-#[derive(Debug, Subcommand)]
-pub enum NamesCmd {
-    /// List the names registered on this system.
-    List,
-    /// Register a name in a layer (default: every unicast layer).
-    Register {
-        /// The name.
-        name: String,
-        /// The layer.
-        #[arg(long)]
-        layer: Option<String>,
-    },
-    /// Withdraw a name.
-    Unregister {
-        /// The name.
-        name: String,
-        /// The layer.
-        #[arg(long)]
-        layer: Option<String>,
-    },
-}
-
-/// `ouro ipcp ...`
-#[derive(Debug, Subcommand)]
-pub enum IpcpCmd {
-    /// List this system's IPCPs.
-    List,
 }
 
 /// Arguments of `ouro fault`: change the fault injection of a shim layer.
@@ -86,11 +56,11 @@ pub struct WaitArgs {
     routes: Option<usize>,
 }
 
-fn connect(socket: &Path) -> Result<Control, FlowError> {
+pub(crate) fn connect(socket: &Path) -> Result<Control, FlowError> {
     Control::connect_to(socket)
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(1)
 }
@@ -114,7 +84,7 @@ pub fn status(socket: &Path, args: &StatusArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn s(v: &Value) -> String {
+pub(crate) fn s(v: &Value) -> String {
     match v {
         Value::String(x) => x.clone(),
         Value::Null => "-".into(),
@@ -155,6 +125,19 @@ fn print_status(d: &Value) {
         if !sh["faults"].is_null() {
             println!("  faults {}", sh["faults"]);
         }
+    }
+    for lo in d["locals"].as_array().into_iter().flatten() {
+        let c = &lo["counters"];
+        println!(
+            "local {}: members {}, names {}, delivered {} PDUs / {} B, dropped: port {} full {}",
+            s(&lo["name"]),
+            lo["members"],
+            lo["names"],
+            c["delivered"],
+            c["delivered_bytes"],
+            c["drop_port"],
+            c["drop_full"]
+        );
     }
     for l in d["layers"].as_array().into_iter().flatten() {
         println!(
@@ -198,77 +181,25 @@ fn print_status(d: &Value) {
         );
         for f in l["flows"].as_array().into_iter().flatten() {
             println!(
-                "  flow {} {} qos {} tx {} rx {} drops {}",
+                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) drops {} pid {}",
                 s(&f["flow"]),
                 s(&f["name"]),
                 s(&f["qos"]),
                 s(&f["tx_msgs"]),
+                s(&f["tx_bytes"]),
                 s(&f["rx_msgs"]),
-                s(&f["rx_drops"])
+                s(&f["rx_bytes"]),
+                s(&f["rx_drops"]),
+                s(&f["pid"])
             );
         }
         println!("  counters {}", l["counters"]);
     }
+    println!(
+        "flows {} (`ouro flows` lists them)",
+        d["flows"].as_array().map_or(0, Vec::len)
+    );
     println!("daemon counters {}", d["counters"]);
-}
-
-/// `ouro names ...`.
-pub fn names(socket: &Path, cmd: &NamesCmd) -> ExitCode {
-    let req = match cmd {
-        NamesCmd::List => Request::ListNames,
-        NamesCmd::Register { name, layer } => Request::Register {
-            name: name.clone(),
-            layer: layer.clone(),
-        },
-        NamesCmd::Unregister { name, layer } => Request::Unregister {
-            name: name.clone(),
-            layer: layer.clone(),
-        },
-    };
-    match connect(socket).and_then(|mut c| c.info(&req)) {
-        Ok(Value::Array(rows)) => {
-            for r in rows {
-                println!(
-                    "{}\t{}\tlisteners {}",
-                    s(&r["name"]),
-                    s(&r["layer"]),
-                    s(&r["listeners"])
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
-}
-
-/// `ouro ipcp list`.
-pub fn ipcp(socket: &Path, _cmd: &IpcpCmd) -> ExitCode {
-    match connect(socket).and_then(|mut c| c.info(&Request::ListIpcps)) {
-        Ok(Value::Array(rows)) => {
-            for r in rows {
-                if s(&r["type"]) == "udp" {
-                    println!("{}\tudp\tbind {}", s(&r["layer"]), s(&r["bind"]));
-                } else {
-                    println!(
-                        "{}\tunicast\t{} address {} over {} {}",
-                        s(&r["layer"]),
-                        s(&r["name"]),
-                        s(&r["address"]),
-                        s(&r["lower"]),
-                        if r["enrolled"].as_bool() == Some(true) {
-                            "enrolled"
-                        } else {
-                            "not enrolled"
-                        }
-                    );
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
 }
 
 /// `ouro fault`.

@@ -213,3 +213,50 @@ fn sim_runs_with_a_wasm_routing_policy() {
         "{stderr}"
     );
 }
+
+#[test]
+fn management_commands_without_a_daemon_fail_cleanly() {
+    let sock = std::env::temp_dir().join(format!("ouro-cli-nodaemon-{}.sock", std::process::id()));
+    let sock = sock.to_string_lossy().into_owned();
+    for args in [
+        &["ipcp", "create", "x", "--type", "local"][..],
+        &["ipcp", "list"],
+        &["name", "list"],
+        &["flows", "--json"],
+    ] {
+        let mut all = vec!["--socket", sock.as_str()];
+        all.extend_from_slice(args);
+        let out = ouro(&all);
+        assert_clean_error(&out, "error:");
+    }
+}
+
+#[test]
+fn management_arguments_are_checked_before_asking_the_daemon() {
+    // Usage errors (clap): exit 2 and the offending argument named.
+    for (args, needle) in [
+        (&["name", "bind", "svc"][..], "--program"),
+        (&["ipcp", "create", "x", "--type", "eth"], "eth"),
+        (&["ipcp", "enroll", "x"], "--layer"),
+    ] {
+        let out = ouro(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // A malformed peer is refused before connecting.
+    let out = ouro(&[
+        "--socket",
+        "/nonexistent/s",
+        "ipcp",
+        "create",
+        "u",
+        "--type",
+        "udp",
+        "--bind",
+        "127.0.0.1:1",
+        "--peer",
+        "nameless",
+    ]);
+    assert_clean_error(&out, "NAME=ADDRESS:PORT");
+}

@@ -10,37 +10,48 @@
 //! peers = [ { name = "a", addr = "127.0.0.1:7101" } ]
 //! # fault = { loss = 0.1, duplicate = 0.0, reorder = 0.0, delay_ms = 0, down = false }
 //!
+//! # learned_ttl_ms = 300000       # forget a learned peer silent this long (0: never)
+//!
+//! [[layer]]
+//! name = "lo"
+//! type = "local"                   # a local shim: joins this system's IPCPs and applications
+//!
 //! [[layer]]
 //! name = "net"
-//! type = "unicast"
-//! lower = "udp"                    # the shim layer it runs over (none: a local layer)
+//! type = "unicast"                 # IPCP `b.net` (or `ipcp = "..."`) in layer `net` (or `layer = "..."`)
+//! lower = "udp"                    # the layer it runs over: udp, local or unicast (none: alone)
 //! enroll = "a"                     # enroll through this peer (or `bootstrap = true`)
 //! connect = [ { peer = "a", cost = 1 } ]
 //!
 //! [[name]]
 //! name = "pong"
 //! register = ["net"]               # registered at start (flows refused until an app listens)
+//! bind = ["ouro"]                  # only these programs may accept flows to it
 //! ```
+//!
+//! Over a `local` lower layer, `enroll` and `connect` name another unicast `[[layer]]` of the
+//! file (or an IPCP name). The validated configuration is a list of the same operations the
+//! control socket takes at run time (`ouro ipcp create/bootstrap/enroll/connect`,
+//! `ouro name create/bind/register`); `ourod` applies them in order.
 //!
 //! Every error names the file, line and column.
 
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
-use ouro_shim_udp::fault::FaultConfig;
+use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 use toml::Spanned;
 
-/// The configuration used when `ourod` starts without a file: one local unicast layer, so
+/// The configuration used when `ourod` starts without a file: one local shim layer, so
 /// applications on this system can open flows to each other at once.
 pub const EMBEDDED_DEFAULT: &str = r#"
 node = "local"
 
 [[layer]]
 name = "local"
-type = "unicast"
-bootstrap = true
+type = "local"
 "#;
 
 /// A configuration error, located in its file.
@@ -80,7 +91,10 @@ struct LayerDecl {
     peers: Vec<Spanned<PeerDecl>>,
     fault: Option<FaultDecl>,
     max_learned: Option<usize>,
+    learned_ttl_ms: Option<u64>,
     // unicast
+    ipcp: Option<Spanned<String>>,
+    layer: Option<Spanned<String>>,
     lower: Option<Spanned<String>>,
     #[serde(default)]
     bootstrap: bool,
@@ -162,58 +176,33 @@ struct FaultDecl {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NameDecl {
-    name: String,
+    name: Spanned<String>,
     #[serde(default)]
     register: Vec<Spanned<String>>,
+    #[serde(default)]
+    bind: Vec<Spanned<String>>,
 }
 
-/// The validated configuration.
+/// The validated configuration: this system's name and the operations that build it.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// This system's name.
     pub node: String,
-    /// UDP shim layers.
-    pub udp: Vec<UdpLayer>,
-    /// Unicast layers.
-    pub unicast: Vec<UnicastLayer>,
-    /// Names registered at start: (name, unicast layer indices).
-    pub names: Vec<(String, Vec<usize>)>,
+    /// Management operations, applied in order at start.
+    pub ops: Vec<Request>,
+    /// Policies declared per unicast IPCP (by IPCP name), installed once the operations are
+    /// applied. Kept beside `ops` because their parameters are typed by the TOML, not text.
+    pub policies: Vec<(String, LayerPolicies)>,
 }
 
-/// A UDP shim layer.
-#[derive(Clone, Debug)]
-pub struct UdpLayer {
-    /// Layer name.
-    pub name: String,
-    /// Socket address.
-    pub bind: SocketAddr,
-    /// Configured peers: (name, address).
-    pub peers: Vec<(String, SocketAddr)>,
-    /// Fault injection and its seed.
-    pub fault: Option<(FaultConfig, u64)>,
-    /// Learned-peer limit.
-    pub max_learned: Option<usize>,
-}
-
-/// A unicast layer.
-#[derive(Clone, Debug)]
-pub struct UnicastLayer {
-    /// Layer name.
-    pub name: String,
-    /// Index of the UDP layer below (None: a local layer).
-    pub lower: Option<usize>,
-    /// Bootstrap the layer here.
-    pub bootstrap: bool,
-    /// Enroll through this peer of the lower layer (index in its peers).
-    pub enroll: Option<usize>,
-    /// Adjacencies: (peer index in the lower layer, cost).
-    pub connect: Vec<(usize, u32)>,
-    /// Keepalive interval, if not the default.
-    pub hello: Option<Duration>,
-    /// Dead interval, if not the default.
-    pub dead: Option<Duration>,
-    /// Routing, scheduler and auth policies.
-    pub policies: LayerPolicies,
+/// What a `[[layer]]` name stands for, while validating.
+enum Lower {
+    /// A UDP shim and its peer names.
+    Udp(Vec<String>),
+    /// A local shim.
+    Local,
+    /// A unicast layer (its IPCP's name): ports are N-1 flows to peer IPCPs by name.
+    Unicast(String),
 }
 
 /// Check a layer's policy declaration and type its parameters.
@@ -274,14 +263,11 @@ impl Config {
         if node.is_empty() {
             return Err(err(Some(f.node.span()), "node name is empty".into()));
         }
-        let mut cfg = Config {
-            node,
-            udp: Vec::new(),
-            unicast: Vec::new(),
-            names: Vec::new(),
-        };
+        let mut ops = Vec::new();
+        let mut policies = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        // UDP layers first: unicast layers refer to them.
+        let mut lowers: HashMap<String, Lower> = HashMap::new();
+        // Shim layers first: unicast layers refer to them.
         for l in &f.layers {
             let l = l.get_ref();
             if !seen.insert(l.name.get_ref().clone()) {
@@ -290,6 +276,7 @@ impl Config {
                     format!("duplicate layer name `{}`", l.name.get_ref()),
                 ));
             }
+            let name = l.name.get_ref().clone();
             match l.kind.get_ref().as_str() {
                 "udp" => {
                     let bind = l.bind.as_ref().ok_or_else(|| {
@@ -310,109 +297,152 @@ impl Config {
                     let mut peers = Vec::new();
                     for p in &l.peers {
                         let pd = p.get_ref();
-                        let a = parse_addr(pd.addr.get_ref()).ok_or_else(|| {
+                        parse_addr(pd.addr.get_ref()).ok_or_else(|| {
                             err(
                                 Some(pd.addr.span()),
                                 format!("`{}` is not an address:port", pd.addr.get_ref()),
                             )
                         })?;
-                        peers.push((pd.name.clone(), a));
+                        peers.push((pd.name.clone(), pd.addr.get_ref().clone()));
                     }
-                    let fault = match &l.fault {
-                        None => None,
-                        Some(fd) => {
-                            for (what, v) in [
-                                ("loss", fd.loss),
-                                ("duplicate", fd.duplicate),
-                                ("reorder", fd.reorder),
-                            ] {
-                                if !(0.0..=1.0).contains(&v) {
-                                    return Err(err(
-                                        Some(l.name.span()),
-                                        format!("fault {what} must be between 0 and 1"),
-                                    ));
-                                }
-                            }
-                            Some((
-                                FaultConfig {
-                                    loss: fd.loss,
-                                    duplicate: fd.duplicate,
-                                    reorder: fd.reorder,
-                                    delay: Duration::from_millis(fd.delay_ms),
-                                    down: fd.down,
-                                },
-                                fd.seed,
-                            ))
-                        }
-                    };
-                    cfg.udp.push(UdpLayer {
-                        name: l.name.get_ref().clone(),
-                        bind: bind_addr,
-                        peers,
-                        fault,
-                        max_learned: l.max_learned,
+                    let fault = l.fault.as_ref().map(|fd| FaultSpec {
+                        loss: fd.loss,
+                        duplicate: fd.duplicate,
+                        reorder: fd.reorder,
+                        delay_ms: fd.delay_ms,
+                        down: fd.down,
+                        seed: fd.seed,
+                    });
+                    if let Some(Err(e)) = fault.map(|f| f.check()) {
+                        return Err(err(Some(l.name.span()), e));
+                    }
+                    lowers.insert(
+                        name.clone(),
+                        Lower::Udp(peers.iter().map(|(n, _)| n.clone()).collect()),
+                    );
+                    ops.push(Request::IpcpCreate {
+                        name,
+                        kind: IpcpKind::Udp,
+                        lower: None,
+                        udp: Some(UdpOptions {
+                            bind: bind.get_ref().clone(),
+                            peers,
+                            max_learned: l.max_learned,
+                            learned_ttl_ms: l.learned_ttl_ms,
+                            fault,
+                        }),
+                    });
+                }
+                "local" => {
+                    lowers.insert(name.clone(), Lower::Local);
+                    ops.push(Request::IpcpCreate {
+                        name,
+                        kind: IpcpKind::Local,
+                        lower: None,
+                        udp: None,
                     });
                 }
                 "unicast" => {}
                 other => {
                     return Err(err(
                         Some(l.kind.span()),
-                        format!("unknown layer type `{other}` (expected `udp` or `unicast`)"),
+                        format!(
+                            "unknown layer type `{other}` (expected `udp`, `local` or `unicast`)"
+                        ),
                     ));
                 }
             }
         }
+        // Unicast layers: `[[layer]]` name → (IPCP name, layer name).
+        let mut unicast: HashMap<String, (String, String)> = HashMap::new();
         for l in &f.layers {
             let l = l.get_ref();
             if l.kind.get_ref() != "unicast" {
                 continue;
             }
-            let policies = match &l.policy {
-                None => LayerPolicies::default(),
-                Some(p) => layer_policies(p).map_err(|m| {
+            let ipcp = l.ipcp.as_ref().map_or_else(
+                || format!("{node}.{}", l.name.get_ref()),
+                |i| i.get_ref().clone(),
+            );
+            let layer = l
+                .layer
+                .as_ref()
+                .map_or_else(|| l.name.get_ref().clone(), |x| x.get_ref().clone());
+            unicast.insert(l.name.get_ref().clone(), (ipcp, layer));
+        }
+        let (mut creates, mut boots, mut joins) = (Vec::new(), Vec::new(), Vec::new());
+        let mut layer_names: Vec<String> = lowers
+            .iter()
+            .filter(|(_, l)| matches!(l, Lower::Local))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for l in &f.layers {
+            let l = l.get_ref();
+            if l.kind.get_ref() != "unicast" {
+                continue;
+            }
+            let (ipcp, layer) = unicast[l.name.get_ref()].clone();
+            layer_names.push(layer.clone());
+            if let Some(p) = &l.policy {
+                let p = layer_policies(p).map_err(|m| {
                     err(
                         Some(l.name.span()),
                         format!("layer `{}` policy: {m}", l.name.get_ref()),
                     )
-                })?,
-            };
+                })?;
+                policies.push((ipcp.clone(), p));
+            }
+            let below_unicast = l.lower.as_ref().and_then(|lw| {
+                unicast
+                    .get(lw.get_ref())
+                    .map(|(i, _)| Lower::Unicast(i.clone()))
+            });
             let lower = match &l.lower {
                 None => None,
-                Some(lw) => Some(
-                    cfg.udp
-                        .iter()
-                        .position(|u| &u.name == lw.get_ref())
-                        .ok_or_else(|| {
+                Some(lw) if lw.get_ref() == l.name.get_ref() => {
+                    return Err(err(
+                        Some(lw.span()),
+                        "a layer cannot run over itself".into(),
+                    ));
+                }
+                Some(lw) => Some((
+                    lw.get_ref().clone(),
+                    match &below_unicast {
+                        Some(u) => u,
+                        None => lowers.get(lw.get_ref()).ok_or_else(|| {
                             err(
                                 Some(lw.span()),
-                                format!("no udp layer called `{}`", lw.get_ref()),
+                                format!("no udp, local or unicast layer called `{}`", lw.get_ref()),
                             )
                         })?,
-                ),
+                    },
+                )),
             };
-            let peer_index = |name: &Spanned<String>| -> Result<usize, ConfigError> {
-                let Some(li) = lower else {
-                    return Err(err(
+            // A peer over the lower layer: a UDP peer name, or a unicast layer (IPCP) here.
+            let peer = |name: &Spanned<String>| -> Result<String, ConfigError> {
+                match &lower {
+                    None => Err(err(
                         Some(name.span()),
                         "a layer without `lower` has no peers".into(),
-                    ));
-                };
-                cfg.udp[li]
-                    .peers
-                    .iter()
-                    .position(|(n, _)| n == name.get_ref())
-                    .ok_or_else(|| {
-                        err(
-                            Some(name.span()),
-                            format!(
-                                "no peer `{}` in layer `{}`",
-                                name.get_ref(),
-                                cfg.udp[li].name
-                            ),
-                        )
-                    })
+                    )),
+                    Some((lname, Lower::Udp(peers))) => {
+                        if peers.contains(name.get_ref()) {
+                            Ok(name.get_ref().clone())
+                        } else {
+                            Err(err(
+                                Some(name.span()),
+                                format!("no peer `{}` in layer `{lname}`", name.get_ref()),
+                            ))
+                        }
+                    }
+                    Some((_, Lower::Local)) => Ok(unicast
+                        .get(name.get_ref())
+                        .map_or_else(|| name.get_ref().clone(), |(i, _)| i.clone())),
+                    // A peer IPCP's name, reached by an N-1 flow in the lower layer.
+                    Some((_, Lower::Unicast(_))) => Ok(name.get_ref().clone()),
+                }
             };
-            let enroll = l.enroll.as_ref().map(&peer_index).transpose()?;
+            let enroll = l.enroll.as_ref().map(&peer).transpose()?;
             if l.bootstrap == enroll.is_some() {
                 return Err(err(
                     Some(l.name.span()),
@@ -433,41 +463,107 @@ impl Config {
                     ),
                 ));
             }
-            let mut connect = Vec::new();
+            let mut connects = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
-                connect.push((peer_index(&c.peer)?, c.cost.max(1)));
+                connects.push(Request::IpcpConnect {
+                    name: ipcp.clone(),
+                    to: peer(&c.peer)?,
+                    over: None,
+                    cost: c.cost.max(1),
+                });
             }
-            cfg.unicast.push(UnicastLayer {
-                name: l.name.get_ref().clone(),
-                lower,
-                bootstrap: l.bootstrap,
-                enroll,
-                connect,
-                hello: l.hello_ms.map(Duration::from_millis),
-                dead: l.dead_ms.map(Duration::from_millis),
-                policies,
-            });
+            let over = match lower {
+                Some((_, Lower::Unicast(i))) => Some(i.clone()),
+                _ => None,
+            };
+            creates.push((
+                ipcp.clone(),
+                over.clone(),
+                Request::IpcpCreate {
+                    name: ipcp.clone(),
+                    kind: IpcpKind::Unicast,
+                    lower: over.or_else(|| lower.map(|(n, _)| n)),
+                    udp: None,
+                },
+            ));
+            // Every IPCP exists and every bootstrap is done before any IPCP connects or
+            // enrolls (over a local shim the peer is another IPCP of this file). As `ourod`
+            // always did: a bootstrapped IPCP connects once in its layer, an enrollee asks
+            // for its adjacencies before enrolling.
+            match enroll {
+                None => {
+                    boots.push(Request::IpcpBootstrap {
+                        name: ipcp,
+                        layer,
+                        hello_ms: l.hello_ms,
+                        dead_ms: l.dead_ms,
+                    });
+                    joins.extend(connects);
+                }
+                Some(via) => {
+                    joins.extend(connects);
+                    joins.push(Request::IpcpEnroll {
+                        name: ipcp,
+                        layer,
+                        via: Some(via),
+                        over: None,
+                    });
+                }
+            }
         }
+        // An IPCP over a unicast layer is created after the IPCP below it.
+        while !creates.is_empty() {
+            let ready = creates
+                .iter()
+                .position(|(_, over, _)| {
+                    over.as_ref()
+                        .is_none_or(|o| !creates.iter().any(|(i, _, _)| i == o))
+                })
+                .ok_or_else(|| err(None, "unicast layers run over each other in a cycle".into()))?;
+            ops.push(creates.remove(ready).2);
+        }
+        ops.append(&mut boots);
+        ops.append(&mut joins);
+        let mut names = std::collections::HashSet::new();
         for n in &f.names {
             let n = n.get_ref();
-            let mut layers = Vec::new();
-            for r in &n.register {
-                layers.push(
-                    cfg.unicast
-                        .iter()
-                        .position(|u| &u.name == r.get_ref())
-                        .ok_or_else(|| {
-                            err(
-                                Some(r.span()),
-                                format!("no unicast layer called `{}`", r.get_ref()),
-                            )
-                        })?,
-                );
+            let name = n.name.get_ref().trim().to_string();
+            if name.is_empty() || !names.insert(name.clone()) {
+                return Err(err(
+                    Some(n.name.span()),
+                    format!("empty or duplicate name `{name}`"),
+                ));
             }
-            cfg.names.push((n.name.clone(), layers));
+            ops.push(Request::NameCreate { name: name.clone() });
+            for b in &n.bind {
+                if b.get_ref().trim().is_empty() {
+                    return Err(err(Some(b.span()), "empty program name".into()));
+                }
+                ops.push(Request::NameBind {
+                    name: name.clone(),
+                    program: Some(b.get_ref().clone()),
+                    pid: None,
+                });
+            }
+            for r in &n.register {
+                if !layer_names.contains(r.get_ref()) {
+                    return Err(err(
+                        Some(r.span()),
+                        format!("no unicast or local layer called `{}`", r.get_ref()),
+                    ));
+                }
+                ops.push(Request::Register {
+                    name: name.clone(),
+                    layer: Some(r.get_ref().clone()),
+                });
+            }
         }
-        Ok(cfg)
+        Ok(Config {
+            node,
+            ops,
+            policies,
+        })
     }
 }
 
@@ -517,11 +613,43 @@ register = ["net"]
     fn a_full_file_parses() {
         let c = Config::parse("b.toml", GOOD).expect("parses");
         assert_eq!(c.node, "b");
-        assert_eq!(c.udp[0].peers.len(), 2);
-        assert_eq!(c.udp[0].fault.map(|f| f.0.loss), Some(0.25));
-        assert_eq!(c.unicast[0].enroll, Some(0));
-        assert_eq!(c.unicast[0].connect, vec![(0, 1), (1, 3)]);
-        assert_eq!(c.names, vec![("pong".to_string(), vec![0])]);
+        let Request::IpcpCreate { udp: Some(u), .. } = &c.ops[0] else {
+            panic!("{:?}", c.ops[0]);
+        };
+        assert_eq!(u.peers.len(), 2);
+        assert_eq!(u.fault.map(|f| f.loss), Some(0.25));
+        let connect = |to: &str, cost| Request::IpcpConnect {
+            name: "b.net".into(),
+            to: to.into(),
+            over: None,
+            cost,
+        };
+        assert_eq!(
+            c.ops[1..],
+            [
+                Request::IpcpCreate {
+                    name: "b.net".into(),
+                    kind: IpcpKind::Unicast,
+                    lower: Some("udp".into()),
+                    udp: None,
+                },
+                connect("a", 1),
+                connect("c", 3),
+                Request::IpcpEnroll {
+                    name: "b.net".into(),
+                    layer: "net".into(),
+                    via: Some("a".into()),
+                    over: None,
+                },
+                Request::NameCreate {
+                    name: "pong".into()
+                },
+                Request::Register {
+                    name: "pong".into(),
+                    layer: Some("net".into()),
+                },
+            ]
+        );
         Config::parse("default", EMBEDDED_DEFAULT).expect("the embedded default parses");
     }
 
@@ -541,7 +669,7 @@ require-encryption = false
 
 [[name]]"#;
         let c = Config::parse("p.toml", &GOOD.replace("[[name]]", block)).expect("parses");
-        let p = &c.unicast[0].policies;
+        let p = &c.policies[0].1;
         assert_eq!(p.routing.policy, "ecmp");
         assert_eq!(
             p.scheduler,
@@ -560,8 +688,8 @@ require-encryption = false
         );
         let legacy = GOOD.replace("enroll = \"a\"", "enroll = \"a\"\npolicy = \"lfa\"");
         let c = Config::parse("l.toml", &legacy).expect("parses");
-        assert_eq!(c.unicast[0].policies.routing.policy, "lfa");
-        assert_eq!(c.unicast[0].policies.auth.policy, "native");
+        assert_eq!(c.policies[0].1.routing.policy, "lfa");
+        assert_eq!(c.policies[0].1.auth.policy, "native");
         let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\npolicy = \"drr\""));
         assert!(e.message.contains("unknown routing policy `drr`"), "{e}");
     }
@@ -577,7 +705,11 @@ require-encryption = false
         assert_eq!(e.column, 8, "{e}");
         let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"eth\""));
         assert_eq!(e.line, 14, "{e}");
-        assert!(e.message.contains("no udp layer called `eth`"), "{e}");
+        assert!(
+            e.message
+                .contains("no udp, local or unicast layer called `eth`"),
+            "{e}"
+        );
         let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"zz\""));
         assert_eq!(e.line, 15, "{e}");
         let e = error_of(&GOOD.replace("127.0.0.1:7102", "localhost"));
@@ -591,6 +723,93 @@ require-encryption = false
         let e = error_of("node = ");
         assert_eq!(e.line, 1, "{e}");
         assert!(e.to_string().starts_with("x.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn unicast_layers_stack_over_a_local_shim() {
+        let c = Config::parse(
+            "l.toml",
+            r#"
+node = "h"
+[[layer]]
+name = "lo"
+type = "local"
+[[layer]]
+name = "n2"
+type = "unicast"
+ipcp = "second"
+layer = "net"
+lower = "lo"
+enroll = "n1"
+connect = [ { peer = "h.n1" } ]
+[[layer]]
+name = "n1"
+type = "unicast"
+layer = "net"
+lower = "lo"
+bootstrap = true
+[[name]]
+name = "svc"
+register = ["lo", "net"]
+bind = ["ouro"]
+"#,
+        )
+        .expect("parses");
+        // The enrollee comes first in the file; its enrollment still follows the bootstrap.
+        let at = |want: &dyn Fn(&Request) -> bool| c.ops.iter().position(want).expect("op");
+        let enroll = at(
+            &|r| matches!(r, Request::IpcpEnroll { name, via: Some(v), .. } if name == "second" && v == "h.n1"),
+        );
+        let boot = at(&|r| matches!(r, Request::IpcpBootstrap { name, .. } if name == "h.n1"));
+        let created = at(&|r| matches!(r, Request::IpcpCreate { name, .. } if name == "h.n1"));
+        assert!(created < boot && boot < enroll, "{:?}", c.ops);
+        assert!(c.ops.contains(&Request::NameBind {
+            name: "svc".into(),
+            program: Some("ouro".into()),
+            pid: None,
+        }));
+        let e = error_of(
+            "node = \"a\"\n[[layer]]\nname = \"u\"\ntype = \"udp\"\nbind = \"127.0.0.1:1\"\n[[name]]\nname = \"x\"\nregister = [\"u\"]\n",
+        );
+        assert!(
+            e.message.contains("no unicast or local layer called `u`"),
+            "{e}"
+        );
+        assert_eq!(e.line, 8, "{e}");
+    }
+
+    #[test]
+    fn a_unicast_layer_may_run_over_another() {
+        let top = "\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n\
+                   enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]\n";
+        // Listed before the layer it runs over: still created after it.
+        let text = GOOD.replacen(
+            "[[layer]]\nname = \"net\"",
+            &format!("{top}\n[[layer]]\nname = \"net\""),
+            1,
+        );
+        let c = Config::parse("t.toml", &text).expect("parses");
+        let created = |n: &str| {
+            c.ops
+                .iter()
+                .position(|r| matches!(r, Request::IpcpCreate { name, .. } if name == n))
+                .expect("created")
+        };
+        assert!(created("b.net") < created("b.top"), "{:?}", c.ops);
+        assert!(c.ops.contains(&Request::IpcpCreate {
+            name: "b.top".into(),
+            kind: IpcpKind::Unicast,
+            lower: Some("b.net".into()),
+            udp: None,
+        }));
+        assert!(c.ops.contains(&Request::IpcpEnroll {
+            name: "b.top".into(),
+            layer: "top".into(),
+            via: Some("a.top".into()),
+            over: None,
+        }));
+        let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"net\""));
+        assert!(e.message.contains("cannot run over itself"), "{e}");
     }
 
     proptest::proptest! {

@@ -1,5 +1,5 @@
 //! `ourod`: the Ouro daemon. Reads one TOML file describing this system (or starts on an
-//! embedded default with one local layer), brings its layers up over real shims, and serves
+//! embedded default with one local shim layer), brings its layers up over real shims, and serves
 //! applications and the `ouro` CLI on a Unix control socket.
 #![forbid(unsafe_code)]
 
@@ -96,10 +96,6 @@ async fn run(cfg: Config, socket: PathBuf) -> Result<(), String> {
     let listener = ouro_flow::ipc::listen(&socket)
         .and_then(ouro_flow::ipc::async_fd)
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
-    let nshims = cfg.udp.len();
-    for si in 0..nshims {
-        tokio::task::spawn_local(node::shim_task(d.clone(), si));
-    }
     tokio::task::spawn_local(node::timer_task(d.clone()));
     tokio::task::spawn_local(node::control_task(d.clone(), listener));
     tracing::info!(node = %cfg.node, socket = %socket.display(), "ourod ready");

@@ -9,15 +9,20 @@
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
 //! `.await`.
 
+mod flows;
+mod local;
+mod mgmt;
+mod names;
+mod stack;
+
 use crate::config::Config;
-use crate::policy::{Kind, Policies, PolicySpec, param_from_cli};
+use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, param_from_cli};
 use ouro_core::ipcp::FlowEnd;
-use ouro_core::routing::NativeSpf;
-use ouro_core::{Eid, Event, Instant, Ipcp, LayerConfig, NameHash, PortId, QosSpec};
+use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
 use ouro_flow::ipc;
 use ouro_flow::proto::{ErrorKind, Reply, Request};
+use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
-use ouro_shim_udp::{ShimOptions, UdpShim};
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -37,26 +42,10 @@ const FLOW_BATCH: usize = 64;
 /// Receive batches read from one shim per wake-up before yielding.
 const SHIM_BATCHES: usize = 16;
 
-/// Errors starting the daemon.
+/// Errors starting the daemon: an operation of the configuration failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A shim could not be set up.
-    #[error("layer `{layer}`: {source}")]
-    Shim {
-        /// The layer.
-        layer: String,
-        /// Why.
-        source: ouro_shim_udp::ShimError,
-    },
-    /// A configured policy could not be loaded.
-    #[error("layer `{layer}`: {reason}")]
-    Policy {
-        /// The layer.
-        layer: String,
-        /// Why.
-        reason: String,
-    },
-}
+#[error("{0}")]
+pub struct StartError(String);
 
 struct Shim {
     name: String,
@@ -66,9 +55,19 @@ struct Shim {
 }
 
 struct Layer {
+    /// The layer's name (empty until bootstrapped or enrolled).
     name: String,
+    /// The IPCP's name (empty once destroyed).
+    ipcp_name: String,
+    /// Destroyed: the slot stays (indices are keys elsewhere) but holds an idle IPCP.
+    destroyed: bool,
     ipcp: Ipcp,
+    /// The UDP shim below.
     lower: Option<usize>,
+    /// The local shim below, and this IPCP's member id in it.
+    local: Option<(usize, ouro_shim_local::MemberId)>,
+    /// The unicast IPCP below (ports are N-1 flows in its layer).
+    over: Option<usize>,
     enroll_via: Option<PortId>,
     enroll_retry_at: Option<Instant>,
     connects: Vec<(PortId, u32)>,
@@ -89,6 +88,14 @@ struct FlowSlot {
     rx_drops: u64,
     /// Application writes the core refused (no route...).
     tx_errors: u64,
+    /// Bytes sent into the layer.
+    tx_bytes: u64,
+    /// Bytes delivered to the application.
+    rx_bytes: u64,
+    /// When the flow was opened.
+    created: Instant,
+    /// The application's process id (from the control connection's credentials).
+    pid: Option<u32>,
 }
 
 struct PendingAlloc {
@@ -129,119 +136,59 @@ pub struct Daemon {
     out: Vec<(PortId, Vec<u8>)>,
     stats: Stats,
     policies: Policies,
+    /// The receive task of each UDP shim (same indices as `shims`).
+    shim_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Local shim layers.
+    locals: Vec<local::LocalLayer>,
+    /// Flows through local layers, by flow id.
+    local_flows: BTreeMap<u32, local::LocalFlow>,
+    next_local_flow: u32,
+    /// Created names and their bindings.
+    name_table: BTreeMap<String, names::NameEntry>,
+    /// Next sweep of the UDP shims' learned peers.
+    sweep_at: Option<Instant>,
+    /// N-1 flows of IPCPs over unicast layers.
+    n1: stack::N1Flows,
 }
 
 impl Daemon {
-    /// Build the daemon from a configuration (binds the shims; must run inside the runtime).
+    /// Build the daemon from a configuration: an empty daemon, then the configuration's
+    /// operations applied one by one, exactly as `ouro ipcp ...`/`ouro name ...` would at run
+    /// time (binds the shims; must run inside the runtime's `LocalSet`).
     pub fn new(cfg: &Config) -> Result<Rc<RefCell<Daemon>>, StartError> {
-        let start = std::time::Instant::now();
-        let now = Instant::ZERO;
-        let seed = seed_from(&cfg.node);
-        let mut shims = Vec::new();
-        for u in &cfg.udp {
-            let mut opts = ShimOptions::default();
-            if let Some(m) = u.max_learned {
-                opts.max_learned = m;
-            }
-            let mut udp = UdpShim::bind(u.bind, opts).map_err(|source| StartError::Shim {
-                layer: u.name.clone(),
-                source,
-            })?;
-            let mut peer_names = BTreeMap::new();
-            for (name, addr) in &u.peers {
-                peer_names.insert(udp.add_peer(*addr), name.clone());
-            }
-            let faults = u
-                .fault
-                .map(|(f, s)| Faults::new(f, if s == 0 { seed } else { s }));
-            shims.push(Shim {
-                name: u.name.clone(),
-                udp,
-                faults,
-                peer_names,
-            });
-        }
-        let mut layers = Vec::new();
-        let mut policies = Policies::default();
-        for (i, l) in cfg.unicast.iter().enumerate() {
-            let ipcp_name = format!("{}.{}", cfg.node, l.name);
-            let policy = Box::new(NativeSpf::default());
-            let lseed = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let mut ipcp = if l.bootstrap {
-                let mut lc = LayerConfig::named(&l.name);
-                if let Some(h) = l.hello {
-                    lc.hello_interval = h;
-                }
-                if let Some(d) = l.dead {
-                    lc.dead_interval = d;
-                }
-                Ipcp::bootstrap(&ipcp_name, lc, policy, now, lseed)
-            } else {
-                Ipcp::new(&ipcp_name, policy, now, lseed)
-            };
-            for (kind, spec) in [
-                (Kind::Routing, &l.policies.routing),
-                (Kind::Scheduler, &l.policies.scheduler),
-                (Kind::Auth, &l.policies.auth),
-            ] {
-                if spec.policy != "native" {
-                    policies
-                        .install(&l.name, &mut ipcp, now, kind, spec, false)
-                        .map_err(|reason| StartError::Policy {
-                            layer: l.name.clone(),
-                            reason,
-                        })?;
-                }
-            }
-            let peer_port = |p: usize| PortId(p as u32);
-            let connects: Vec<(PortId, u32)> =
-                l.connect.iter().map(|(p, c)| (peer_port(*p), *c)).collect();
-            for (port, cost) in &connects {
-                ipcp.connect(now, *port, *cost);
-            }
-            let enroll_via = l.enroll.map(peer_port);
-            if let Some(port) = enroll_via {
-                ipcp.enroll_via(now, port);
-            }
-            layers.push(Layer {
-                name: l.name.clone(),
-                ipcp,
-                lower: l.lower,
-                enroll_via,
-                enroll_retry_at: None,
-                connects,
-                names: HashMap::new(),
-            });
-        }
-        let mut static_names = BTreeMap::new();
-        for (name, ls) in &cfg.names {
-            static_names.insert(name.clone(), ls.clone());
-        }
         let d = Rc::new(RefCell::new(Daemon {
             me: Weak::new(),
-            start,
+            start: std::time::Instant::now(),
             node: cfg.node.clone(),
-            shims,
-            layers,
+            shims: Vec::new(),
+            layers: Vec::new(),
             flows: HashMap::new(),
             pending: HashMap::new(),
             listeners: BTreeMap::new(),
-            static_names,
+            static_names: BTreeMap::new(),
             next_gen: 1,
             next_conn: 1,
             timer: Rc::new(Notify::new()),
             armed: None,
             out: Vec::new(),
             stats: Stats::default(),
-            policies,
+            policies: Policies::default(),
+            shim_tasks: Vec::new(),
+            locals: Vec::new(),
+            local_flows: BTreeMap::new(),
+            next_local_flow: 1,
+            name_table: BTreeMap::new(),
+            sweep_at: None,
+            n1: stack::N1Flows::default(),
         }));
         {
             let mut dm = d.borrow_mut();
             dm.me = Rc::downgrade(&d);
-            for li in 0..dm.layers.len() {
-                if dm.layers[li].ipcp.is_enrolled() {
-                    dm.register_static(li);
-                }
+            for op in &cfg.ops {
+                dm.apply(op).map_err(StartError)?;
+            }
+            for (ipcp, lp) in &cfg.policies {
+                dm.install_configured(ipcp, lp).map_err(StartError)?;
             }
             dm.pump();
         }
@@ -292,6 +239,7 @@ impl Daemon {
                     self.on_event(li, ev);
                 }
             }
+            busy |= self.local_deliver();
             if !busy {
                 break;
             }
@@ -307,7 +255,12 @@ impl Daemon {
 
     fn transmit(&mut self, li: usize, port: PortId, data: Vec<u8>) {
         let Some(si) = self.layers[li].lower else {
-            return; // a local layer has no ports
+            if let Some((lsi, me)) = self.layers[li].local {
+                self.locals[lsi].shim.send(me, port, data);
+            } else if self.layers[li].over.is_some() {
+                self.n1_transmit(li, port, &data);
+            }
+            return; // a layer with no lower layer has no ports
         };
         let now = self.now();
         let shim = &mut self.shims[si];
@@ -352,17 +305,35 @@ impl Daemon {
                 }
             }
             Event::RoutesChanged => tracing::debug!(layer = %lname(self), "routes changed"),
-            Event::FlowAllocated { flow } => self.on_allocated(li, flow),
+            Event::FlowAllocated { flow } => {
+                if !self.n1_allocated(li, flow) {
+                    self.on_allocated(li, flow);
+                }
+            }
             Event::FlowRequest { flow, name, qos } => self.on_request(li, flow, name, qos),
             Event::FlowData { flow, data } => {
+                let data = if self.n1.by_lower.is_empty() {
+                    data
+                } else {
+                    match self.n1_data(li, flow, data) {
+                        Ok(()) => return,
+                        Err(data) => data,
+                    }
+                };
                 if let Some(slot) = self.flows.get_mut(&(li, flow)) {
                     match ipc::send(slot.fd.get_ref(), &data) {
-                        Ok(_) => slot.rx_msgs += 1,
+                        Ok(_) => {
+                            slot.rx_msgs += 1;
+                            slot.rx_bytes += data.len() as u64;
+                        }
                         Err(_) => slot.rx_drops += 1,
                     }
                 }
             }
             Event::FlowEnded { flow, reason } => {
+                if self.n1_ended(li, flow, reason) {
+                    return;
+                }
                 if let Some(p) = self.pending.remove(&(li, flow)) {
                     let (kind, message) = match reason {
                         FlowEnd::NameUnknown => (
@@ -411,6 +382,9 @@ impl Daemon {
     }
 
     fn on_request(&mut self, li: usize, flow: Eid, hash: NameHash, qos: QosSpec) {
+        if self.n1_request(li, flow, hash) {
+            return;
+        }
         let now = self.now();
         let name = self.layers[li].names.get(&hash).cloned();
         let listener = name
@@ -475,6 +449,10 @@ impl Daemon {
                 rx_msgs: 0,
                 rx_drops: 0,
                 tx_errors: 0,
+                tx_bytes: 0,
+                rx_bytes: 0,
+                created: self.now(),
+                pid: names::peer_pid(conn),
             },
         );
         if let Some(me) = self.me.upgrade() {
@@ -490,7 +468,10 @@ impl Daemon {
             return;
         };
         match self.layers[key.0].ipcp.flow_write(now, key.1, data) {
-            Ok(()) => slot.tx_msgs += 1,
+            Ok(()) => {
+                slot.tx_msgs += 1;
+                slot.tx_bytes += data.len() as u64;
+            }
             Err(_) => slot.tx_errors += 1,
         }
     }
@@ -534,12 +515,20 @@ impl Daemon {
         for p in self.pending.values() {
             take(Some(p.deadline));
         }
+        take(self.sweep_at);
+        take(self.n1_deadline());
         next
     }
 
     /// Run whatever is due.
     fn on_timer(&mut self) {
         let now = self.now();
+        if self.sweep_at.is_some_and(|t| t <= now) {
+            self.sweep_learned(now);
+        }
+        if self.n1_deadline().is_some_and(|t| t <= now) {
+            self.n1_retry(now);
+        }
         for li in 0..self.layers.len() {
             if self.layers[li]
                 .ipcp
@@ -621,6 +610,7 @@ impl Daemon {
         }
         for name in dropped {
             self.listeners.remove(&name);
+            self.local_listener_gone(&name);
             let keep = self.static_names.get(&name).cloned().unwrap_or_default();
             for li in 0..self.layers.len() {
                 if keep.contains(&li) {
@@ -645,15 +635,29 @@ impl Daemon {
         self.pump();
     }
 
+    /// The unicast IPCPs of layer `name` (every live one if None); a local layer's name
+    /// gives none (the caller handles local layers).
     fn layer_index(&self, name: Option<&str>) -> Result<Vec<usize>, Reply> {
+        let live = |l: &&Layer| !l.destroyed;
         match name {
-            None => Ok((0..self.layers.len()).collect()),
-            Some(n) => self
-                .layers
-                .iter()
-                .position(|l| l.name == n)
-                .map(|i| vec![i])
-                .ok_or_else(|| bad(format!("no unicast layer `{n}`"))),
+            None => Ok((0..self.layers.len())
+                .filter(|i| !self.layers[*i].destroyed)
+                .collect()),
+            Some(n) if self.local_index(n).is_some() => Ok(Vec::new()),
+            Some(n) => {
+                let v: Vec<usize> = (0..self.layers.len())
+                    .filter(|i| {
+                        Some(&self.layers[*i])
+                            .filter(live)
+                            .is_some_and(|l| l.name == n)
+                    })
+                    .collect();
+                if v.is_empty() {
+                    Err(bad(format!("no layer `{n}`")))
+                } else {
+                    Ok(v)
+                }
+            }
         }
     }
 
@@ -670,6 +674,9 @@ impl Daemon {
                 let Some(spec) = QosSpec::preset(&qos) else {
                     return Some(bad(format!("unknown QoS preset `{qos}`")));
                 };
+                if let Some(lsi) = self.local_for_alloc(&name, layer.as_deref()) {
+                    return self.local_alloc(lsi, conn, &name, &qos);
+                }
                 let candidates = match self.layer_index(layer.as_deref()) {
                     Ok(c) => c,
                     Err(r) => return Some(r),
@@ -706,9 +713,13 @@ impl Daemon {
                 }
             }
             Request::Listen { name, layers } => {
+                if let Err(r) = self.may_listen(&name, conn) {
+                    return Some(r);
+                }
                 let mut idx = Vec::new();
+                self.local_register(&name, &layers, false);
                 if layers.is_empty() {
-                    idx = (0..self.layers.len()).collect();
+                    idx = self.layer_index(None).unwrap_or_default();
                 } else {
                     for l in &layers {
                         match self.layer_index(Some(l)) {
@@ -726,23 +737,15 @@ impl Daemon {
                 }
                 Reply::Ok
             }
-            Request::Register { name, layer } => match self.layer_index(layer.as_deref()) {
-                Ok(idx) => {
-                    let e = self.static_names.entry(name.clone()).or_default();
-                    for li in &idx {
-                        if !e.contains(li) {
-                            e.push(*li);
-                        }
-                    }
-                    for li in idx {
-                        self.register_in(li, now, &name);
-                    }
-                    Reply::Ok
+            Request::Register { name, layer } => {
+                match self.register_name(&name, layer.as_deref()) {
+                    Ok(()) => Reply::Ok,
+                    Err(message) => bad(message),
                 }
-                Err(r) => r,
-            },
+            }
             Request::Unregister { name, layer } => match self.layer_index(layer.as_deref()) {
                 Ok(idx) => {
+                    self.local_unregister(&name, layer.as_deref());
                     if let Some(e) = self.static_names.get_mut(&name) {
                         e.retain(|l| !idx.contains(l));
                     }
@@ -761,6 +764,21 @@ impl Daemon {
             },
             Request::ListIpcps => Reply::Info {
                 info: self.ipcps_json(),
+            },
+            Request::ListFlows => Reply::Info {
+                info: self.flows_json(),
+            },
+            op @ (Request::IpcpCreate { .. }
+            | Request::IpcpBootstrap { .. }
+            | Request::IpcpEnroll { .. }
+            | Request::IpcpConnect { .. }
+            | Request::IpcpDestroy { .. }
+            | Request::NameCreate { .. }
+            | Request::NameBind { .. }
+            | Request::NameUnbind { .. }
+            | Request::NameDestroy { .. }) => match self.apply(&op) {
+                Ok(()) => Reply::Ok,
+                Err(message) => bad(message),
             },
             Request::Status => Reply::Info {
                 info: self.status_json(),
@@ -803,6 +821,31 @@ impl Daemon {
         Some(reply)
     }
 
+    /// Install the policies the configuration declares for unicast IPCP `ipcp` (at start:
+    /// they replace the native defaults, no probation).
+    fn install_configured(&mut self, ipcp: &str, lp: &LayerPolicies) -> Result<(), String> {
+        let now = self.now();
+        let Some(l) = self
+            .layers
+            .iter_mut()
+            .find(|l| !l.destroyed && l.ipcp_name == ipcp)
+        else {
+            return Err(format!("no unicast IPCP `{ipcp}` for its policies"));
+        };
+        for (kind, spec) in [
+            (Kind::Routing, &lp.routing),
+            (Kind::Scheduler, &lp.scheduler),
+            (Kind::Auth, &lp.auth),
+        ] {
+            if spec.policy != "native" {
+                self.policies
+                    .install(&l.name, &mut l.ipcp, now, kind, spec, false)
+                    .map_err(|reason| format!("layer `{}`: {reason}", l.name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// `ouro policy load`: hot-swap one policy of a layer (on probation).
     fn load_policy(
         &mut self,
@@ -817,7 +860,11 @@ impl Daemon {
                 "unknown policy kind `{kind}` (routing, scheduler or auth)"
             ));
         };
-        let Some(l) = self.layers.iter_mut().find(|l| l.name == layer) else {
+        let Some(l) = self
+            .layers
+            .iter_mut()
+            .find(|l| !l.destroyed && l.name == layer)
+        else {
             return bad(format!("no unicast layer `{layer}`"));
         };
         let spec = PolicySpec {
@@ -837,46 +884,12 @@ impl Daemon {
     }
 
     fn policy_stats(&self) -> serde_json::Value {
-        self.policies
-            .stats_json(self.layers.iter().map(|l| (l.name.as_str(), &l.ipcp)))
-    }
-
-    fn names_json(&self) -> serde_json::Value {
-        let mut names = Vec::new();
-        for l in &self.layers {
-            let mut v: Vec<&String> = l.names.values().collect();
-            v.sort();
-            for n in v {
-                names.push(json!({
-                    "name": n,
-                    "layer": l.name,
-                    "listeners": self.listeners.get(n).map_or(0, Vec::len),
-                }));
-            }
-        }
-        json!(names)
-    }
-
-    fn ipcps_json(&self) -> serde_json::Value {
-        let mut v = Vec::new();
-        for s in &self.shims {
-            v.push(json!({
-                "layer": s.name,
-                "type": "udp",
-                "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            }));
-        }
-        for l in &self.layers {
-            v.push(json!({
-                "layer": l.name,
-                "type": "unicast",
-                "name": format!("{}.{}", self.node, l.name),
-                "enrolled": l.ipcp.is_enrolled(),
-                "address": l.ipcp.address().0,
-                "lower": l.lower.map(|i| self.shims[i].name.clone()),
-            }));
-        }
-        json!(v)
+        self.policies.stats_json(
+            self.layers
+                .iter()
+                .filter(|l| !l.destroyed)
+                .map(|l| (l.name.as_str(), &l.ipcp)),
+        )
     }
 
     /// The whole state as JSON (what `ouro status --json` prints).
@@ -911,7 +924,8 @@ impl Daemon {
                         "rx_datagrams": c.rx_datagrams, "rx_bytes": c.rx_bytes,
                         "tx_datagrams": c.tx_datagrams, "tx_bytes": c.tx_bytes,
                         "rx_batches": c.rx_batches, "tx_syscalls": c.tx_syscalls,
-                        "peers_learned": c.peers_learned, "drop_stranger": c.drop_stranger,
+                        "peers_learned": c.peers_learned, "peers_expired": c.peers_expired,
+                        "drop_stranger": c.drop_stranger,
                         "drop_bad": c.drop_bad, "drop_tx": c.drop_tx,
                     },
                 })
@@ -921,6 +935,7 @@ impl Daemon {
             .layers
             .iter()
             .enumerate()
+            .filter(|(_, l)| !l.destroyed)
             .map(|(li, l)| {
                 let ip = &l.ipcp;
                 let fib = ip.fib();
@@ -955,6 +970,7 @@ impl Daemon {
                         (eid.0, json!({
                             "flow": eid.0, "name": s.name, "qos": s.qos,
                             "tx_msgs": s.tx_msgs, "rx_msgs": s.rx_msgs,
+                            "tx_bytes": s.tx_bytes, "rx_bytes": s.rx_bytes, "pid": s.pid,
                             "rx_drops": s.rx_drops, "tx_errors": s.tx_errors,
                         }))
                     })
@@ -963,8 +979,8 @@ impl Daemon {
                 json!({
                     "name": l.name,
                     "type": "unicast",
-                    "ipcp": format!("{}.{}", self.node, l.name),
-                    "lower": l.lower.map(|i| self.shims[i].name.clone()),
+                    "ipcp": l.ipcp_name,
+                    "lower": self.lower_name(li),
                     "enrolled": ip.is_enrolled(),
                     "address": ip.address().0,
                     "neighbors": neighbors,
@@ -994,7 +1010,21 @@ impl Daemon {
             "pid": std::process::id(),
             "uptime_ms": self.now().as_millis(),
             "shims": shims,
+            "locals": self.locals.iter().map(|l| {
+                let c = l.shim.counters();
+                json!({
+                    "name": l.name,
+                    "type": "local",
+                    "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
+                    "names": l.names.keys().collect::<Vec<_>>(),
+                    "counters": {
+                        "delivered": c.delivered, "delivered_bytes": c.delivered_bytes,
+                        "drop_port": c.drop_port, "drop_full": c.drop_full,
+                    },
+                })
+            }).collect::<Vec<_>>(),
             "layers": layers,
+            "flows": self.flows_json(),
             "pending_allocs": self.pending.len(),
             "counters": {
                 "flows_allocated": self.stats.flows_allocated,

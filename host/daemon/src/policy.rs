@@ -278,6 +278,11 @@ impl Policies {
         Ok(())
     }
 
+    /// Forget what was loaded into `layer` (its IPCP is destroyed).
+    pub fn forget(&mut self, layer: &str) {
+        self.loaded.retain(|l| l.layer != layer);
+    }
+
     /// The policies in force per layer with their metrics (`ouro policy stats`).
     pub fn stats_json<'a>(&self, layers: impl Iterator<Item = (&'a str, &'a Ipcp)>) -> Value {
         let mut out = Vec::new();

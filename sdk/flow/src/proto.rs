@@ -52,6 +52,100 @@ pub enum Request {
     ListIpcps,
     /// Everything: layers, neighbours, forwarding tables, flows, counters.
     Status,
+    /// Create an IPCP (a shim IPCP is its own layer and is ready at once; a unicast IPCP
+    /// waits for [`Request::IpcpBootstrap`] or [`Request::IpcpEnroll`]).
+    IpcpCreate {
+        /// The IPCP's name (for a shim: its layer's name too).
+        name: String,
+        /// What kind of IPCP.
+        kind: IpcpKind,
+        /// A unicast IPCP: the shim layer below it (or set by the first `over`).
+        #[serde(default)]
+        lower: Option<String>,
+        /// A UDP shim: its socket and peers.
+        #[serde(default)]
+        udp: Option<UdpOptions>,
+    },
+    /// Make a unicast IPCP the first member of a new layer.
+    IpcpBootstrap {
+        /// The IPCP.
+        name: String,
+        /// The layer's name.
+        layer: String,
+        /// Keepalive interval (ms), if not the default.
+        #[serde(default)]
+        hello_ms: Option<u64>,
+        /// Dead interval (ms), if not the default.
+        #[serde(default)]
+        dead_ms: Option<u64>,
+    },
+    /// Enroll a unicast IPCP in a layer through a member reachable over its lower layer.
+    IpcpEnroll {
+        /// The IPCP.
+        name: String,
+        /// The layer.
+        layer: String,
+        /// The member to enroll through: a peer name or `address:port` of a UDP lower layer,
+        /// an IPCP name on a local one (default on a local layer: a member already in it).
+        #[serde(default)]
+        via: Option<String>,
+        /// The lower layer, if the IPCP has none yet.
+        #[serde(default)]
+        over: Option<String>,
+    },
+    /// Form an adjacency (an N-1 flow) between a unicast IPCP and a peer over its lower layer.
+    IpcpConnect {
+        /// The IPCP.
+        name: String,
+        /// The peer: as for [`Request::IpcpEnroll`]'s `via`.
+        to: String,
+        /// The lower layer, if the IPCP has none yet.
+        #[serde(default)]
+        over: Option<String>,
+        /// The link cost to advertise.
+        #[serde(default = "one")]
+        cost: u32,
+    },
+    /// Destroy an IPCP (its flows end; a shim must have no IPCP above it).
+    IpcpDestroy {
+        /// The IPCP.
+        name: String,
+    },
+    /// Create a name (with no binding or registration yet).
+    NameCreate {
+        /// The name.
+        name: String,
+    },
+    /// Bind a program (by executable name or path) or a process to a name: only bound
+    /// processes may then accept flows to it. Creates the name if needed.
+    NameBind {
+        /// The name.
+        name: String,
+        /// A program: the basename or full path of the executable.
+        #[serde(default)]
+        program: Option<String>,
+        /// A running process.
+        #[serde(default)]
+        pid: Option<u32>,
+    },
+    /// Remove a binding (both fields empty: every binding of the name).
+    NameUnbind {
+        /// The name.
+        name: String,
+        /// The program.
+        #[serde(default)]
+        program: Option<String>,
+        /// The process.
+        #[serde(default)]
+        pid: Option<u32>,
+    },
+    /// Destroy a name: its bindings and registrations go.
+    NameDestroy {
+        /// The name.
+        name: String,
+    },
+    /// The flows of this system.
+    ListFlows,
     /// Change the fault injection of a shim layer.
     Fault {
         /// The shim layer.
@@ -82,6 +176,74 @@ pub enum Request {
     },
     /// The policies in force and their call metrics. Answered by [`Reply::Info`].
     PolicyStats,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The kinds of IPCP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpcpKind {
+    /// A member of a unicast layer (routing, forwarding, flow allocation).
+    Unicast,
+    /// A UDP shim: one socket, peers as ports.
+    Udp,
+    /// A local shim: joins the IPCPs and applications of this system.
+    Local,
+}
+
+/// The settings of a UDP shim.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UdpOptions {
+    /// `address:port` to bind (IPv4 or `[IPv6]`).
+    pub bind: String,
+    /// Configured peers: (name, `address:port`).
+    #[serde(default)]
+    pub peers: Vec<(String, String)>,
+    /// How many peers may be learned from incoming datagrams.
+    #[serde(default)]
+    pub max_learned: Option<usize>,
+    /// Forget a learned peer silent this long (ms; 0: never).
+    #[serde(default)]
+    pub learned_ttl_ms: Option<u64>,
+    /// Fault injection: (loss, duplicate, reorder, delay_ms, down, seed).
+    #[serde(default)]
+    pub fault: Option<FaultSpec>,
+}
+
+/// A fault-injection setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultSpec {
+    /// Loss probability.
+    pub loss: f64,
+    /// Duplication probability.
+    pub duplicate: f64,
+    /// Reordering probability.
+    pub reorder: f64,
+    /// Added delay in milliseconds.
+    pub delay_ms: u64,
+    /// Link down.
+    pub down: bool,
+    /// Random seed (0: derived from the node).
+    pub seed: u64,
+}
+
+impl FaultSpec {
+    /// Probabilities must lie between 0 and 1.
+    pub fn check(&self) -> Result<(), String> {
+        for (what, v) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("fault {what} must be between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A reply (or an unsolicited announcement on a listening connection).

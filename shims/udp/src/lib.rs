@@ -3,7 +3,8 @@
 //!
 //! - Peers come from the configuration ([`UdpShim::add_peer`]) or are learned from the first
 //!   datagram they send (up to [`ShimOptions::max_learned`]; later strangers are counted and
-//!   dropped).
+//!   dropped). A learned peer that falls silent for [`ShimOptions::learned_ttl`] is forgotten
+//!   by [`UdpShim::expire_learned`] (explicit time; counted), freeing its place in the table.
 //! - One datagram carries one PDU, unchanged. Anything the socket delivers is handed up; the
 //!   core parses it with checked views and counts what it cannot parse, so garbage never
 //!   crashes anything. Oversized or truncated datagrams are dropped here and counted.
@@ -18,7 +19,7 @@
 
 pub mod fault;
 
-use ouro_core::PortId;
+use ouro_core::{Instant, PortId};
 use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
@@ -56,6 +57,8 @@ pub struct ShimOptions {
     pub socket_buffer: usize,
     /// PDUs queued for sending when the socket is full, beyond which new ones are dropped.
     pub max_queued: usize,
+    /// A learned peer silent for this long is forgotten (None: never).
+    pub learned_ttl: Option<std::time::Duration>,
 }
 
 impl Default for ShimOptions {
@@ -64,6 +67,7 @@ impl Default for ShimOptions {
             max_learned: 1024,
             socket_buffer: 4 << 20,
             max_queued: 4096,
+            learned_ttl: Some(std::time::Duration::from_secs(300)),
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct ShimCounters {
     pub peers_learned: u64,
     /// Datagrams dropped: from an unknown peer while the learned-peer table was full.
     pub drop_stranger: u64,
+    /// Learned peers forgotten after falling silent.
+    pub peers_expired: u64,
     /// Datagrams dropped: empty or truncated.
     pub drop_bad: u64,
     /// PDUs dropped on send: unknown port, too big, queue full or a socket error.
@@ -111,6 +117,8 @@ pub struct UdpShim {
     opts: ShimOptions,
     by_addr: HashMap<SocketAddr, PortId>,
     by_port: Vec<SocketAddr>,
+    /// Per port: how the peer came to be known and whether it spoke since the last sweep.
+    origin: Vec<Origin>,
     learned: usize,
     rx_bufs: Vec<Vec<u8>>,
     rx_meta: Vec<RecvMeta>,
@@ -148,6 +156,7 @@ impl UdpShim {
             opts,
             by_addr: HashMap::new(),
             by_port: Vec::new(),
+            origin: Vec::new(),
             learned: 0,
             rx_bufs: (0..BATCH_SIZE).map(|_| vec![0; buf_len]).collect(),
             rx_meta: vec![RecvMeta::default(); BATCH_SIZE],
@@ -168,15 +177,60 @@ impl UdpShim {
         if let Some(p) = self.by_addr.get(&addr) {
             return *p;
         }
+        self.new_port(addr, Origin::Configured)
+    }
+
+    fn new_port(&mut self, addr: SocketAddr, origin: Origin) -> PortId {
         let port = PortId(u32::try_from(self.by_port.len()).unwrap_or(u32::MAX));
         self.by_port.push(addr);
+        self.origin.push(origin);
         self.by_addr.insert(addr, port);
         port
     }
 
-    /// The peer endpoint behind `port`.
+    /// Forget learned peers that sent nothing for [`ShimOptions::learned_ttl`]; returns their
+    /// ports (the driver tells the IPCP above they are down). Call it now and then (each
+    /// call is one sweep: a peer heard since the previous sweep counts as heard at `now`).
+    /// A forgotten peer that speaks again is learned anew, on a new port.
+    pub fn expire_learned(&mut self, now: Instant) -> Vec<PortId> {
+        let Some(ttl) = self.opts.learned_ttl else {
+            return Vec::new();
+        };
+        let mut gone = Vec::new();
+        for (i, o) in self.origin.iter_mut().enumerate() {
+            match *o {
+                Origin::Learned { heard: true, .. } => {
+                    *o = Origin::Learned {
+                        heard: false,
+                        last: now,
+                    };
+                }
+                Origin::Learned { heard: false, last }
+                    if now.saturating_duration_since(last) >= ttl =>
+                {
+                    *o = Origin::Expired;
+                    gone.push(PortId(i as u32));
+                }
+                _ => {}
+            }
+        }
+        for p in &gone {
+            if let Some(a) = self.by_port.get(p.0 as usize) {
+                self.by_addr.remove(a);
+                tracing::debug!(addr = %a, "udp shim: learned peer expired");
+            }
+        }
+        self.learned -= gone.len().min(self.learned);
+        self.counters.peers_expired += gone.len() as u64;
+        gone
+    }
+
+    /// The peer endpoint behind `port` (None once an expired learned peer was forgotten).
     pub fn peer_addr(&self, port: PortId) -> Option<SocketAddr> {
-        self.by_port.get(port.0 as usize).copied()
+        match self.origin.get(port.0 as usize) {
+            Some(Origin::Expired) | None => None,
+            Some(_) => self.by_port.get(port.0 as usize).copied(),
+        }
     }
 
     /// The port of a known peer.
@@ -184,12 +238,14 @@ impl UdpShim {
         self.by_addr.get(&normalize(addr)).copied()
     }
 
-    /// All peers: (port, address).
+    /// All current peers: (port, address).
     pub fn peers(&self) -> impl Iterator<Item = (PortId, SocketAddr)> + '_ {
         self.by_port
             .iter()
+            .zip(&self.origin)
             .enumerate()
-            .map(|(i, a)| (PortId(i as u32), *a))
+            .filter(|(_, (_, o))| **o != Origin::Expired)
+            .map(|(i, (a, _))| (PortId(i as u32), *a))
     }
 
     /// Counters so far.
@@ -243,12 +299,21 @@ impl UdpShim {
             let meta = self.rx_meta[i];
             let addr = normalize(meta.addr);
             let (port, new_peer) = match self.by_addr.get(&addr) {
-                Some(p) => (*p, false),
+                Some(p) => {
+                    if let Some(Origin::Learned { heard, .. }) = self.origin.get_mut(p.0 as usize) {
+                        *heard = true;
+                    }
+                    (*p, false)
+                }
                 None if self.learned < self.opts.max_learned => {
                     self.learned += 1;
                     self.counters.peers_learned += 1;
                     tracing::debug!(%addr, "udp shim: learned peer");
-                    (self.add_peer(addr), true)
+                    let origin = Origin::Learned {
+                        heard: true,
+                        last: Instant::ZERO,
+                    };
+                    (self.new_port(addr, origin), true)
                 }
                 None => {
                     self.counters.drop_stranger += 1;
@@ -366,6 +431,17 @@ impl UdpShim {
             }
         }
     }
+}
+
+/// How a port's peer came to be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// From the configuration: never expires.
+    Configured,
+    /// From an incoming datagram: `heard` since the sweep at `last`.
+    Learned { heard: bool, last: Instant },
+    /// Learned, then forgotten after falling silent.
+    Expired,
 }
 
 /// Waits on a shim's socket readiness; see [`UdpShim::readiness`].
@@ -506,5 +582,46 @@ mod tests {
         // Sending on an unknown port is counted, not a panic.
         b.send(PortId(77), vec![1]);
         assert_eq!(b.counters().drop_tx, 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn silent_learned_peers_expire_with_explicit_time() {
+        let opts = ShimOptions {
+            max_learned: 1,
+            learned_ttl: Some(Duration::from_secs(10)),
+            ..ShimOptions::default()
+        };
+        let mut b = UdpShim::bind("127.0.0.1:0".parse().expect("addr"), opts).expect("bind");
+        let configured = b.add_peer("127.0.0.1:9".parse().expect("addr"));
+        let dst = b.local_addr().expect("addr");
+        let talker = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        talker.send_to(b"hi", dst).expect("send");
+        let port = recv_some(&mut b, 1).await[0].0;
+        let t0 = Instant::from_millis(1_000);
+        assert!(
+            b.expire_learned(t0).is_empty(),
+            "heard since the last sweep"
+        );
+        // It speaks again before the deadline: the clock restarts at that sweep.
+        talker.send_to(b"again", dst).expect("send");
+        recv_some(&mut b, 1).await;
+        let t1 = t0 + Duration::from_secs(9);
+        assert!(b.expire_learned(t1).is_empty());
+        assert!(b.expire_learned(t1 + Duration::from_secs(9)).is_empty());
+        // Silent for the whole ttl: forgotten and counted; the configured peer stays.
+        assert_eq!(b.expire_learned(t1 + Duration::from_secs(10)), vec![port]);
+        assert_eq!(b.counters().peers_expired, 1);
+        assert_eq!(b.peer_addr(port), None);
+        assert!(b.peer_addr(configured).is_some());
+        assert_eq!(b.peers().count(), 1);
+        b.send(port, vec![1]);
+        assert_eq!(b.counters().drop_tx, 1, "an expired port is unknown");
+        // Its place in the table is free again: a new stranger is learned on a new port.
+        other.send_to(b"new", dst).expect("send");
+        let got = recv_some(&mut b, 1).await;
+        assert!(got[0].1, "learned");
+        assert_ne!(got[0].0, port);
+        assert_eq!(b.counters().drop_stranger, 0);
     }
 }

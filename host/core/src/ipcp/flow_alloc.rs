@@ -394,4 +394,12 @@ impl Ipcp {
     pub fn flow_congestion(&self, flow: Eid) -> Option<u16> {
         self.flows.get(flow).map(|f| f.peer_ece)
     }
+
+    /// The other end of an allocated `flow`: its IPCP's address and its endpoint id.
+    pub fn flow_peer(&self, flow: Eid) -> Option<(Address, Eid)> {
+        match self.flows.get(flow)?.state {
+            FlowState::Allocated { peer, peer_eid } => Some((peer, peer_eid)),
+            _ => None,
+        }
+    }
 }

@@ -164,6 +164,16 @@ pub(super) fn open_flow(net: &mut Net, name: &str) -> Eid {
         .expect("pending flow");
     net.run_for(Duration::from_millis(50));
     assert!(net.take_events(0).contains(&Event::FlowAllocated { flow }));
+    // Each end knows the other: its IPCP's address and endpoint id.
+    assert_eq!(
+        net.nodes[0].flow_peer(flow),
+        Some((net.nodes[2].address(), requests[0]))
+    );
+    assert_eq!(
+        net.nodes[2].flow_peer(requests[0]),
+        Some((net.nodes[0].address(), flow))
+    );
+    assert_eq!(net.nodes[0].flow_peer(Eid(u32::MAX)), None);
     flow
 }
 

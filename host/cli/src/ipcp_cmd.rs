@@ -1,0 +1,405 @@
+//! `ouro ipcp ...`, `ouro name ...` and `ouro flows`: managing a running `ourod` in the manner
+//! of Ouroboros' `irm` and of iproute2. Every request goes over the control socket; the daemon
+//! applies the same operations its configuration file lists.
+
+use crate::mgmt_cmd::{connect, fail, s};
+use clap::{Args, Subcommand, ValueEnum};
+use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
+use serde_json::Value;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// IPCP types `ouro ipcp create` knows.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Kind {
+    /// A member of a unicast layer.
+    Unicast,
+    /// A UDP shim (one socket).
+    Udp,
+    /// A local shim (this system only).
+    Local,
+}
+
+/// `ouro ipcp ...`
+#[derive(Debug, Subcommand)]
+pub enum IpcpCmd {
+    /// List this system's IPCPs.
+    List,
+    /// Create an IPCP.
+    Create {
+        /// Its name.
+        name: String,
+        /// Its type.
+        #[arg(long = "type", value_enum)]
+        kind: Kind,
+        /// unicast: the shim layer below.
+        #[arg(long)]
+        lower: Option<String>,
+        /// udp: the address:port to bind.
+        #[arg(long)]
+        bind: Option<String>,
+        /// udp: a configured peer, NAME=ADDRESS:PORT (repeatable).
+        #[arg(long = "peer", value_name = "NAME=ADDR")]
+        peers: Vec<String>,
+        /// udp: forget learned peers silent this long (ms; 0: never).
+        #[arg(long)]
+        learned_ttl_ms: Option<u64>,
+        /// udp: how many peers may be learned.
+        #[arg(long)]
+        max_learned: Option<usize>,
+        /// udp: inject this loss probability from the start.
+        #[arg(long)]
+        loss: Option<f64>,
+    },
+    /// Make a unicast IPCP the first member of a new layer.
+    Bootstrap {
+        /// The IPCP.
+        name: String,
+        /// The layer's name.
+        #[arg(long)]
+        layer: String,
+        /// Keepalive interval (ms).
+        #[arg(long)]
+        hello_ms: Option<u64>,
+        /// Dead interval (ms).
+        #[arg(long)]
+        dead_ms: Option<u64>,
+    },
+    /// Enroll a unicast IPCP in a layer through a member reachable over its lower layer.
+    Enroll {
+        /// The IPCP.
+        name: String,
+        /// The layer.
+        #[arg(long)]
+        layer: String,
+        /// The member: a peer name or address:port (udp), an IPCP name (local).
+        #[arg(long)]
+        via: Option<String>,
+        /// The lower layer, if the IPCP has none yet.
+        #[arg(long)]
+        over: Option<String>,
+    },
+    /// Form an adjacency (an N-1 flow) with a peer over the lower layer.
+    Connect {
+        /// The IPCP.
+        name: String,
+        /// The peer: a peer name or address:port (udp), an IPCP name (local).
+        #[arg(long)]
+        to: String,
+        /// The lower layer, if the IPCP has none yet.
+        #[arg(long)]
+        over: Option<String>,
+        /// The link cost.
+        #[arg(long, default_value_t = 1)]
+        cost: u32,
+    },
+    /// Destroy an IPCP.
+    Destroy {
+        /// The IPCP.
+        name: String,
+    },
+}
+
+/// `ouro name ...`
+#[derive(Debug, Subcommand)]
+pub enum NameCmd {
+    /// List the names of this system: layers, bindings, listeners.
+    List,
+    /// Create a name.
+    Create {
+        /// The name.
+        name: String,
+    },
+    /// Bind a program or a running process to a name: only it may accept flows to the name.
+    Bind {
+        /// The name.
+        name: String,
+        /// The program (executable basename or full path).
+        #[arg(long, required_unless_present = "pid")]
+        program: Option<String>,
+        /// The process id.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Remove a binding (all of the name's bindings without --program/--pid).
+    Unbind {
+        /// The name.
+        name: String,
+        /// The program.
+        #[arg(long)]
+        program: Option<String>,
+        /// The process id.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Register a name in a layer (default: every layer).
+    Register {
+        /// The name.
+        name: String,
+        /// The layer.
+        #[arg(long)]
+        layer: Option<String>,
+    },
+    /// Withdraw a registration.
+    Unregister {
+        /// The name.
+        name: String,
+        /// The layer.
+        #[arg(long)]
+        layer: Option<String>,
+    },
+    /// Destroy a name (bindings and registrations).
+    Destroy {
+        /// The name.
+        name: String,
+    },
+}
+
+/// Arguments of `ouro flows`.
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    /// Print the flows as a JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+fn udp_options(
+    bind: Option<&String>,
+    peers: &[String],
+    learned_ttl_ms: Option<u64>,
+    max_learned: Option<usize>,
+    loss: Option<f64>,
+) -> Result<Option<UdpOptions>, String> {
+    let Some(bind) = bind else {
+        return Ok(None);
+    };
+    let mut ps = Vec::new();
+    for p in peers {
+        let (n, a) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--peer `{p}`: expected NAME=ADDRESS:PORT"))?;
+        ps.push((n.to_string(), a.to_string()));
+    }
+    Ok(Some(UdpOptions {
+        bind: bind.clone(),
+        peers: ps,
+        max_learned,
+        learned_ttl_ms,
+        fault: loss.map(|loss| FaultSpec {
+            loss,
+            ..FaultSpec::default()
+        }),
+    }))
+}
+
+fn call(socket: &Path, req: &Request) -> Result<Value, String> {
+    connect(socket)
+        .and_then(|mut c| c.info(req))
+        .map_err(|e| e.to_string())
+}
+
+/// `ouro ipcp ...`.
+pub fn ipcp(socket: &Path, cmd: &IpcpCmd) -> ExitCode {
+    let req = match cmd {
+        IpcpCmd::List => return ipcp_list(socket),
+        IpcpCmd::Create {
+            name,
+            kind,
+            lower,
+            bind,
+            peers,
+            learned_ttl_ms,
+            max_learned,
+            loss,
+        } => {
+            let udp = match udp_options(bind.as_ref(), peers, *learned_ttl_ms, *max_learned, *loss)
+            {
+                Ok(u) => u,
+                Err(e) => return fail(e),
+            };
+            Request::IpcpCreate {
+                name: name.clone(),
+                kind: match kind {
+                    Kind::Unicast => IpcpKind::Unicast,
+                    Kind::Udp => IpcpKind::Udp,
+                    Kind::Local => IpcpKind::Local,
+                },
+                lower: lower.clone(),
+                udp,
+            }
+        }
+        IpcpCmd::Bootstrap {
+            name,
+            layer,
+            hello_ms,
+            dead_ms,
+        } => Request::IpcpBootstrap {
+            name: name.clone(),
+            layer: layer.clone(),
+            hello_ms: *hello_ms,
+            dead_ms: *dead_ms,
+        },
+        IpcpCmd::Enroll {
+            name,
+            layer,
+            via,
+            over,
+        } => Request::IpcpEnroll {
+            name: name.clone(),
+            layer: layer.clone(),
+            via: via.clone(),
+            over: over.clone(),
+        },
+        IpcpCmd::Connect {
+            name,
+            to,
+            over,
+            cost,
+        } => Request::IpcpConnect {
+            name: name.clone(),
+            to: to.clone(),
+            over: over.clone(),
+            cost: *cost,
+        },
+        IpcpCmd::Destroy { name } => Request::IpcpDestroy { name: name.clone() },
+    };
+    match call(socket, &req) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn ipcp_list(socket: &Path) -> ExitCode {
+    let rows = match call(socket, &Request::ListIpcps) {
+        Ok(Value::Array(rows)) => rows,
+        Ok(_) => Vec::new(),
+        Err(e) => return fail(e),
+    };
+    println!("{:<16} {:<8} {:<12} DETAIL", "IPCP", "TYPE", "LAYER");
+    for r in rows {
+        let detail = match s(&r["type"]).as_str() {
+            "udp" => format!("bind {} peers {}", s(&r["bind"]), s(&r["peers"])),
+            "local" => format!(
+                "members {}",
+                r["members"]
+                    .as_array()
+                    .map(|m| m.iter().map(s).collect::<Vec<_>>().join(","))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "-".into())
+            ),
+            _ => format!(
+                "address {} over {} {} neighbours {}",
+                s(&r["address"]),
+                s(&r["lower"]),
+                if r["enrolled"].as_bool() == Some(true) {
+                    "enrolled"
+                } else {
+                    "not-enrolled"
+                },
+                s(&r["neighbors"])
+            ),
+        };
+        println!(
+            "{:<16} {:<8} {:<12} {detail}",
+            s(&r["name"]),
+            s(&r["type"]),
+            s(&r["layer"])
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `ouro name ...`.
+pub fn name(socket: &Path, cmd: &NameCmd) -> ExitCode {
+    let req = match cmd {
+        NameCmd::List => return name_list(socket),
+        NameCmd::Create { name } => Request::NameCreate { name: name.clone() },
+        NameCmd::Bind { name, program, pid } => Request::NameBind {
+            name: name.clone(),
+            program: program.clone(),
+            pid: *pid,
+        },
+        NameCmd::Unbind { name, program, pid } => Request::NameUnbind {
+            name: name.clone(),
+            program: program.clone(),
+            pid: *pid,
+        },
+        NameCmd::Register { name, layer } => Request::Register {
+            name: name.clone(),
+            layer: layer.clone(),
+        },
+        NameCmd::Unregister { name, layer } => Request::Unregister {
+            name: name.clone(),
+            layer: layer.clone(),
+        },
+        NameCmd::Destroy { name } => Request::NameDestroy { name: name.clone() },
+    };
+    match call(socket, &req) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn list(v: &Value) -> String {
+    let items: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn name_list(socket: &Path) -> ExitCode {
+    let rows = match call(socket, &Request::ListNames) {
+        Ok(Value::Array(rows)) => rows,
+        Ok(_) => Vec::new(),
+        Err(e) => return fail(e),
+    };
+    // Tab-separated, one name a line, for scripts: NAME LAYERS `listeners N` and, when
+    // bound, `programs ...` / `pids ...`.
+    for r in rows {
+        let mut line = format!(
+            "{}\t{}\tlisteners {}",
+            s(&r["name"]),
+            list(&r["layers"]),
+            s(&r["listeners"])
+        );
+        for key in ["listener_pids", "programs", "pids"] {
+            if r[key].as_array().is_some_and(|a| !a.is_empty()) {
+                line.push_str(&format!("\t{} {}", key.replace('_', "-"), list(&r[key])));
+            }
+        }
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `ouro flows [--json]`.
+pub fn flows(socket: &Path, a: &FlowsArgs) -> ExitCode {
+    let doc = match call(socket, &Request::ListFlows) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    if a.json {
+        println!("{doc}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>7}",
+        "LAYER", "FLOW", "NAME", "QOS", "AGE_MS", "TX MSGS/BYTES", "RX MSGS/BYTES", "PID"
+    );
+    for f in doc.as_array().into_iter().flatten() {
+        println!(
+            "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>7}",
+            s(&f["layer"]),
+            s(&f["flow"]),
+            s(&f["name"]),
+            s(&f["qos"]),
+            s(&f["age_ms"]),
+            format!("{}/{}", s(&f["tx_msgs"]), s(&f["tx_bytes"])),
+            format!("{}/{}", s(&f["rx_msgs"]), s(&f["rx_bytes"])),
+            s(&f["pid"])
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,244 @@
+//! Local shim layers in the daemon: IPCPs of this system adjacent over a
+//! [`LocalShim`](ouro_shim_local::LocalShim), and flows between applications of this system
+//! through a local layer (the daemon joins the two applications' flow sockets and relays
+//! between them, counting each way, so a flow ends on both sides when either application
+//! goes).
+
+use super::{Daemon, Fd, bad, send_reply};
+use ouro_core::Instant;
+use ouro_flow::ipc;
+use ouro_flow::proto::{ErrorKind, Reply};
+use ouro_shim_local::LocalShim;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// A local shim layer.
+pub(super) struct LocalLayer {
+    /// The layer's (and its IPCP's) name.
+    pub(super) name: String,
+    /// The hub joining the IPCPs attached to it.
+    pub(super) shim: LocalShim,
+    /// Names registered in it: name → registered by a request or the configuration (true)
+    /// or only because an application listens (false).
+    pub(super) names: BTreeMap<String, bool>,
+}
+
+/// A flow between two applications through a local layer.
+pub(super) struct LocalFlow {
+    pub(super) layer: String,
+    pub(super) name: String,
+    pub(super) qos: String,
+    pub(super) created: Instant,
+    /// The allocating and the accepting application.
+    pub(super) pids: [Option<u32>; 2],
+    /// Messages and bytes relayed from the allocator to the acceptor, and back.
+    pub(super) msgs: [u64; 2],
+    pub(super) bytes: [u64; 2],
+    /// Messages dropped because the receiver's socket was full, each way.
+    pub(super) drops: [u64; 2],
+    pub(super) task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Daemon {
+    /// The local layer called `name`.
+    pub(super) fn local_index(&self, name: &str) -> Option<usize> {
+        self.locals.iter().position(|l| l.name == name)
+    }
+
+    /// Hand the PDUs in flight in every local shim to their receiving IPCPs. True if any.
+    pub(super) fn local_deliver(&mut self) -> bool {
+        let mut busy = false;
+        let now = self.now();
+        for lsi in 0..self.locals.len() {
+            while let Some(d) = self.locals[lsi].shim.poll() {
+                busy = true;
+                if let Some(l) = self
+                    .layers
+                    .iter_mut()
+                    .find(|l| !l.destroyed && l.local == Some((lsi, d.to)))
+                {
+                    l.ipcp.handle_pdu(now, d.port, d.data);
+                }
+            }
+        }
+        busy
+    }
+
+    /// Register `name` in the local layers named in `layers` (every one if empty).
+    pub(super) fn local_register(&mut self, name: &str, layers: &[String], by_request: bool) {
+        for l in &mut self.locals {
+            if layers.is_empty() || layers.contains(&l.name) {
+                let e = l.names.entry(name.to_string()).or_insert(by_request);
+                *e |= by_request;
+            }
+        }
+    }
+
+    /// Withdraw `name` from a local layer (every one if None).
+    pub(super) fn local_unregister(&mut self, name: &str, layer: Option<&str>) {
+        let listening = self.listeners.contains_key(name);
+        for l in &mut self.locals {
+            if layer.is_none_or(|x| x == l.name) {
+                if listening {
+                    l.names.insert(name.to_string(), false);
+                } else {
+                    l.names.remove(name);
+                }
+            }
+        }
+    }
+
+    /// The last application listening on `name` went: registrations made only for it go.
+    pub(super) fn local_listener_gone(&mut self, name: &str) {
+        for l in &mut self.locals {
+            if l.names.get(name) == Some(&false) {
+                l.names.remove(name);
+            }
+        }
+    }
+
+    /// The local layer an allocation to `name` goes through, if any: the one asked for, or
+    /// else the first where `name` is registered.
+    pub(super) fn local_for_alloc(&self, name: &str, layer: Option<&str>) -> Option<usize> {
+        match layer {
+            Some(l) => self.local_index(l),
+            None => self
+                .locals
+                .iter()
+                .position(|l| l.names.contains_key(name))
+                .or_else(|| {
+                    // No unicast layer could take it: the first local layer answers.
+                    let unicast = self
+                        .layers
+                        .iter()
+                        .any(|l| !l.destroyed && l.ipcp.is_enrolled());
+                    (!unicast && !self.locals.is_empty()).then_some(0)
+                }),
+        }
+    }
+
+    /// Allocate a flow to `name` through local layer `lsi`: the listener gets one socket,
+    /// the allocator (`conn`) the other, and a relay joins them. `None`: replied already.
+    pub(super) fn local_alloc(
+        &mut self,
+        lsi: usize,
+        conn: &Fd,
+        name: &str,
+        qos: &str,
+    ) -> Option<Reply> {
+        let layer = self.locals[lsi].name.clone();
+        if !self.locals[lsi].names.contains_key(name) {
+            return Some(Reply::Error {
+                kind: ErrorKind::NameUnknown,
+                message: format!("name `{name}` not found in layer `{layer}`"),
+            });
+        }
+        let Some(listener) = self
+            .listeners
+            .get(name)
+            .and_then(|v| v.first())
+            .map(|(_, fd)| Rc::clone(fd))
+        else {
+            self.stats.flows_refused += 1;
+            return Some(Reply::Error {
+                kind: ErrorKind::Refused,
+                message: format!("no application accepts flows to `{name}`"),
+            });
+        };
+        let (Ok((a_mine, a_theirs)), Ok((b_mine, b_theirs))) =
+            (ipc::seqpacket_pair(), ipc::seqpacket_pair())
+        else {
+            return Some(Reply::Error {
+                kind: ErrorKind::Internal,
+                message: "cannot make a socket pair".into(),
+            });
+        };
+        let id = self.next_local_flow;
+        self.next_local_flow = self.next_local_flow.wrapping_add(1).max(1);
+        let incoming = Reply::Incoming {
+            flow: id,
+            layer: layer.clone(),
+            name: name.to_string(),
+            qos: qos.to_string(),
+        };
+        if !send_reply(&listener, &incoming, Some(&b_theirs)) {
+            return Some(Reply::Error {
+                kind: ErrorKind::Refused,
+                message: format!("the application serving `{name}` cannot be told"),
+            });
+        }
+        let reply = Reply::Flow {
+            flow: id,
+            layer: layer.clone(),
+        };
+        if !send_reply(conn, &reply, Some(&a_theirs)) {
+            return None; // the allocator is gone: dropping our ends ends the acceptor's too
+        }
+        let (Ok(a), Ok(b)) = (ipc::async_fd(a_mine), ipc::async_fd(b_mine)) else {
+            return Some(bad("cannot register the flow sockets".into()));
+        };
+        let task = self
+            .me
+            .upgrade()
+            .map(|me| tokio::task::spawn_local(relay(me, id, Rc::new(a), Rc::new(b))));
+        self.local_flows.insert(
+            id,
+            LocalFlow {
+                layer,
+                name: name.to_string(),
+                qos: qos.to_string(),
+                created: self.now(),
+                pids: [
+                    super::names::peer_pid(conn),
+                    super::names::peer_pid(&listener),
+                ],
+                msgs: [0; 2],
+                bytes: [0; 2],
+                drops: [0; 2],
+                task,
+            },
+        );
+        self.stats.flows_allocated += 1;
+        self.stats.flows_accepted += 1;
+        None
+    }
+}
+
+/// Relays messages between the two applications of local flow `id` until either closes.
+async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
+    let mut buf = vec![0u8; ouro_flow::MAX_MESSAGE];
+    let ends = [a, b];
+    'run: loop {
+        let dir = tokio::select! {
+            r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
+            r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
+        };
+        let (from, mut guard) = dir;
+        let to = &ends[1 - from];
+        let mut dm = d.borrow_mut();
+        for _ in 0..super::FLOW_BATCH {
+            match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
+                Ok(Ok(0)) | Ok(Err(_)) => break 'run,
+                Ok(Ok(n)) => {
+                    let ok = ipc::send(to.get_ref(), &buf[..n]).is_ok();
+                    if let Some(f) = dm.local_flows.get_mut(&id) {
+                        if ok {
+                            f.msgs[from] += 1;
+                            f.bytes[from] += n as u64;
+                        } else {
+                            f.drops[from] += 1;
+                        }
+                    }
+                }
+                Err(_would_block) => break,
+            }
+        }
+    }
+    for e in &ends {
+        ipc::shutdown(e.get_ref());
+    }
+    if let Some(f) = d.borrow_mut().local_flows.remove(&id) {
+        tracing::debug!(flow = id, name = %f.name, "local flow ended");
+    }
+}

@@ -1,0 +1,678 @@
+//! IPCP management: create, bootstrap, enroll, connect, destroy and list IPCPs. The
+//! configuration file and the control socket (`ouro ipcp ...`, `ouro name ...`) both go
+//! through [`Daemon::apply`]: a configuration is a list of these operations.
+
+use super::local::LocalLayer;
+use super::{Daemon, Layer, Shim, seed_from};
+use ouro_core::routing::NativeSpf;
+use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
+use ouro_flow::ipc;
+use ouro_flow::proto::{IpcpKind, Request, UdpOptions};
+use ouro_shim_local::LocalShim;
+use ouro_shim_udp::fault::{FaultConfig, Faults};
+use ouro_shim_udp::{ShimOptions, UdpShim};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How often the UDP shims' learned peers are swept for silent ones.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// What an IPCP name refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    Unicast(usize),
+    Udp(usize),
+    Local(usize),
+}
+
+impl Daemon {
+    /// Apply one management operation (from the configuration or a control request).
+    pub(super) fn apply(&mut self, op: &Request) -> Result<(), String> {
+        match op {
+            Request::IpcpCreate {
+                name,
+                kind,
+                lower,
+                udp,
+            } => self.create(name, *kind, lower.as_deref(), udp.as_ref()),
+            Request::IpcpBootstrap {
+                name,
+                layer,
+                hello_ms,
+                dead_ms,
+            } => self.bootstrap(name, layer, *hello_ms, *dead_ms),
+            Request::IpcpEnroll {
+                name,
+                layer,
+                via,
+                over,
+            } => self.enroll(name, layer, via.as_deref(), over.as_deref()),
+            Request::IpcpConnect {
+                name,
+                to,
+                over,
+                cost,
+            } => self.connect(name, to, over.as_deref(), *cost),
+            Request::IpcpDestroy { name } => self.destroy(name),
+            Request::NameCreate { name } => self.name_create(name),
+            Request::NameBind { name, program, pid } => {
+                self.name_bind(name, program.as_deref(), *pid)
+            }
+            Request::NameUnbind { name, program, pid } => {
+                self.name_unbind(name, program.as_deref(), *pid)
+            }
+            Request::NameDestroy { name } => self.name_destroy(name),
+            Request::Register { name, layer } => self.register_name(name, layer.as_deref()),
+            other => Err(format!("not a management operation: {other:?}")),
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<Found> {
+        if let Some(i) = self
+            .layers
+            .iter()
+            .position(|l| !l.destroyed && l.ipcp_name == name)
+        {
+            return Some(Found::Unicast(i));
+        }
+        if let Some(i) = self.shims.iter().position(|s| s.name == name) {
+            return Some(Found::Udp(i));
+        }
+        self.local_index(name).map(Found::Local)
+    }
+
+    fn unicast(&self, name: &str) -> Result<usize, String> {
+        match self.find(name) {
+            Some(Found::Unicast(i)) => Ok(i),
+            Some(Found::Udp(_)) => Err(format!("`{name}` is a udp IPCP, not a unicast one")),
+            Some(Found::Local(_)) => Err(format!("`{name}` is a local IPCP, not a unicast one")),
+            None => Err(format!("no IPCP `{name}`")),
+        }
+    }
+
+    fn create(
+        &mut self,
+        name: &str,
+        kind: IpcpKind,
+        lower: Option<&str>,
+        udp: Option<&UdpOptions>,
+    ) -> Result<(), String> {
+        if name.trim().is_empty() {
+            return Err("an IPCP name may not be empty".into());
+        }
+        if self.find(name).is_some() {
+            return Err(format!("IPCP `{name}` already exists"));
+        }
+        if kind != IpcpKind::Unicast && lower.is_some() {
+            return Err(format!("a {kind:?} IPCP is a shim: it has no lower layer").to_lowercase());
+        }
+        if kind != IpcpKind::Udp && udp.is_some() {
+            return Err("UDP options are for a udp IPCP".into());
+        }
+        match kind {
+            IpcpKind::Udp => {
+                let u = udp.ok_or("a udp IPCP needs an address to bind (`--bind`)")?;
+                self.create_udp(name, u)?;
+            }
+            IpcpKind::Local => self.locals.push(LocalLayer {
+                name: name.to_string(),
+                shim: LocalShim::default(),
+                names: BTreeMap::new(),
+            }),
+            IpcpKind::Unicast => {
+                let li = self.layers.len();
+                let ipcp = Ipcp::new(
+                    name,
+                    Box::new(NativeSpf::default()),
+                    self.now(),
+                    self.layer_seed(li),
+                );
+                self.layers.push(Layer {
+                    name: String::new(),
+                    ipcp_name: name.to_string(),
+                    destroyed: false,
+                    ipcp,
+                    lower: None,
+                    local: None,
+                    over: None,
+                    enroll_via: None,
+                    enroll_retry_at: None,
+                    connects: Vec::new(),
+                    names: HashMap::new(),
+                });
+                if let Some(l) = lower
+                    && let Err(e) = self.set_lower(li, l)
+                {
+                    self.layers.pop();
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(ipcp = name, ?kind, "IPCP created");
+        Ok(())
+    }
+
+    /// The unicast IPCP over UDP shim `si`.
+    fn carrier(&self, si: usize) -> Option<&Layer> {
+        self.layers
+            .iter()
+            .find(|l| !l.destroyed && l.lower == Some(si))
+    }
+
+    fn layer_seed(&self, li: usize) -> u64 {
+        seed_from(&self.node) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), String> {
+        let addr = |s: &str| -> Result<SocketAddr, String> {
+            s.parse()
+                .map_err(|_| format!("`{s}` is not an address:port"))
+        };
+        let bind = addr(&u.bind)?;
+        let mut peers = Vec::new();
+        for (n, a) in &u.peers {
+            peers.push((n.clone(), addr(a)?));
+        }
+        let mut opts = ShimOptions::default();
+        if let Some(m) = u.max_learned {
+            opts.max_learned = m;
+        }
+        if let Some(t) = u.learned_ttl_ms {
+            opts.learned_ttl = (t > 0).then(|| Duration::from_millis(t));
+        }
+        let fault = match u.fault {
+            Some(f) => {
+                f.check()?;
+                let cfg = FaultConfig {
+                    loss: f.loss,
+                    duplicate: f.duplicate,
+                    reorder: f.reorder,
+                    delay: Duration::from_millis(f.delay_ms),
+                    down: f.down,
+                };
+                let seed = if f.seed == 0 {
+                    seed_from(&self.node)
+                } else {
+                    f.seed
+                };
+                Some(Faults::new(cfg, seed))
+            }
+            None => None,
+        };
+        let mut udp = UdpShim::bind(bind, opts).map_err(|e| format!("layer `{name}`: {e}"))?;
+        let mut peer_names = BTreeMap::new();
+        for (n, a) in peers {
+            peer_names.insert(udp.add_peer(a), n);
+        }
+        if opts.learned_ttl.is_some() && self.sweep_at.is_none() {
+            self.sweep_at = Some(self.now() + SWEEP_EVERY);
+        }
+        self.shims.push(Shim {
+            name: name.to_string(),
+            udp,
+            faults: fault,
+            peer_names,
+        });
+        self.spawn_shim_task(self.shims.len() - 1);
+        Ok(())
+    }
+
+    /// Start (or restart, after the indices moved) the receive task of shim `si`.
+    fn spawn_shim_task(&mut self, si: usize) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let h = tokio::task::spawn_local(super::shim_task(me, si));
+        if si < self.shim_tasks.len() {
+            self.shim_tasks[si].abort();
+            self.shim_tasks[si] = h;
+        } else {
+            self.shim_tasks.push(h);
+        }
+    }
+
+    /// Put unicast IPCP `li` over the shim layer `lower` (one lower layer per IPCP).
+    fn set_lower(&mut self, li: usize, lower: &str) -> Result<(), String> {
+        let ipcp = self.layers[li].ipcp_name.clone();
+        let current = self.lower_name(li);
+        if let Some(c) = current {
+            return if c == lower {
+                Ok(())
+            } else {
+                Err(format!(
+                    "IPCP `{ipcp}` already runs over `{c}` (one lower layer per IPCP)"
+                ))
+            };
+        }
+        match self.find(lower) {
+            Some(Found::Udp(si)) => {
+                if let Some(other) = self.carrier(si) {
+                    return Err(format!(
+                        "udp layer `{lower}` already carries IPCP `{}`",
+                        other.ipcp_name
+                    ));
+                }
+                self.layers[li].lower = Some(si);
+            }
+            Some(Found::Local(lsi)) => {
+                let m = self.locals[lsi].shim.attach(&ipcp);
+                self.layers[li].local = Some((lsi, m));
+            }
+            Some(Found::Unicast(lo)) => {
+                if lo == li {
+                    return Err(format!("IPCP `{ipcp}` cannot run over itself"));
+                }
+                if self.below(lo).contains(&li) {
+                    return Err(format!("`{lower}` already runs over `{ipcp}`"));
+                }
+                // Its ports are N-1 flows in `lower`'s layer, allocated to its name there.
+                self.layers[li].over = Some(lo);
+                let e = self.static_names.entry(ipcp.clone()).or_default();
+                if !e.contains(&lo) {
+                    e.push(lo);
+                }
+                let now = self.now();
+                self.register_in(lo, now, &ipcp);
+            }
+            None => return Err(format!("no IPCP `{lower}` to run over")),
+        }
+        Ok(())
+    }
+
+    /// The name of the layer below unicast IPCP `li` (for an IPCP over a unicast layer: the
+    /// lower IPCP's name).
+    pub(super) fn lower_name(&self, li: usize) -> Option<String> {
+        let l = &self.layers[li];
+        match (l.lower, l.local, l.over) {
+            (Some(si), _, _) => Some(self.shims[si].name.clone()),
+            (_, Some((lsi, _)), _) => Some(self.locals[lsi].name.clone()),
+            (_, _, Some(lo)) => Some(self.layers[lo].ipcp_name.clone()),
+            _ => None,
+        }
+    }
+
+    /// The unicast IPCPs below `li`, nearest first.
+    fn below(&self, li: usize) -> Vec<usize> {
+        let mut v = Vec::new();
+        let mut at = self.layers[li].over;
+        while let Some(x) = at {
+            if v.contains(&x) {
+                break;
+            }
+            v.push(x);
+            at = self.layers[x].over;
+        }
+        v
+    }
+
+    /// The port of unicast IPCP `li` towards `peer` over its lower layer.
+    fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, String> {
+        let ipcp = self.layers[li].ipcp_name.clone();
+        if let Some(si) = self.layers[li].lower {
+            let shim = &mut self.shims[si];
+            if let Some((p, _)) = shim.peer_names.iter().find(|(_, n)| n.as_str() == peer) {
+                return Ok(*p);
+            }
+            let Ok(addr) = peer.parse::<SocketAddr>() else {
+                return Err(format!(
+                    "no peer `{peer}` in layer `{}` (give a peer name or address:port)",
+                    shim.name
+                ));
+            };
+            return Ok(shim.udp.add_peer(addr));
+        }
+        if let Some((lsi, me)) = self.layers[li].local {
+            let l = &self.locals[lsi];
+            let other = l
+                .shim
+                .member(peer)
+                .ok_or_else(|| format!("no IPCP `{peer}` over local layer `{}`", l.name))?;
+            return l
+                .shim
+                .port_to(me, other)
+                .ok_or_else(|| format!("IPCP `{ipcp}` cannot connect to itself"));
+        }
+        Err(format!(
+            "IPCP `{ipcp}` has no lower layer: give one (`--over LAYER`)"
+        ))
+    }
+
+    fn check_idle(&self, li: usize) -> Result<(), String> {
+        let l = &self.layers[li];
+        if l.ipcp.is_enrolled() || l.enroll_via.is_some() || self.n1_enrolling(li) {
+            return Err(format!(
+                "IPCP `{}` is already in layer `{}`",
+                l.ipcp_name, l.name
+            ));
+        }
+        Ok(())
+    }
+
+    fn bootstrap(
+        &mut self,
+        name: &str,
+        layer: &str,
+        hello_ms: Option<u64>,
+        dead_ms: Option<u64>,
+    ) -> Result<(), String> {
+        let li = self.unicast(name)?;
+        self.check_idle(li)?;
+        check_layer_name(layer)?;
+        if self.local_index(layer).is_some() || self.shims.iter().any(|s| s.name == layer) {
+            return Err(format!("`{layer}` is the name of a shim layer"));
+        }
+        let hello = hello_ms.unwrap_or(1_000);
+        let dead = dead_ms.unwrap_or(4_000);
+        if hello < 10 || dead <= hello {
+            return Err("need hello_ms >= 10 and dead_ms > hello_ms".into());
+        }
+        let mut lc = LayerConfig::named(layer);
+        if hello_ms.is_some() {
+            lc.hello_interval = Duration::from_millis(hello);
+        }
+        if dead_ms.is_some() {
+            lc.dead_interval = Duration::from_millis(dead);
+        }
+        let now = self.now();
+        let seed = self.layer_seed(li);
+        let l = &mut self.layers[li];
+        l.ipcp = Ipcp::bootstrap(name, lc, Box::new(NativeSpf::default()), now, seed);
+        l.name = layer.to_string();
+        for (port, cost) in l.connects.clone() {
+            l.ipcp.connect(now, port, cost);
+        }
+        tracing::info!(ipcp = name, layer, "bootstrapped");
+        self.register_static(li);
+        Ok(())
+    }
+
+    fn enroll(
+        &mut self,
+        name: &str,
+        layer: &str,
+        via: Option<&str>,
+        over: Option<&str>,
+    ) -> Result<(), String> {
+        let li = self.unicast(name)?;
+        self.check_idle(li)?;
+        check_layer_name(layer)?;
+        if let Some(o) = over {
+            self.set_lower(li, o)?;
+        }
+        let via = match via {
+            Some(v) => v.to_string(),
+            None => self.member_of_layer_nearby(li, layer)?,
+        };
+        if let Some(lo) = self.layers[li].over {
+            self.n1_join(li, lo, &via, 1, true)?;
+            self.layers[li].name = layer.to_string();
+            tracing::info!(ipcp = name, layer, via, "enrolling once the N-1 flow is up");
+            return Ok(());
+        }
+        let port = self.port_to(li, &via)?;
+        let now = self.now();
+        let l = &mut self.layers[li];
+        l.name = layer.to_string();
+        l.enroll_via = Some(port);
+        l.ipcp.enroll_via(now, port);
+        tracing::info!(ipcp = name, layer, via, "enrolling");
+        Ok(())
+    }
+
+    /// On a local lower layer: an IPCP over the same local shim already in `layer`.
+    fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, String> {
+        let Some((lsi, _)) = self.layers[li].local else {
+            return Err("say which peer to enroll through (`--via PEER`)".into());
+        };
+        self.layers
+            .iter()
+            .find(|l| {
+                !l.destroyed
+                    && l.name == layer
+                    && l.ipcp.is_enrolled()
+                    && l.local.is_some_and(|(x, _)| x == lsi)
+            })
+            .map(|l| l.ipcp_name.clone())
+            .ok_or_else(|| {
+                format!(
+                    "no member of layer `{layer}` over local layer `{}`: give `--via`",
+                    self.locals[lsi].name
+                )
+            })
+    }
+
+    fn connect(
+        &mut self,
+        name: &str,
+        to: &str,
+        over: Option<&str>,
+        cost: u32,
+    ) -> Result<(), String> {
+        let li = self.unicast(name)?;
+        if let Some(o) = over {
+            self.set_lower(li, o)?;
+        }
+        let cost = cost.max(1);
+        if let Some(lo) = self.layers[li].over {
+            self.n1_join(li, lo, to, cost, false)?;
+            tracing::info!(ipcp = name, to, "N-1 flow requested for an adjacency");
+            return Ok(());
+        }
+        let port = self.port_to(li, to)?;
+        let now = self.now();
+        let l = &mut self.layers[li];
+        if let Some(c) = l.connects.iter_mut().find(|(p, _)| *p == port) {
+            c.1 = cost;
+        } else {
+            l.connects.push((port, cost));
+        }
+        l.ipcp.connect(now, port, cost);
+        tracing::info!(ipcp = name, to, "adjacency requested");
+        Ok(())
+    }
+
+    fn destroy(&mut self, name: &str) -> Result<(), String> {
+        match self.find(name) {
+            None => Err(format!("no IPCP `{name}`")),
+            Some(Found::Unicast(li)) => {
+                if let Some(up) = self
+                    .layers
+                    .iter()
+                    .find(|l| !l.destroyed && l.over == Some(li))
+                {
+                    return Err(format!(
+                        "IPCP `{name}` carries IPCP `{}`: destroy that first",
+                        up.ipcp_name
+                    ));
+                }
+                self.destroy_unicast(li);
+                Ok(())
+            }
+            Some(Found::Udp(si)) => {
+                if let Some(l) = self.carrier(si) {
+                    return Err(format!(
+                        "udp layer `{name}` carries IPCP `{}`: destroy that first",
+                        l.ipcp_name
+                    ));
+                }
+                if si < self.shim_tasks.len() {
+                    self.shim_tasks.remove(si).abort();
+                }
+                self.shims.remove(si);
+                for l in &mut self.layers {
+                    if let Some(x) = l.lower.as_mut()
+                        && *x > si
+                    {
+                        *x -= 1;
+                    }
+                }
+                for s in si..self.shims.len() {
+                    self.spawn_shim_task(s);
+                }
+                tracing::info!(ipcp = name, "udp IPCP destroyed");
+                Ok(())
+            }
+            Some(Found::Local(lsi)) => {
+                if let Some((_, m)) = self.locals[lsi].shim.members().next() {
+                    return Err(format!(
+                        "local layer `{name}` carries IPCP `{m}`: destroy that first"
+                    ));
+                }
+                let ids: Vec<u32> = self
+                    .local_flows
+                    .iter()
+                    .filter(|(_, f)| f.layer == name)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    if let Some(t) = self.local_flows.remove(&id).and_then(|f| f.task) {
+                        t.abort(); // drops the daemon's ends: both applications see the end
+                    }
+                }
+                self.locals.remove(lsi);
+                for l in &mut self.layers {
+                    if let Some((x, _)) = l.local.as_mut()
+                        && *x > lsi
+                    {
+                        *x -= 1;
+                    }
+                }
+                tracing::info!(ipcp = name, "local IPCP destroyed");
+                Ok(())
+            }
+        }
+    }
+
+    /// End unicast IPCP `li`: its flows end (peers are told), its names go, its neighbours
+    /// over a local shim see the port go down. The slot stays, idle, so indices held
+    /// elsewhere stay valid.
+    fn destroy_unicast(&mut self, li: usize) {
+        let now = self.now();
+        self.n1_drop_upper(li);
+        if let Some(lo) = self.layers[li].over {
+            let name = self.layers[li].ipcp_name.clone();
+            self.static_names.remove(&name);
+            let h = self.layers[lo].ipcp.hash_name(&name);
+            if self.layers[lo].names.remove(&h).is_some() {
+                let _ = self.layers[lo].ipcp.unregister(now, &name);
+            }
+        }
+        let keys: Vec<_> = self.flows.keys().filter(|k| k.0 == li).copied().collect();
+        for key in keys {
+            if let Some(slot) = self.flows.remove(&key) {
+                ipc::shutdown(slot.fd.get_ref());
+            }
+            let _ = self.layers[li].ipcp.dealloc_flow(now, key.1);
+        }
+        let pending: Vec<_> = self.pending.keys().filter(|k| k.0 == li).copied().collect();
+        for key in pending {
+            if let Some(p) = self.pending.remove(&key) {
+                super::send_reply(
+                    &p.conn,
+                    &ouro_flow::proto::Reply::Error {
+                        kind: ouro_flow::proto::ErrorKind::NoLayer,
+                        message: "the layer's IPCP was destroyed".into(),
+                    },
+                    None,
+                );
+            }
+        }
+        // Send what the deallocations produced while the ports still exist.
+        self.pump();
+        for e in self.static_names.values_mut() {
+            e.retain(|x| *x != li);
+        }
+        if let Some((lsi, m)) = self.layers[li].local {
+            for (other, port) in self.locals[lsi].shim.detach(m) {
+                if let Some(o) = self
+                    .layers
+                    .iter_mut()
+                    .find(|l| !l.destroyed && l.local == Some((lsi, other)))
+                {
+                    o.ipcp.port_down(now, port);
+                }
+            }
+        }
+        let name = std::mem::take(&mut self.layers[li].ipcp_name);
+        let seed = self.layer_seed(li);
+        self.policies.forget(&self.layers[li].name);
+        let l = &mut self.layers[li];
+        l.destroyed = true;
+        l.name.clear();
+        l.ipcp = Ipcp::new("", Box::new(NativeSpf::default()), now, seed);
+        l.lower = None;
+        l.local = None;
+        l.over = None;
+        l.enroll_via = None;
+        l.enroll_retry_at = None;
+        l.connects.clear();
+        l.names.clear();
+        tracing::info!(ipcp = name, "unicast IPCP destroyed");
+    }
+
+    /// Forget the UDP shims' silent learned peers; their ports go down in the IPCP above.
+    pub(super) fn sweep_learned(&mut self, now: Instant) {
+        self.sweep_at = Some(now + SWEEP_EVERY);
+        for si in 0..self.shims.len() {
+            let gone = self.shims[si].udp.expire_learned(now);
+            if gone.is_empty() {
+                continue;
+            }
+            if let Some(l) = self
+                .layers
+                .iter_mut()
+                .find(|l| !l.destroyed && l.lower == Some(si))
+            {
+                for p in &gone {
+                    tracing::info!(layer = %l.name, port = %p, "learned peer expired");
+                    l.ipcp.port_down(now, *p);
+                }
+            }
+        }
+    }
+
+    /// The IPCPs of this system (what `ouro ipcp list` prints).
+    pub(super) fn ipcps_json(&self) -> serde_json::Value {
+        let mut v = Vec::new();
+        for s in &self.shims {
+            v.push(json!({
+                "name": s.name,
+                "layer": s.name,
+                "type": "udp",
+                "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                "peers": s.udp.peers().count(),
+            }));
+        }
+        for l in &self.locals {
+            v.push(json!({
+                "name": l.name,
+                "layer": l.name,
+                "type": "local",
+                "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
+            }));
+        }
+        for (li, l) in self.layers.iter().enumerate().filter(|(_, l)| !l.destroyed) {
+            let lower = self.lower_name(li);
+            v.push(json!({
+                "name": l.ipcp_name,
+                "layer": (!l.name.is_empty()).then_some(&l.name),
+                "type": "unicast",
+                "enrolled": l.ipcp.is_enrolled(),
+                "address": l.ipcp.address().0,
+                "lower": lower,
+                "neighbors": l.ipcp.neighbors().len(),
+            }));
+        }
+        json!(v)
+    }
+}
+
+fn check_layer_name(layer: &str) -> Result<(), String> {
+    if layer.trim().is_empty() {
+        Err("a layer name may not be empty".into())
+    } else {
+        Ok(())
+    }
+}
