@@ -252,7 +252,7 @@ fn echo_flow(flow: Flow) {
 
 const DATA: u8 = 0xD0;
 /// Messages per system call for an unthrottled `ouro perf` (client writes, server reads).
-const PERF_BATCH: usize = 32;
+const PERF_BATCH: usize = ouro_flow::ipc::MAX_BATCH;
 const END: u8 = 0xE0;
 const REPORT: u8 = 0xF0;
 

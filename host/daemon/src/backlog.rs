@@ -99,7 +99,10 @@ mod tests {
             assert!(q.push(m));
         }
         let first = q.flush(&fd);
-        assert!(first.sent < u64::from(total), "the socket should fill: {first:?}");
+        assert!(
+            first.sent < u64::from(total),
+            "the socket should fill: {first:?}"
+        );
         assert!(!q.is_empty());
         // Drain the application side and flush again until everything arrived, in order.
         let mut buf = vec![0u8; 2048];
@@ -139,7 +142,13 @@ mod tests {
         let mut q = Backlog::default();
         q.push(vec![1, 2, 3]);
         q.push(vec![4]);
-        assert_eq!(q.flush(&fd), Flushed { sent: 0, dropped: 2 });
+        assert_eq!(
+            q.flush(&fd),
+            Flushed {
+                sent: 0,
+                dropped: 2
+            }
+        );
         assert!(q.is_empty());
     }
 }

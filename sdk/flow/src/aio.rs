@@ -3,8 +3,8 @@
 use crate::batch::{Filled, flow_error};
 use crate::proto::{Reply, Request};
 use crate::{FlowError, Qos, RecvBatch, ipc};
-use std::os::fd::AsFd;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;

@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(batch.get(1), Some(b"yz".as_slice()));
         assert!(matches!(b.read_batch(&mut batch), Err(FlowError::Closed)));
         // Writing to a closed flow is Closed, not a signal.
-        assert!(matches!(b.write_batch(&[b"q".as_slice()]), Err(FlowError::Closed)));
+        assert!(matches!(
+            b.write_batch(&[b"q".as_slice()]),
+            Err(FlowError::Closed)
+        ));
     }
 
     #[test]

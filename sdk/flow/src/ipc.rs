@@ -210,11 +210,7 @@ pub enum Slot {
 /// Receive up to `bufs.len()` (at most [`MAX_BATCH`]) messages with one `recvmmsg(2)`, one
 /// per buffer, without blocking. `slots[i]` says what landed in `bufs[i]`; returns how many
 /// slots were filled (`WouldBlock` if none waited). A [`Slot::Closed`] entry ends the batch.
-pub fn recv_batch(
-    sock: &impl AsFd,
-    bufs: &mut [Vec<u8>],
-    slots: &mut [Slot],
-) -> io::Result<usize> {
+pub fn recv_batch(sock: &impl AsFd, bufs: &mut [Vec<u8>], slots: &mut [Slot]) -> io::Result<usize> {
     use nix::sys::socket::{MultiHeaders, recvmmsg};
     let n = bufs.len().min(slots.len()).min(MAX_BATCH);
     if n == 0 {
