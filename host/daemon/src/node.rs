@@ -531,6 +531,13 @@ impl Daemon {
                             }
                         }
                     }
+                    if n < bufs.len() {
+                        // The socket was empty: skip the read that would only say so. A
+                        // message arriving since then is a newer readiness event, which
+                        // `clear_ready` leaves set.
+                        guard.clear_ready();
+                        break;
+                    }
                 }
                 Ok(Err(_)) => {
                     closed = true;
