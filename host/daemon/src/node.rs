@@ -3,7 +3,8 @@
 //! The state ([`Daemon`]) lives in an `Rc<RefCell<_>>` shared by a few kinds of local task:
 //! one per UDP shim (receive batches, flush the send queue), one timer task (sleeps until
 //! the earliest deadline of any IPCP or fault injector), one accepting control connections,
-//! one per control connection, and one per flow (reading the application's messages). A task
+//! one per control connection, and one per flow (reading the application's messages, and
+//! writing the flow's backlog to it when its socket was full). A task
 //! awaits readiness *outside* any borrow, then borrows the state, does the I/O that is ready
 //! without blocking, feeds the sans-IO core, and calls [`Daemon::pump`], which drains the
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
