@@ -5,10 +5,13 @@
 //!
 //! 1. Throughput through one relay, A → B → C on 127.0.0.1, for 64, 1,000 and 1,400-byte
 //!    payloads: `ouro perf` (application → ourod A → UDP → ourod B → UDP → ourod C →
-//!    application) against a plain Rust UDP relay using the same batching (the
-//!    `ouro-shim-udp` socket: recvmmsg/GRO in, GSO out), sender → relay → receiver.
-//! 2. Round-trip time through one relay: `ouro ping` against a plain UDP ping-pong over the
-//!    same hops (client → relay → echo → relay → client).
+//!    application) against two plain Rust UDP pipelines using the same batching (the
+//!    `ouro-shim-udp` socket: recvmmsg/GRO in, GSO out): sender → relay → receiver (the
+//!    original baseline), and sender → relay → relay → relay → receiver (the same number of
+//!    processes and hops as ouro's path, one relay standing for each daemon).
+//! 2. Round-trip time through one relay: `ouro ping` against plain UDP ping-pongs over one
+//!    relay (client → relay → echo and back) and over three (client → A → B → C → echo and
+//!    back).
 //! 3. Flow allocation latency (A allocates a flow to a name on C, through B).
 
 use ouro_shim_udp::{ShimOptions, UdpShim};
@@ -161,22 +164,22 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Plain relay baseline: sender → relay → receiver with the shim's batching. Returns the
-/// receiver's packets/s.
-fn baseline_relay(size: usize) -> f64 {
+/// Plain relay baseline: sender → `relays` relays → receiver, each a thread with the
+/// shim's batching (recvmmsg/GRO in, GSO out), all UDP on loopback. One relay is the
+/// original baseline; three relays have the same shape as ouro's path (a relay standing for
+/// each of ourod A, B and C). Returns the receiver's packets/s.
+fn baseline_relay(size: usize, relays: usize) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
-    let (tx_addr, rx_addr) = (
-        std::sync::mpsc::channel::<SocketAddr>(),
-        std::sync::mpsc::channel::<SocketAddr>(),
-    );
+    let mut threads = Vec::new();
     // Receiver.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let (stop_r, recv_r) = (stop.clone(), received.clone());
-    let rx_thread = std::thread::spawn(move || {
+    threads.push(std::thread::spawn(move || {
         rt().block_on(async move {
             let mut s = UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
                 .expect("bind");
-            rx_addr.0.send(s.local_addr().expect("addr")).expect("send");
+            addr_tx.send(s.local_addr().expect("addr")).expect("send");
             while !stop_r.load(Ordering::Relaxed) {
                 if tokio::time::timeout(Duration::from_millis(50), s.readable())
                     .await
@@ -187,37 +190,42 @@ fn baseline_relay(size: usize) -> f64 {
                 }
             }
         })
-    });
-    let c_addr = rx_addr.1.recv().expect("addr");
-    // Relay.
-    let stop_b = stop.clone();
-    let relay = std::thread::spawn(move || {
-        rt().block_on(async move {
-            let mut s = UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
-                .expect("bind");
-            let to_c = s.add_peer(c_addr);
-            tx_addr.0.send(s.local_addr().expect("addr")).expect("send");
-            let mut batch: Vec<Vec<u8>> = Vec::new();
-            while !stop_b.load(Ordering::Relaxed) {
-                if tokio::time::timeout(Duration::from_millis(50), s.readable())
-                    .await
-                    .is_ok()
-                {
-                    let _ = s.recv_batch(|r| batch.push(r.data.to_vec()));
-                    for d in batch.drain(..) {
-                        s.send(to_c, d);
+    }));
+    let mut next_addr = addr_rx.recv().expect("addr");
+    // Relays, from the last to the first.
+    for _ in 0..relays {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let stop_b = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            rt().block_on(async move {
+                let mut s =
+                    UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
+                        .expect("bind");
+                let to_next = s.add_peer(next_addr);
+                addr_tx.send(s.local_addr().expect("addr")).expect("send");
+                let mut batch: Vec<Vec<u8>> = Vec::new();
+                while !stop_b.load(Ordering::Relaxed) {
+                    if tokio::time::timeout(Duration::from_millis(50), s.readable())
+                        .await
+                        .is_ok()
+                    {
+                        let _ = s.recv_batch(|r| batch.push(r.data.to_vec()));
+                        for d in batch.drain(..) {
+                            s.send(to_next, d);
+                        }
+                        s.flush();
                     }
-                    s.flush();
                 }
-            }
-        })
-    });
-    let b_addr = tx_addr.1.recv().expect("addr");
+            })
+        }));
+        next_addr = addr_rx.recv().expect("addr");
+    }
+    let first_addr = next_addr;
     // Sender: as fast as the socket takes.
     rt().block_on(async move {
         let mut s =
             UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default()).expect("bind");
-        let to_b = s.add_peer(b_addr);
+        let to_b = s.add_peer(first_addr);
         let start = Instant::now();
         while start.elapsed().as_secs_f64() < SECS {
             for _ in 0..32 {
@@ -230,52 +238,54 @@ fn baseline_relay(size: usize) -> f64 {
             }
         }
     });
-    let t0 = Instant::now();
-    let before = received.load(Ordering::Relaxed);
-    let _ = t0;
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
-    let _ = relay.join();
-    let _ = rx_thread.join();
-    let _ = before;
+    for t in threads {
+        let _ = t.join();
+    }
     received.load(Ordering::Relaxed) as f64 / SECS
 }
 
-/// Plain UDP ping-pong through a relay: average and minimum RTT in ms.
-fn baseline_ping(count: usize) -> (f64, f64) {
-    let echo = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let relay = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let (e_addr, r_addr, c_addr) = (
-        echo.local_addr().expect("a"),
-        relay.local_addr().expect("a"),
-        client.local_addr().expect("a"),
-    );
-    echo.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("t");
-    relay
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("t");
+/// Plain UDP ping-pong through `relays` relays (client → relays → echo and back), each a
+/// thread with a blocking socket: average and minimum RTT in ms.
+fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
+    let sock = || {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("t");
+        s
+    };
+    let client = sock();
+    let echo = sock();
+    let relay_socks: Vec<UdpSocket> = (0..relays).map(|_| sock()).collect();
+    // The chain of addresses: client, relays..., echo.
+    let mut chain = vec![client.local_addr().expect("a")];
+    chain.extend(relay_socks.iter().map(|s| s.local_addr().expect("a")));
+    chain.push(echo.local_addr().expect("a"));
     let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
     let s1 = stop.clone();
-    let et = std::thread::spawn(move || {
+    threads.push(std::thread::spawn(move || {
         let mut b = [0u8; 2048];
         while !s1.load(Ordering::Relaxed) {
             if let Ok((n, from)) = echo.recv_from(&mut b) {
                 let _ = echo.send_to(&b[..n], from);
             }
         }
-    });
-    let s2 = stop.clone();
-    let rt_ = std::thread::spawn(move || {
-        let mut b = [0u8; 2048];
-        while !s2.load(Ordering::Relaxed) {
-            if let Ok((n, from)) = relay.recv_from(&mut b) {
-                let to = if from == c_addr { e_addr } else { c_addr };
-                let _ = relay.send_to(&b[..n], to);
+    }));
+    for (i, relay) in relay_socks.into_iter().enumerate() {
+        let (prev, next) = (chain[i], chain[i + 2]);
+        let s2 = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut b = [0u8; 2048];
+            while !s2.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = relay.recv_from(&mut b) {
+                    let to = if from == prev { next } else { prev };
+                    let _ = relay.send_to(&b[..n], to);
+                }
             }
-        }
-    });
+        }));
+    }
     let mut rtts = Vec::new();
     let mut b = [0u8; 2048];
     client
@@ -284,15 +294,16 @@ fn baseline_ping(count: usize) -> (f64, f64) {
     for i in 0..count {
         let msg = [i as u8; 64];
         let t = Instant::now();
-        client.send_to(&msg, r_addr).expect("send");
+        client.send_to(&msg, chain[1]).expect("send");
         if client.recv_from(&mut b).is_ok() {
             rtts.push(t.elapsed().as_secs_f64() * 1e3);
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = et.join();
-    let _ = rt_.join();
+    for t in threads {
+        let _ = t.join();
+    }
     let avg = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
     let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
     (avg, min)
@@ -408,22 +419,30 @@ fn main() {
         return; // `cargo bench -- --list` and friends
     }
     let net = Net::start();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at start: {}", load.trim());
+    println!();
     println!(
-        "| payload | ouro perf, received | baseline relay, received | ratio | ouro Mb/s | baseline Mb/s | ouro loss |"
+        "| payload | ouro perf, received | baseline 1 relay | ratio | baseline 3 relays | ratio | ouro Mb/s | 1-relay Mb/s | 3-relay Mb/s | ouro loss |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in [64usize, 1000, 1400] {
         let (pps, _tx, loss) = ouro_perf(&net, size);
-        let base = baseline_relay(size);
+        let base1 = baseline_relay(size, 1);
+        let base3 = baseline_relay(size, 3);
+        let mbps = |p: f64| p * size as f64 * 8.0 / 1e6;
         println!(
-            "| {size} B | {pps:.0} pkt/s | {base:.0} pkt/s | {:.2}× | {:.1} | {:.1} | {loss:.1}% |",
-            pps / base,
-            pps * size as f64 * 8.0 / 1e6,
-            base * size as f64 * 8.0 / 1e6
+            "| {size} B | {pps:.0} pkt/s | {base1:.0} pkt/s | {:.2}× | {base3:.0} pkt/s | {:.2}× | {:.0} | {:.0} | {:.0} | {loss:.1}% |",
+            pps / base1,
+            pps / base3,
+            mbps(pps),
+            mbps(base1),
+            mbps(base3)
         );
     }
     let (oavg, omin) = ouro_ping(&net, 1000);
-    let (bavg, bmin) = baseline_ping(1000);
+    let (bavg, bmin) = baseline_ping(1000, 1);
+    let (cavg, cmin) = baseline_ping(1000, 3);
     println!();
     println!("| round trip through one relay (64 B) | avg | min |");
     println!("|---|---:|---:|");
@@ -433,11 +452,17 @@ fn main() {
         omin * 1e3
     );
     println!(
-        "| plain UDP ping-pong | {:.1} µs | {:.1} µs |",
+        "| plain UDP ping-pong, 1 relay | {:.1} µs | {:.1} µs |",
         bavg * 1e3,
         bmin * 1e3
     );
     println!("| ratio | {:.2}× | {:.2}× |", oavg / bavg, omin / bmin);
+    println!(
+        "| plain UDP ping-pong, 3 relays | {:.1} µs | {:.1} µs |",
+        cavg * 1e3,
+        cmin * 1e3
+    );
+    println!("| ratio | {:.2}× | {:.2}× |", oavg / cavg, omin / cmin);
     let (lavg, lmin) = local_ping(&net, 1000);
     println!(
         "| `ouro ping` on one daemon's local layer (the app ↔ daemon path alone) | {:.1} µs | {:.1} µs |",

@@ -6,6 +6,7 @@
 //! enough.
 
 use serde_json::Value;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -399,15 +400,30 @@ fn net_loss_injected_on_a_link_shows_in_ping() {
     let dir = Scratch::new("loss");
     let (a, _b, c) = line3(&dir.0, "");
     let _echo = serve(&c, &["echo", "pong"], "pong");
-    // Warm the path, then lose 30% of what C sends (its replies) from now on.
-    let out = ping(&a, "pong", 1, &[]);
-    assert!(out.contains("1 received"), "{out}");
-    let f = c.ouro(&["fault", "udp", "--loss", "0.3"]);
+    // The flow is allocated and answered once before the loss starts (a lost allocation
+    // reply would be a different test); then 20% of what C sends (its replies) is lost.
+    let mut ping = a.ouro_bg(&["ping", "pong", "-c", "100", "-i", "0.02", "-W", "3"]);
+    let mut lines = std::io::BufReader::new(ping.stdout.take().expect("piped")).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("ping output");
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains("bytes from") {
+            break;
+        }
+    }
+    assert!(out.contains("bytes from"), "no first reply:\n{out}");
+    let f = c.ouro(&["fault", "udp", "--loss", "0.2"]);
     assert!(f.status.success());
-    let out = ping(&a, "pong", 60, &[]);
+    for line in lines {
+        out.push_str(&line.expect("ping output"));
+        out.push('\n');
+    }
+    let _ = ping.wait();
     let (sent, received) = summary(&out);
-    assert_eq!(sent, 60, "{out}");
-    assert!(received < 60 && received > 10, "{out}");
+    assert_eq!(sent, 100, "{out}");
+    assert!(received < 100 && received > 10, "{out}");
     let sc = c.status().expect("status");
     assert!(sc["shims"][0]["faults"]["lost"].as_u64() > Some(0), "{sc}");
 }

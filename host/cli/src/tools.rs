@@ -1,7 +1,7 @@
 //! The tools: `ouro ping`, `ouro echo`, `ouro perf`, over flows from the flow library.
 
 use clap::Args;
-use ouro_flow::{Flow, FlowError, Listener, Qos};
+use ouro_flow::{Flow, FlowError, Listener, Qos, RecvBatch};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -251,6 +251,8 @@ fn echo_flow(flow: Flow) {
 }
 
 const DATA: u8 = 0xD0;
+/// Messages per system call for an unthrottled `ouro perf` (client writes, server reads).
+const PERF_BATCH: usize = ouro_flow::ipc::MAX_BATCH;
 const END: u8 = 0xE0;
 const REPORT: u8 = 0xF0;
 
@@ -278,8 +280,11 @@ fn perf_client(socket: &Path, a: &PerfArgs) -> Result<(), String> {
     }
     let mut flow = ouro_flow::alloc_at(socket, &a.name, qos, None, Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
-    let mut msg = vec![0u8; a.size];
-    msg[0] = DATA;
+    // Unthrottled, messages go out PERF_BATCH per system call (`Flow::write_batch`).
+    let mut msgs = vec![vec![0u8; a.size]; PERF_BATCH];
+    for m in &mut msgs {
+        m[0] = DATA;
+    }
     let gap = a
         .rate
         .filter(|r| *r > 0.0)
@@ -288,16 +293,22 @@ fn perf_client(socket: &Path, a: &PerfArgs) -> Result<(), String> {
     let mut next = start;
     let mut sent = 0u64;
     while start.elapsed() < duration {
-        if let Some(g) = gap {
+        let n = if let Some(g) = gap {
             let now = Instant::now();
             if now < next {
                 std::thread::sleep(next - now);
             }
             next += g;
+            1
+        } else {
+            PERF_BATCH
+        };
+        for (i, m) in msgs[..n].iter_mut().enumerate() {
+            m[1..9].copy_from_slice(&(sent + i as u64).to_be_bytes());
         }
-        msg[1..9].copy_from_slice(&sent.to_be_bytes());
-        match flow.write(&msg) {
-            Ok(()) => sent += 1,
+        let refs: Vec<&[u8]> = msgs[..n].iter().map(Vec::as_slice).collect();
+        match flow.write_batch(&refs) {
+            Ok(k) => sent += k as u64,
             Err(e) => return Err(e.to_string()),
         }
     }
@@ -365,20 +376,24 @@ fn perf_server(socket: &Path, a: &PerfArgs) -> Result<(), String> {
 }
 
 fn perf_serve_flow(flow: Flow) {
-    let mut buf = vec![0u8; ouro_flow::MAX_MESSAGE];
+    let mut batch = RecvBatch::new(ouro_flow::ipc::MAX_BATCH, ouro_flow::MAX_MESSAGE);
     let mut rx = 0u64;
     let mut bytes = 0u64;
     let mut first: Option<Instant> = None;
     let mut last = Instant::now();
     loop {
-        match flow.read(&mut buf) {
-            Ok(n) if n > 0 && buf[0] == DATA => {
+        if flow.read_batch(&mut batch).is_err() {
+            return;
+        }
+        let now = Instant::now();
+        for buf in batch.iter() {
+            let n = buf.len();
+            if buf[0] == DATA {
                 rx += 1;
                 bytes += n as u64;
-                last = Instant::now();
-                first.get_or_insert(last);
-            }
-            Ok(n) if n >= 9 && buf[0] == END => {
+                last = now;
+                first.get_or_insert(now);
+            } else if n >= 9 && buf[0] == END {
                 let sent = u64::from_be_bytes(buf[1..9].try_into().unwrap_or_default());
                 let us = first.map_or(0, |f| {
                     u64::try_from(last.duration_since(f).as_micros()).unwrap_or(u64::MAX)
@@ -405,8 +420,6 @@ fn perf_serve_flow(flow: Flow) {
                     first = None;
                 }
             }
-            Ok(_) => {}
-            Err(_) => return,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! applications and the `ouro` CLI on a Unix control socket.
 #![forbid(unsafe_code)]
 
+mod backlog;
 mod config;
 mod node;
 mod policy;

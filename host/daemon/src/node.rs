@@ -3,7 +3,8 @@
 //! The state ([`Daemon`]) lives in an `Rc<RefCell<_>>` shared by a few kinds of local task:
 //! one per UDP shim (receive batches, flush the send queue), one timer task (sleeps until
 //! the earliest deadline of any IPCP or fault injector), one accepting control connections,
-//! one per control connection, and one per flow (reading the application's messages). A task
+//! one per control connection, and one per flow (reading the application's messages, and
+//! writing the flow's backlog to it when its socket was full). A task
 //! awaits readiness *outside* any borrow, then borrows the state, does the I/O that is ready
 //! without blocking, feeds the sans-IO core, and calls [`Daemon::pump`], which drains the
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
@@ -15,11 +16,12 @@ mod mgmt;
 mod names;
 mod stack;
 
+use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, param_from_cli};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
-use ouro_flow::ipc;
+use ouro_flow::ipc::{self, Slot};
 use ouro_flow::proto::{ErrorKind, Reply, Request};
 use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
@@ -37,8 +39,10 @@ type Fd = Rc<AsyncFd<OwnedFd>>;
 
 /// How long to wait before trying a failed enrollment again.
 const ENROLL_RETRY: Duration = Duration::from_secs(1);
-/// Messages read from one flow socket per wake-up before yielding.
-const FLOW_BATCH: usize = 64;
+/// Messages read from one flow socket per system call (`recvmmsg`).
+const FLOW_BATCH: usize = ipc::MAX_BATCH;
+/// `recvmmsg` calls on one flow socket per wake-up before yielding.
+const FLOW_ROUNDS: usize = 4;
 /// Receive batches read from one shim per wake-up before yielding.
 const SHIM_BATCHES: usize = 16;
 
@@ -77,6 +81,10 @@ struct Layer {
 
 struct FlowSlot {
     fd: Fd,
+    /// SDUs waiting for room in the application's socket.
+    backlog: Backlog,
+    /// Wakes the flow's task when the backlog needs the socket to become writable.
+    wake: Rc<Notify>,
     generation: u64,
     name: String,
     qos: String,
@@ -84,7 +92,8 @@ struct FlowSlot {
     tx_msgs: u64,
     /// Messages from the layer delivered to the application.
     rx_msgs: u64,
-    /// Messages from the layer dropped because the application's socket was full.
+    /// Messages from the layer dropped because the application's socket and the flow's
+    /// backlog were full (or the application's end was gone).
     rx_drops: u64,
     /// Application writes the core refused (no route...).
     tx_errors: u64,
@@ -134,6 +143,12 @@ pub struct Daemon {
     timer: Rc<Notify>,
     armed: Option<Instant>,
     out: Vec<(PortId, Vec<u8>)>,
+    /// Flows whose backlog got SDUs during this pump.
+    to_deliver: Vec<(usize, Eid)>,
+    /// Receive buffers for applications' messages, shared by all flows (one task runs at a
+    /// time): [`FLOW_BATCH`] slots of [`ouro_flow::MAX_MESSAGE`] bytes.
+    app_bufs: Vec<Vec<u8>>,
+    app_slots: Vec<Slot>,
     stats: Stats,
     policies: Policies,
     /// The receive task of each UDP shim (same indices as `shims`).
@@ -171,6 +186,11 @@ impl Daemon {
             timer: Rc::new(Notify::new()),
             armed: None,
             out: Vec::new(),
+            to_deliver: Vec::new(),
+            app_bufs: (0..FLOW_BATCH)
+                .map(|_| vec![0; ouro_flow::MAX_MESSAGE])
+                .collect(),
+            app_slots: vec![Slot::Empty; FLOW_BATCH],
             stats: Stats::default(),
             policies: Policies::default(),
             shim_tasks: Vec::new(),
@@ -244,6 +264,9 @@ impl Daemon {
                 break;
             }
         }
+        while let Some(key) = self.to_deliver.pop() {
+            self.deliver(key);
+        }
         for s in &mut self.shims {
             s.udp.flush();
         }
@@ -262,11 +285,13 @@ impl Daemon {
             }
             return; // a layer with no lower layer has no ports
         };
-        let now = self.now();
         let shim = &mut self.shims[si];
         match &mut shim.faults {
             None => shim.udp.send(port, data),
             Some(f) => {
+                let now = Instant::from_nanos(
+                    u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                );
                 f.egress(now, port, data, &mut self.out);
                 for (p, d) in self.out.drain(..) {
                     shim.udp.send(p, d);
@@ -276,8 +301,7 @@ impl Daemon {
     }
 
     fn on_event(&mut self, li: usize, ev: Event) {
-        let now = self.now();
-        // Borrowed only where needed: FlowData (the per-packet case) must not allocate.
+        // FlowData (the per-packet case) must not allocate nor read the clock.
         let lname = |d: &Daemon| d.layers[li].name.clone();
         match ev {
             Event::Enrolled { address } => {
@@ -291,7 +315,7 @@ impl Daemon {
                     layer = %lname(self), %port, denied_by_peer = denied,
                     "enrollment failed; retrying"
                 );
-                self.layers[li].enroll_retry_at = Some(now + ENROLL_RETRY);
+                self.layers[li].enroll_retry_at = Some(self.now() + ENROLL_RETRY);
             }
             Event::AdjacencyUp { port, neighbor } => {
                 tracing::info!(layer = %lname(self), %port, %neighbor, "adjacency up");
@@ -301,6 +325,7 @@ impl Daemon {
                 // Keep asking on configured ports: the neighbour may come back.
                 if let Some((_, cost)) = self.layers[li].connects.iter().find(|(p, _)| *p == port) {
                     let cost = *cost;
+                    let now = self.now();
                     self.layers[li].ipcp.connect(now, port, cost);
                 }
             }
@@ -320,13 +345,14 @@ impl Daemon {
                         Err(data) => data,
                     }
                 };
+                // Queued and written to the application at the end of the pump, many per
+                // system call.
                 if let Some(slot) = self.flows.get_mut(&(li, flow)) {
-                    match ipc::send(slot.fd.get_ref(), &data) {
-                        Ok(_) => {
-                            slot.rx_msgs += 1;
-                            slot.rx_bytes += data.len() as u64;
-                        }
-                        Err(_) => slot.rx_drops += 1,
+                    let was_empty = slot.backlog.is_empty();
+                    if !slot.backlog.push(data) {
+                        slot.rx_drops += 1;
+                    } else if was_empty {
+                        self.to_deliver.push((li, flow));
                     }
                 }
             }
@@ -354,8 +380,9 @@ impl Daemon {
                     };
                     send_reply(&p.conn, &Reply::Error { kind, message }, None);
                 }
-                if let Some(slot) = self.flows.remove(&(li, flow)) {
+                if let Some(mut slot) = self.flows.remove(&(li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
+                    slot.backlog.flush(&slot.fd); // what fits is still delivered
                     ipc::shutdown(slot.fd.get_ref());
                 }
             }
@@ -436,12 +463,15 @@ impl Daemon {
             return false;
         };
         let fd = Rc::new(fd);
+        let wake = Rc::new(Notify::new());
         let generation = self.next_gen;
         self.next_gen += 1;
         self.flows.insert(
             (li, flow),
             FlowSlot {
                 fd: Rc::clone(&fd),
+                backlog: Backlog::default(),
+                wake: Rc::clone(&wake),
                 generation,
                 name,
                 qos,
@@ -456,14 +486,13 @@ impl Daemon {
             },
         );
         if let Some(me) = self.me.upgrade() {
-            tokio::task::spawn_local(flow_reader(me, (li, flow), generation, fd));
+            tokio::task::spawn_local(flow_task(me, (li, flow), generation, fd, wake));
         }
         true
     }
 
     /// The application wrote a message on a flow.
-    fn app_write(&mut self, key: (usize, Eid), data: &[u8]) {
-        let now = self.now();
+    fn app_write(&mut self, key: (usize, Eid), now: Instant, data: &[u8]) {
         let Some(slot) = self.flows.get_mut(&key) else {
             return;
         };
@@ -474,6 +503,66 @@ impl Daemon {
             }
             Err(_) => slot.tx_errors += 1,
         }
+    }
+
+    /// Write a flow's backlog to its application's socket; if some stays queued, the
+    /// flow's task waits for the socket to drain.
+    fn deliver(&mut self, key: (usize, Eid)) {
+        let Some(slot) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let done = slot.backlog.flush(&slot.fd);
+        slot.rx_msgs += done.sent;
+        slot.rx_bytes += done.sent_bytes;
+        slot.rx_drops += done.dropped;
+        if !slot.backlog.is_empty() {
+            slot.wake.notify_one();
+        }
+    }
+
+    /// Read up to [`FLOW_ROUNDS`] batches of an application's messages (until its socket
+    /// is empty) and feed them to the core. True if the application closed its end.
+    fn app_read(
+        &mut self,
+        key: (usize, Eid),
+        guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>,
+    ) -> bool {
+        let mut bufs = std::mem::take(&mut self.app_bufs);
+        let mut slots = std::mem::take(&mut self.app_slots);
+        let mut closed = false;
+        'rounds: for _ in 0..FLOW_ROUNDS {
+            match guard.try_io(|f| ipc::recv_batch(f.get_ref(), &mut bufs, &mut slots)) {
+                Ok(Ok(n)) => {
+                    let now = self.now(); // one clock read per batch
+                    for (buf, slot) in bufs.iter().zip(&slots[..n]) {
+                        match *slot {
+                            Slot::Message(len) => self.app_write(key, now, &buf[..len]),
+                            // Too big for a PDU: dropped, counted.
+                            Slot::Oversized => self.app_oversized(key),
+                            Slot::Closed | Slot::Empty => {
+                                closed = true;
+                                break 'rounds;
+                            }
+                        }
+                    }
+                    if n < bufs.len() {
+                        // The socket was empty: skip the read that would only say so. A
+                        // message arriving since then is a newer readiness event, which
+                        // `clear_ready` leaves set.
+                        guard.clear_ready();
+                        break;
+                    }
+                }
+                Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                Err(_would_block) => break,
+            }
+        }
+        self.app_bufs = bufs;
+        self.app_slots = slots;
+        closed
     }
 
     /// The application wrote a message larger than any PDU.
@@ -1080,36 +1169,41 @@ fn send_reply(conn: &Fd, reply: &Reply, fd: Option<&OwnedFd>) -> bool {
     }
 }
 
-/// Reads an application's messages on one flow and feeds them to the core.
-async fn flow_reader(d: Rc<RefCell<Daemon>>, key: (usize, Eid), generation: u64, fd: Fd) {
-    let mut buf = vec![0u8; ouro_flow::MAX_MESSAGE];
+/// One flow's task: reads the application's messages (many per system call) and feeds
+/// them to the core, and writes the flow's backlog when the application's socket drains.
+async fn flow_task(
+    d: Rc<RefCell<Daemon>>,
+    key: (usize, Eid),
+    generation: u64,
+    fd: Fd,
+    wake: Rc<Notify>,
+) {
     loop {
-        let Ok(mut guard) = fd.readable().await else {
-            break;
-        };
-        let mut closed = false;
-        {
-            let mut dm = d.borrow_mut();
-            for _ in 0..FLOW_BATCH {
-                match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                        dm.app_oversized(key); // too big for a PDU: dropped, counted
-                    }
-                    Ok(Ok(0)) | Ok(Err(_)) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(Ok(n)) => dm.app_write(key, &buf[..n]),
-                    Err(_would_block) => break,
+        let backlog = d
+            .borrow()
+            .flows
+            .get(&key)
+            .is_some_and(|s| s.generation == generation && !s.backlog.is_empty());
+        tokio::select! {
+            r = fd.readable() => {
+                let Ok(mut guard) = r else { break };
+                let mut dm = d.borrow_mut();
+                let closed = dm.app_read(key, &mut guard);
+                if closed {
+                    dm.app_closed(key, generation);
+                }
+                dm.pump();
+                if closed {
+                    break;
                 }
             }
-            if closed {
-                dm.app_closed(key, generation);
+            w = fd.writable(), if backlog => {
+                if w.is_err() { break; }
+                let mut dm = d.borrow_mut();
+                dm.deliver(key);
+                dm.pump();
             }
-            dm.pump();
-        }
-        if closed {
-            break;
+            _ = wake.notified() => {}
         }
     }
 }

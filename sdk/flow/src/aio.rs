@@ -1,8 +1,10 @@
 //! The tokio form of the flow library: the same operations as `async` functions.
 
+use crate::batch::{Filled, flow_error};
 use crate::proto::{Reply, Request};
-use crate::{FlowError, Qos, ipc};
+use crate::{FlowError, Qos, RecvBatch, ipc};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
@@ -72,6 +74,36 @@ impl AsyncFlow {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+impl AsyncFlow {
+    /// Read at least one message and up to `batch`'s slot count with one system call (see
+    /// [`crate::Flow::read_batch`]). Returns how many messages `batch` holds.
+    pub async fn read_batch(&self, batch: &mut RecvBatch) -> Result<usize, FlowError> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| batch.fill(fd.get_ref().as_fd())) {
+                Ok(Ok(Filled::Closed)) => return Err(FlowError::Closed),
+                Ok(Ok(Filled::Messages(n))) => return Ok(n),
+                Ok(Err(e)) => return Err(flow_error(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Write all of `msgs` (each one message), many per system call, in order.
+    pub async fn write_batch(&self, msgs: &[&[u8]]) -> Result<usize, FlowError> {
+        let mut done = 0;
+        while done < msgs.len() {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|fd| ipc::send_batch(fd.get_ref(), &msgs[done..])) {
+                Ok(Ok(n)) => done += n,
+                Ok(Err(e)) => return Err(flow_error(e)),
+                Err(_would_block) => continue,
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -161,5 +193,32 @@ mod tests {
         assert_eq!(fb.read(&mut buf).await.expect("read"), 4);
         drop(fa);
         assert!(matches!(fb.read(&mut buf).await, Err(FlowError::Closed)));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn async_batches_move_many_messages_and_see_close() {
+        let (a, b) = ipc::seqpacket_pair().expect("pair");
+        let fa = AsyncFlow::from_flow(crate::Flow::new(a, 1, "l".into()).expect("f")).expect("a");
+        let fb = AsyncFlow::from_flow(crate::Flow::new(b, 2, "l".into()).expect("f")).expect("a");
+        let msgs: Vec<Vec<u8>> = (0..300u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+        let writer = async {
+            assert_eq!(fa.write_batch(&refs).await.expect("write"), 300);
+            drop(fa);
+        };
+        let reader = async {
+            let mut batch = RecvBatch::new(64, 16);
+            let mut got = Vec::new();
+            loop {
+                match fb.read_batch(&mut batch).await {
+                    Ok(_) => got.extend(batch.iter().map(<[u8]>::to_vec)),
+                    Err(FlowError::Closed) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            got
+        };
+        let ((), got) = tokio::join!(writer, reader);
+        assert_eq!(got, msgs);
     }
 }

@@ -165,6 +165,87 @@ pub fn send(sock: &impl AsFd, data: &[u8]) -> io::Result<usize> {
     nix::sys::socket::send(sock.as_fd().as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL).map_err(errno)
 }
 
+/// Most messages [`send_batch`] and [`recv_batch`] move in one system call.
+pub const MAX_BATCH: usize = 64;
+
+/// Send up to [`MAX_BATCH`] messages with one `sendmmsg(2)`, each one message (SOCK_SEQPACKET
+/// keeps their boundaries). Returns how many the kernel took, in order: fewer than asked when
+/// the socket filled up. `WouldBlock` if it took none.
+pub fn send_batch(sock: &impl AsFd, msgs: &[&[u8]]) -> io::Result<usize> {
+    use nix::sys::socket::{MultiHeaders, sendmmsg};
+    let n = msgs.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let iovs: Vec<[IoSlice<'_>; 1]> = msgs[..n].iter().map(|m| [IoSlice::new(m)]).collect();
+    let addrs: Vec<Option<()>> = vec![None; n];
+    let mut headers = MultiHeaders::<()>::preallocate(n, None);
+    let sent = sendmmsg(
+        sock.as_fd().as_raw_fd(),
+        &mut headers,
+        &iovs,
+        &addrs,
+        [],
+        MsgFlags::MSG_NOSIGNAL,
+    )
+    .map_err(errno)?
+    .count();
+    Ok(sent)
+}
+
+/// What [`recv_batch`] found in one slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Slot {
+    /// Nothing received in this slot.
+    #[default]
+    Empty,
+    /// A message of this length (bytes).
+    Message(usize),
+    /// A message longer than the slot: consumed and cut, so not usable.
+    Oversized,
+    /// End of file: the peer closed (nothing after this slot is valid).
+    Closed,
+}
+
+/// Receive up to `bufs.len()` (at most [`MAX_BATCH`]) messages with one `recvmmsg(2)`, one
+/// per buffer, without blocking. `slots[i]` says what landed in `bufs[i]`; returns how many
+/// slots were filled (`WouldBlock` if none waited). A [`Slot::Closed`] entry ends the batch.
+pub fn recv_batch(sock: &impl AsFd, bufs: &mut [Vec<u8>], slots: &mut [Slot]) -> io::Result<usize> {
+    use nix::sys::socket::{MultiHeaders, recvmmsg};
+    let n = bufs.len().min(slots.len()).min(MAX_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs[..n]
+        .iter_mut()
+        .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+        .collect();
+    let mut headers = MultiHeaders::<()>::preallocate(n, None);
+    let results = recvmmsg(
+        sock.as_fd().as_raw_fd(),
+        &mut headers,
+        iovs.iter_mut(),
+        MsgFlags::MSG_DONTWAIT,
+        None,
+    )
+    .map_err(errno)?;
+    let mut filled = 0;
+    for (slot, r) in slots.iter_mut().zip(results) {
+        filled += 1;
+        *slot = if r.flags.contains(MsgFlags::MSG_TRUNC) {
+            Slot::Oversized
+        } else if r.bytes == 0 {
+            Slot::Closed
+        } else {
+            Slot::Message(r.bytes)
+        };
+        if *slot == Slot::Closed {
+            break;
+        }
+    }
+    Ok(filled)
+}
+
 /// Shut both directions of a socket down: the peer reads end-of-file, and so does anyone
 /// waiting on this end.
 pub fn shutdown(sock: &impl AsFd) {

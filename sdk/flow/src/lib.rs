@@ -26,9 +26,11 @@
 
 #[cfg(feature = "tokio")]
 pub mod aio;
+pub mod batch;
 pub mod ipc;
 pub mod proto;
 
+pub use batch::RecvBatch;
 use proto::{ErrorKind, Reply, Request};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -293,6 +293,14 @@ impl UdpShim {
             Err(e) => return Err(e),
         };
         drop(slices);
+        if n < self.rx_bufs.len() {
+            // Fewer than asked for: the socket was empty. Clear the readiness now instead of
+            // spending the next receive call to learn it (a datagram that arrived since is a
+            // newer readiness event, which this leaves set).
+            let _ = self.socket.try_io(tokio::io::Interest::READABLE, || {
+                Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+            });
+        }
         self.counters.rx_batches += 1;
         let mut handed = 0;
         for i in 0..n {

@@ -100,7 +100,10 @@ impl Ipcp {
                     Err(_) => self.counters.drop_malformed += 1,
                 }
             } else {
-                let data = packet.payload().to_vec();
+                // The payload in place: shift it to the front of the PDU's own buffer rather
+                // than allocating a copy (new_checked proved the header is there).
+                let mut data = packet.into_inner();
+                data.drain(..crate::wire::DT_HEADER_LEN);
                 self.deliver_flow_data(now, header, data);
             }
         } else {
