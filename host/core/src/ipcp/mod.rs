@@ -604,4 +604,6 @@ impl Ipcp {
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
+mod proof_tests;
+#[cfg(test)]
 mod tests;
