@@ -16,6 +16,8 @@
 //! lower = "udp"                    # the shim layer it runs over (none: a local layer)
 //! enroll = "a"                     # enroll through this peer (or `bootstrap = true`)
 //! connect = [ { peer = "a", cost = 1 } ]
+//! key = "net.key"                  # X25519 private key: 64 hex digits or a key file
+//!                                  # (relative to this file; created if missing)
 //!
 //! [[name]]
 //! name = "pong"
@@ -24,6 +26,7 @@
 //!
 //! Every error names the file, line and column.
 
+use crate::keys::{KeySpec, parse_key_option};
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
 use ouro_shim_udp::fault::FaultConfig;
 use serde::Deserialize;
@@ -90,6 +93,7 @@ struct LayerDecl {
     hello_ms: Option<u64>,
     dead_ms: Option<u64>,
     policy: Option<PolicyDecl>,
+    key: Option<Spanned<String>>,
 }
 
 /// `policy = "native"` (the routing policy alone, as before), or a `[layer.policy]` table.
@@ -214,6 +218,8 @@ pub struct UnicastLayer {
     pub dead: Option<Duration>,
     /// Routing, scheduler and auth policies.
     pub policies: LayerPolicies,
+    /// Where the IPCP's key pair comes from (`key`).
+    pub key: KeySpec,
 }
 
 /// Check a layer's policy declaration and type its parameters.
@@ -433,6 +439,15 @@ impl Config {
                     ),
                 ));
             }
+            let key = match &l.key {
+                None => KeySpec::Random,
+                Some(k) => {
+                    let base = Path::new(file).parent().unwrap_or(Path::new(""));
+                    parse_key_option(k.get_ref(), base).map_err(|m| {
+                        err(Some(k.span()), format!("layer `{}`: {m}", l.name.get_ref()))
+                    })?
+                }
+            };
             let mut connect = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
@@ -447,6 +462,7 @@ impl Config {
                 hello: l.hello_ms.map(Duration::from_millis),
                 dead: l.dead_ms.map(Duration::from_millis),
                 policies,
+                key,
             });
         }
         for n in &f.names {
@@ -591,6 +607,34 @@ require-encryption = false
         let e = error_of("node = ");
         assert_eq!(e.line, 1, "{e}");
         assert!(e.to_string().starts_with("x.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn key_option_inline_file_missing_and_malformed() {
+        let with_key =
+            |v: &str| GOOD.replace("enroll = \"a\"", &format!("enroll = \"a\"\nkey = \"{v}\""));
+        let c = Config::parse("b.toml", GOOD).expect("parses");
+        assert_eq!(c.unicast[0].key, KeySpec::Random);
+        let hexkey = "11".repeat(32);
+        let c = Config::parse("b.toml", &with_key(&hexkey)).expect("parses");
+        assert_eq!(
+            c.unicast[0].key,
+            KeySpec::Known {
+                secret: [0x11; 32],
+                path: None
+            }
+        );
+        let dir = std::env::temp_dir().join(format!("ouro-cfg-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cfg_file = dir.join("b.toml");
+        let file = cfg_file.to_str().expect("utf-8 path");
+        let c = Config::parse(file, &with_key("new.key")).expect("parses");
+        assert_eq!(c.unicast[0].key, KeySpec::Create(dir.join("new.key")));
+        std::fs::write(dir.join("bad.key"), "xyz").expect("written");
+        let e = Config::parse(file, &with_key("bad.key")).expect_err("malformed");
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("does not hold a private key"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     proptest::proptest! {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod keys;
 mod node;
 mod policy;
 

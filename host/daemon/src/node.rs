@@ -11,6 +11,7 @@
 
 use crate::config::Config;
 use crate::policy::{Kind, Policies, PolicySpec, param_from_cli};
+use ouro_core::identity::hex;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Eid, Event, Instant, Ipcp, LayerConfig, NameHash, PortId, QosSpec};
@@ -51,6 +52,14 @@ pub enum StartError {
     /// A configured policy could not be loaded.
     #[error("layer `{layer}`: {reason}")]
     Policy {
+        /// The layer.
+        layer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The IPCP's key could not be generated or saved.
+    #[error("layer `{layer}` key: {reason}")]
+    Key {
         /// The layer.
         layer: String,
         /// Why.
@@ -179,6 +188,13 @@ impl Daemon {
             } else {
                 Ipcp::new(&ipcp_name, policy, now, lseed)
             };
+            let (identity, origin) =
+                crate::keys::identity(&l.key).map_err(|reason| StartError::Key {
+                    layer: l.name.clone(),
+                    reason,
+                })?;
+            ipcp.set_identity(identity);
+            tracing::info!(layer = %l.name, public_key = %hex(&ipcp.public_key()), "IPCP key {origin}");
             for (kind, spec) in [
                 (Kind::Routing, &l.policies.routing),
                 (Kind::Scheduler, &l.policies.scheduler),
@@ -967,6 +983,7 @@ impl Daemon {
                     "lower": l.lower.map(|i| self.shims[i].name.clone()),
                     "enrolled": ip.is_enrolled(),
                     "address": ip.address().0,
+                    "public_key": hex(&ip.public_key()),
                     "neighbors": neighbors,
                     "lsdb": ip.lsdb_len(),
                     "fib": fib_rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
@@ -985,6 +1002,7 @@ impl Daemon {
                         "scheduler_failures": c.scheduler_failures,
                         "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
                         "denied_by_peer": c.denied_by_peer,
+                        "proof_failures": c.proof_failures,
                     },
                 })
             })
