@@ -170,8 +170,40 @@ pub fn parse_key_hex(s: &str) -> Option<[u8; KEY_LEN]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::wire::test_util::unhex;
+
+    /// docs/PROTOCOL.md section 6: the flow proof of RFC 7748's Alice for Bob over
+    /// `00000001 00000002` and the `FlowReq` vector with its MAC zeroed.
+    pub(crate) const FLOW_PROOF_VECTOR_HEX: &str =
+        "b4d33ed4851bceec547e5bc3ad3e02a1ff586008f3932c45c70f212f42195f65";
+
+    #[test]
+    fn flow_proof_vector() {
+        let alice =
+            parse_key_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+                .expect("hex");
+        let bob = parse_key_hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+            .expect("hex");
+        let (alice, bob) = (
+            Identity::from_secret(alice, [0; 32]),
+            Identity::from_secret(bob, [0; 32]),
+        );
+        let mut t = unhex("00000001 00000002");
+        let req = unhex(
+            "30 00000010 04 deadbeef 00000032 00000000000186a0 05 00000064 00000001 00 00000032 0001d4c0 1111111111111111111111111111111111111111111111111111111111111111 55555555555555555555555555555555 0000000000000000000000000000000000000000000000000000000000000000",
+        );
+        t.extend_from_slice(&req);
+        let mac = alice
+            .prove(&bob.public(), ProofUse::Flow, &t)
+            .expect("contributory");
+        assert_eq!(hex(&mac), FLOW_PROOF_VECTOR_HEX);
+        assert_eq!(
+            bob.verify(&alice.public(), ProofUse::Flow, &t, &mac),
+            Ok(())
+        );
+    }
 
     fn pair() -> (Identity, Identity) {
         (Identity::from_seed(1, "a"), Identity::from_seed(1, "b"))

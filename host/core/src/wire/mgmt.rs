@@ -965,6 +965,7 @@ pub(crate) mod tests {
             .iter()
             .map(|(_, hex)| hex.chars().filter(|c| !c.is_whitespace()).collect())
             .collect();
+        tested.push(crate::identity::tests::FLOW_PROOF_VECTOR_HEX.to_string());
         tested.push(
             crate::wire::dt::tests::VECTOR_HEX
                 .chars()

@@ -13,7 +13,7 @@ mod dt;
 mod field;
 mod mgmt;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 #[cfg(test)]
 pub(crate) use dt::tests::arb_header;
 #[cfg(test)]
