@@ -1,5 +1,6 @@
 //! The single integration test binary (wasmtime style): one module per area.
 
+mod auth;
 mod golden;
 mod net;
 mod policy;

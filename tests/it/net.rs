@@ -1319,3 +1319,62 @@ fn net_two_unicast_layers_stack_over_a_local_shim_on_one_host() {
         "{flows}"
     );
 }
+
+#[test]
+fn net_allowlist_with_a_nodes_public_key_admits_its_flows_and_denies_another() {
+    let dir = Scratch::new("auth-keys");
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    // A's key comes from a key file that does not exist yet: created at start.
+    let a_cfg = line_node("a", pa, &[("b", pb)], None, "") + "key = \"a.key\"\n";
+    let a = Node::start(&dir.0, "a", &a_cfg);
+    let b_cfg = line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), "");
+    let b = Node::start(&dir.0, "b", &b_cfg);
+    let c = Node::start(
+        &dir.0,
+        "c",
+        &line_node("c", pc, &[("b", pb)], Some("b"), ""),
+    );
+    let mut keys = Vec::new();
+    for n in [&a, &b, &c] {
+        let s = n.wait_for("enrollment and routes", enrolled_with_routes(2));
+        keys.push(
+            layer(&s)["public_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert!(keys.iter().all(|k| k.len() == 64), "{keys:?}");
+    assert!(keys[0] != keys[1] && keys[1] != keys[2], "{keys:?}");
+    let saved = std::fs::read_to_string(dir.0.join("a.key")).expect("key file created");
+    assert_eq!(saved.trim().len(), 64);
+    let text = String::from_utf8_lossy(&a.ouro(&["status"]).stdout).into_owned();
+    assert!(text.contains(&format!("public key {}", keys[0])), "{text}");
+
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    let list = format!("keys=[{}]", keys[0]);
+    let out = c.ouro(&[
+        "policy",
+        "load",
+        "net",
+        "auth",
+        "allowlist",
+        "--param",
+        &list,
+        "--param",
+        "require-encryption=false",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_a = ping(&a, "pong", 3, &[]);
+    assert_eq!(summary(&from_a), (3, 3), "{from_a}");
+    let from_b = ping(&b, "pong", 1, &[]);
+    assert!(from_b.contains("denied"), "{from_b}");
+    let s = c.wait_for("the denial counted", |s| {
+        layer(s)["counters"]["auth_denied"].as_u64() >= Some(1)
+    });
+    assert_eq!(layer(&s)["counters"]["proof_failures"], 0, "{s}");
+}

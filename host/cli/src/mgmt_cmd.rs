@@ -152,6 +152,7 @@ fn print_status(d: &Value) {
                 "NOT enrolled"
             }
         );
+        println!("  public key {}", s(&l["public_key"]));
         for n in l["neighbors"].as_array().into_iter().flatten() {
             println!(
                 "  neighbour {} on port {} ({} {})",

@@ -22,8 +22,9 @@ pub struct AuthRequest {
     pub kind: RequestKind,
     /// The layer the request arrived in.
     pub layer: String,
-    /// The peer's static X25519 public key, if it presented one. The wire messages carry
-    /// no keys yet, so today this is always `None`.
+    /// The peer's static X25519 public key, verified: the peer proved it holds the private
+    /// key before the policy is asked (see [`crate::identity`]). The IPCP always passes
+    /// `Some`; `None` is for callers without identities.
     pub peer_key: Option<[u8; 32]>,
     /// For a flow, the hash of the requested name; for an enrollment, the hash of the
     /// enrollee's IPCP name (as sent in its `EnrollRequest`).

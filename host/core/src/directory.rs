@@ -10,6 +10,7 @@
 //! Storage per member is `k/N` of all registrations.
 
 use crate::time::Instant;
+use crate::wire::DirTarget;
 use crate::{Address, NameHash};
 use std::collections::BTreeMap;
 
@@ -39,7 +40,8 @@ pub fn replicas(
 /// The registrations this member stores as a replica.
 #[derive(Clone, Debug, Default)]
 pub struct DirStore {
-    entries: BTreeMap<NameHash, BTreeMap<Address, Instant>>,
+    /// name → address → (expiry, the registering IPCP's public key).
+    entries: BTreeMap<NameHash, BTreeMap<Address, (Instant, [u8; 32])>>,
 }
 
 impl DirStore {
@@ -48,12 +50,13 @@ impl DirStore {
         DirStore::default()
     }
 
-    /// Store (or refresh) `name` at `address` until `expires_at`.
-    pub fn put(&mut self, name: NameHash, address: Address, expires_at: Instant) {
+    /// Store (or refresh) `name` at `address`, whose public key is `key`, until
+    /// `expires_at`.
+    pub fn put(&mut self, name: NameHash, address: Address, key: [u8; 32], expires_at: Instant) {
         self.entries
             .entry(name)
             .or_default()
-            .insert(address, expires_at);
+            .insert(address, (expires_at, key));
     }
 
     /// Remove `name` at `address`.
@@ -66,14 +69,17 @@ impl DirStore {
         }
     }
 
-    /// The live addresses of `name` at `now`, ascending.
-    pub fn get(&self, name: &NameHash, now: Instant) -> Vec<Address> {
+    /// The live registrations of `name` at `now` (address and key), by ascending address.
+    pub fn get(&self, name: &NameHash, now: Instant) -> Vec<DirTarget> {
         self.entries
             .get(name)
             .map(|set| {
                 set.iter()
-                    .filter(|(_, exp)| **exp > now)
-                    .map(|(a, _)| *a)
+                    .filter(|(_, (exp, _))| *exp > now)
+                    .map(|(a, (_, key))| DirTarget {
+                        address: *a,
+                        key: *key,
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -82,7 +88,7 @@ impl DirStore {
     /// Drop expired registrations.
     pub fn expire(&mut self, now: Instant) {
         self.entries.retain(|_, set| {
-            set.retain(|_, exp| *exp > now);
+            set.retain(|_, (exp, _)| *exp > now);
             !set.is_empty()
         });
     }
@@ -142,10 +148,14 @@ mod tests {
     fn store_expires_and_removes() {
         let mut s = DirStore::new();
         let n = NameHash::of("x", 16);
-        s.put(n, Address(2), Instant::from_millis(100));
-        s.put(n, Address(1), Instant::from_millis(50));
-        assert_eq!(s.get(&n, Instant::ZERO), vec![Address(1), Address(2)]);
-        assert_eq!(s.get(&n, Instant::from_millis(60)), vec![Address(2)]);
+        s.put(n, Address(2), [2; 32], Instant::from_millis(100));
+        s.put(n, Address(1), [1; 32], Instant::from_millis(50));
+        let t = |a: u32| DirTarget {
+            address: Address(a),
+            key: [a as u8; 32],
+        };
+        assert_eq!(s.get(&n, Instant::ZERO), vec![t(1), t(2)]);
+        assert_eq!(s.get(&n, Instant::from_millis(60)), vec![t(2)]);
         s.remove(&n, Address(2));
         s.expire(Instant::from_millis(60));
         assert!(s.is_empty());

@@ -21,6 +21,9 @@ pub enum FlowState {
     Requested {
         /// The responder.
         peer: Address,
+        /// The responder's public key, from the directory (the request's proof is made
+        /// for it).
+        peer_key: [u8; 32],
         /// Requests sent so far.
         attempts: u8,
         /// When the last request was sent.

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod flow;
+pub mod identity;
 pub mod ipcp;
 pub mod lsdb;
 pub mod name;

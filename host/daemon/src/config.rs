@@ -22,6 +22,8 @@
 //! lower = "udp"                    # the layer it runs over: udp, local or unicast (none: alone)
 //! enroll = "a"                     # enroll through this peer (or `bootstrap = true`)
 //! connect = [ { peer = "a", cost = 1 } ]
+//! key = "net.key"                  # X25519 private key: 64 hex digits or a key file
+//!                                  # (relative to this file; created if missing)
 //!
 //! [[name]]
 //! name = "pong"
@@ -36,6 +38,7 @@
 //!
 //! Every error names the file, line and column.
 
+use crate::keys::{KeySpec, parse_key_option};
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
 use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
 use serde::Deserialize;
@@ -104,6 +107,7 @@ struct LayerDecl {
     hello_ms: Option<u64>,
     dead_ms: Option<u64>,
     policy: Option<PolicyDecl>,
+    key: Option<Spanned<String>>,
 }
 
 /// `policy = "native"` (the routing policy alone, as before), or a `[layer.policy]` table.
@@ -193,6 +197,8 @@ pub struct Config {
     /// Policies declared per unicast IPCP (by IPCP name), installed once the operations are
     /// applied. Kept beside `ops` because their parameters are typed by the TOML, not text.
     pub policies: Vec<(String, LayerPolicies)>,
+    /// Where each unicast IPCP's key pair comes from (by IPCP name; `key`).
+    pub keys: Vec<(String, KeySpec)>,
 }
 
 /// What a `[[layer]]` name stands for, while validating.
@@ -265,6 +271,7 @@ impl Config {
         }
         let mut ops = Vec::new();
         let mut policies = Vec::new();
+        let mut keys = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut lowers: HashMap<String, Lower> = HashMap::new();
         // Shim layers first: unicast layers refer to them.
@@ -463,6 +470,16 @@ impl Config {
                     ),
                 ));
             }
+            let key = match &l.key {
+                None => KeySpec::Random,
+                Some(k) => {
+                    let base = Path::new(file).parent().unwrap_or(Path::new(""));
+                    parse_key_option(k.get_ref(), base).map_err(|m| {
+                        err(Some(k.span()), format!("layer `{}`: {m}", l.name.get_ref()))
+                    })?
+                }
+            };
+            keys.push((ipcp.clone(), key));
             let mut connects = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
@@ -563,6 +580,7 @@ impl Config {
             node,
             ops,
             policies,
+            keys,
         })
     }
 }
@@ -810,6 +828,34 @@ bind = ["ouro"]
         }));
         let e = error_of(&GOOD.replace("lower = \"udp\"", "lower = \"net\""));
         assert!(e.message.contains("cannot run over itself"), "{e}");
+    }
+
+    #[test]
+    fn key_option_inline_file_missing_and_malformed() {
+        let with_key =
+            |v: &str| GOOD.replace("enroll = \"a\"", &format!("enroll = \"a\"\nkey = \"{v}\""));
+        let c = Config::parse("b.toml", GOOD).expect("parses");
+        assert_eq!(c.keys[0].1, KeySpec::Random);
+        let hexkey = "11".repeat(32);
+        let c = Config::parse("b.toml", &with_key(&hexkey)).expect("parses");
+        assert_eq!(
+            c.keys[0].1,
+            KeySpec::Known {
+                secret: [0x11; 32],
+                path: None
+            }
+        );
+        let dir = std::env::temp_dir().join(format!("ouro-cfg-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cfg_file = dir.join("b.toml");
+        let file = cfg_file.to_str().expect("utf-8 path");
+        let c = Config::parse(file, &with_key("new.key")).expect("parses");
+        assert_eq!(c.keys[0].1, KeySpec::Create(dir.join("new.key")));
+        std::fs::write(dir.join("bad.key"), "xyz").expect("written");
+        let e = Config::parse(file, &with_key("bad.key")).expect_err("malformed");
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("does not hold a private key"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     proptest::proptest! {

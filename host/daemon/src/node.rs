@@ -18,7 +18,9 @@ mod stack;
 
 use crate::backlog::Backlog;
 use crate::config::Config;
+use crate::keys::KeySpec;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, param_from_cli};
+use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
 use ouro_flow::ipc::{self, Slot};
@@ -66,6 +68,8 @@ struct Layer {
     /// Destroyed: the slot stays (indices are keys elsewhere) but holds an idle IPCP.
     destroyed: bool,
     ipcp: Ipcp,
+    /// The IPCP's key pair (set again whenever the core IPCP is remade, as by `bootstrap`).
+    identity: Identity,
     /// The UDP shim below.
     lower: Option<usize>,
     /// The local shim below, and this IPCP's member id in it.
@@ -164,6 +168,9 @@ pub struct Daemon {
     sweep_at: Option<Instant>,
     /// N-1 flows of IPCPs over unicast layers.
     n1: stack::N1Flows,
+    /// Key sources from the configuration, by IPCP name, taken when the IPCP is created
+    /// (IPCPs created at run time get a random key).
+    config_keys: HashMap<String, KeySpec>,
 }
 
 impl Daemon {
@@ -200,6 +207,7 @@ impl Daemon {
             name_table: BTreeMap::new(),
             sweep_at: None,
             n1: stack::N1Flows::default(),
+            config_keys: cfg.keys.iter().cloned().collect(),
         }));
         {
             let mut dm = d.borrow_mut();
@@ -1072,6 +1080,7 @@ impl Daemon {
                     "lower": self.lower_name(li),
                     "enrolled": ip.is_enrolled(),
                     "address": ip.address().0,
+                    "public_key": hex(&ip.public_key()),
                     "neighbors": neighbors,
                     "lsdb": ip.lsdb_len(),
                     "fib": fib_rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
@@ -1090,6 +1099,7 @@ impl Daemon {
                         "scheduler_failures": c.scheduler_failures,
                         "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
                         "denied_by_peer": c.denied_by_peer,
+                        "proof_failures": c.proof_failures,
                     },
                 })
             })

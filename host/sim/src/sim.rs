@@ -25,7 +25,8 @@ pub type PolicyFactory = Box<dyn FnMut(usize) -> Box<dyn RoutingPolicy>>;
 /// How to set up a simulation.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// Seed of every random choice (node seeds, loss, flow pairs).
+    /// Seed of every random choice (node seeds, loss, flow pairs). Each node's X25519 key
+    /// pair is derived from its node seed and name, so the same seed gives the same keys.
     pub seed: u64,
     /// The node that bootstraps the layer (default: the first in file order).
     pub bootstrap: usize,

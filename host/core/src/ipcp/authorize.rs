@@ -2,17 +2,24 @@
 
 use super::Ipcp;
 use crate::auth::{AllowAll, AuthPolicy, AuthRequest, Decision, RequestKind};
+use crate::identity::KEY_LEN;
 use crate::{NameHash, QosCube};
 
 impl Ipcp {
-    /// Ask the auth policy about a request from a peer; counts denials and failures.
-    /// A policy error denies; so does a decision that requires encryption, which this
-    /// IPCP cannot provide yet.
-    pub(super) fn authorize(&mut self, kind: RequestKind, name: &NameHash, cube: QosCube) -> bool {
+    /// Ask the auth policy about a request from a peer whose proof of possession of
+    /// `peer_key` verified; counts denials and failures. A policy error denies; so does a
+    /// decision that requires encryption, which this IPCP cannot provide yet.
+    pub(super) fn authorize(
+        &mut self,
+        kind: RequestKind,
+        name: &NameHash,
+        cube: QosCube,
+        peer_key: [u8; KEY_LEN],
+    ) -> bool {
         let request = AuthRequest {
             kind,
             layer: self.config.layer_name.clone(),
-            peer_key: None,
+            peer_key: Some(peer_key),
             name_hash: name.as_bytes().to_vec(),
             cube: match kind {
                 RequestKind::Enrollment => 0,
@@ -35,6 +42,13 @@ impl Ipcp {
             self.last_denial = Some((kind, decision.reason));
         }
         decision.allow
+    }
+
+    /// A peer's proof of possession failed: a denial, counted, with `reason` kept as the
+    /// last denial.
+    pub(super) fn proof_failed(&mut self, kind: RequestKind, reason: String) {
+        self.counters.proof_failures += 1;
+        self.last_denial = Some((kind, reason));
     }
 
     /// Replace the auth policy: `make` receives the one in force and returns the new one

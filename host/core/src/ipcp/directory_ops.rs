@@ -42,6 +42,7 @@ impl Ipcp {
             entries: vec![DirEntry {
                 name,
                 address: self.address,
+                key: self.identity.public(),
                 lifetime_s,
             }],
         };
@@ -80,19 +81,19 @@ impl Ipcp {
     pub(super) fn on_dir_put(&mut self, now: Instant, entries: Vec<DirEntry>) {
         for e in entries {
             let expires = now + Duration::from_secs(u64::from(e.lifetime_s));
-            self.dir_store.put(e.name, e.address, expires);
+            self.dir_store.put(e.name, e.address, e.key, expires);
         }
     }
 
     /// A member looks a name up.
     pub(super) fn on_dir_get(&mut self, now: Instant, src: Address, query: u32, name: NameHash) {
-        let addresses = self.dir_store.get(&name, now);
+        let targets = self.dir_store.get(&name, now);
         let _ = self.send_mgmt(
             src,
             &MgmtMsg::DirReply {
                 query,
                 name,
-                addresses,
+                targets,
             },
         );
     }

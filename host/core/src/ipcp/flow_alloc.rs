@@ -2,16 +2,21 @@
 //! accepting, data transfer on allocated flows, keepalives, peer timeouts, deallocation.
 //!
 //! A requester looks the name up at its directory replicas one after the other, then sends
-//! `FlowReq` (repeated up to [`FLOW_REQ_ATTEMPTS`] times) to one of the addresses found. The
-//! responder announces the request to its application, which accepts or rejects; the
-//! `FlowReply` carries the responder's endpoint id. Data PDUs carry the receiver's endpoint
+//! `FlowReq` (repeated up to [`FLOW_REQ_ATTEMPTS`] times, each with a fresh nonce) to one of
+//! the addresses found. The request carries the requester's public key and a proof of
+//! possession made for the responder's key, which the directory returned with the address
+//! (so no extra round trip). The responder checks the proof and the nonce (refusing one
+//! seen within [`super::REPLAY_WINDOW`]), asks its auth policy with the proven key, then
+//! announces the request to its application, which accepts or rejects; the `FlowReply`
+//! carries the responder's endpoint id. Data PDUs carry the receiver's endpoint
 //! id; keepalives keep idle flows alive and silence longer than the QoS timeout ends them.
 
 use super::{Event, FlowEnd, Ipcp, IpcpError};
 use crate::auth::RequestKind;
 use crate::flow::{Flow, FlowState};
+use crate::identity::{KEY_LEN, ProofUse};
 use crate::time::Instant;
-use crate::wire::{DtHeader, FlowResult, MgmtMsg};
+use crate::wire::{DirTarget, DtHeader, FlowResult, MgmtMsg};
 use crate::{Address, Eid, NameHash, QosSpec};
 use std::time::Duration;
 
@@ -47,7 +52,11 @@ impl Ipcp {
             return;
         };
         if self.local_names.contains_key(&name) {
-            self.send_flow_req(now, eid, self.address);
+            let me = DirTarget {
+                address: self.address,
+                key: self.identity.public(),
+            };
+            self.send_flow_req(now, eid, me);
             return;
         }
         let reps = self.replicas_of(&name);
@@ -73,7 +82,7 @@ impl Ipcp {
     }
 
     /// A replica answered a lookup.
-    pub(super) fn on_dir_reply(&mut self, now: Instant, query: u32, addresses: Vec<Address>) {
+    pub(super) fn on_dir_reply(&mut self, now: Instant, query: u32, targets: Vec<DirTarget>) {
         let Some(eid) = self.flows.find_by_query(query) else {
             return;
         };
@@ -81,48 +90,89 @@ impl Ipcp {
             Some(FlowState::Resolving { tried, .. }) => *tried,
             _ => return,
         };
-        if addresses.is_empty() {
+        if targets.is_empty() {
             self.lookup(now, eid, tried + 1);
         } else {
-            let pick = self.rng.below(addresses.len() as u64) as usize;
-            let peer = addresses.get(pick).copied().unwrap_or(addresses[0]);
+            let pick = self.rng.below(targets.len() as u64) as usize;
+            let peer = targets.get(pick).copied().unwrap_or(targets[0]);
             self.send_flow_req(now, eid, peer);
         }
     }
 
-    fn send_flow_req(&mut self, now: Instant, eid: Eid, peer: Address) {
+    fn send_flow_req(&mut self, now: Instant, eid: Eid, peer: DirTarget) {
+        let nonce = self.identity.nonce();
         let Some(flow) = self.flows.get_mut(eid) else {
             return;
         };
         let attempts = match flow.state {
             FlowState::Requested {
                 attempts, peer: p, ..
-            } if p == peer => attempts + 1,
+            } if p == peer.address => attempts + 1,
             _ => 1,
         };
         flow.state = FlowState::Requested {
-            peer,
+            peer: peer.address,
+            peer_key: peer.key,
             attempts,
             sent_at: now,
         };
-        let msg = MgmtMsg::FlowReq {
+        let mut msg = MgmtMsg::FlowReq {
             src_eid: eid,
             name: flow.name,
             qos: flow.qos,
+            key: self.identity.public(),
+            nonce,
+            mac: [0; KEY_LEN],
         };
+        let transcript = flow_transcript(self.address, peer.address, &msg);
+        match self.identity.prove(&peer.key, ProofUse::Flow, &transcript) {
+            Ok(proof) => {
+                if let MgmtMsg::FlowReq { mac, .. } = &mut msg {
+                    *mac = proof;
+                }
+            }
+            Err(e) => {
+                // The directory gave a key no proof can be made for: nobody holds it.
+                self.proof_failed(RequestKind::Flow, format!("responder's key: {e}"));
+                self.fail_flow(eid, FlowEnd::Refused);
+                return;
+            }
+        }
         // Unreachable for now: the request is repeated on the next tick.
-        let _ = self.send_mgmt(peer, &msg);
+        let _ = self.send_mgmt(peer.address, &msg);
     }
 
-    /// A peer asks for a flow to one of our names.
-    pub(super) fn on_flow_req(
-        &mut self,
-        now: Instant,
-        src: Address,
-        src_eid: Eid,
-        name: NameHash,
-        qos: QosSpec,
-    ) {
+    /// A peer asks for a flow to one of our names: check its proof of possession and the
+    /// nonce, then the auth policy, then ask the application.
+    pub(super) fn on_flow_req(&mut self, now: Instant, src: Address, req: MgmtMsg) {
+        let MgmtMsg::FlowReq {
+            src_eid,
+            name,
+            qos,
+            key,
+            nonce,
+            mac,
+        } = req
+        else {
+            return;
+        };
+        let unsigned = MgmtMsg::FlowReq {
+            src_eid,
+            name,
+            qos,
+            key,
+            nonce,
+            mac: [0; KEY_LEN],
+        };
+        let transcript = flow_transcript(src, self.address, &unsigned);
+        if let Err(e) = self
+            .identity
+            .verify(&key, ProofUse::Flow, &transcript, &mac)
+        {
+            self.proof_failed(RequestKind::Flow, format!("flow request from {src}: {e}"));
+            self.deny_flow_req(src, src_eid);
+            return;
+        }
         if let Some(existing) = self.flows.find_by_peer(src, src_eid) {
             // A repeated request: answer again if we already accepted.
             if let Some(FlowState::Allocated { .. }) = self.flows.get(existing).map(|f| &f.state) {
@@ -135,6 +185,14 @@ impl Ipcp {
             }
             return;
         }
+        if !self.replay.check_and_record(now, nonce) {
+            self.proof_failed(
+                RequestKind::Flow,
+                format!("flow request from {src}: replayed nonce"),
+            );
+            self.deny_flow_req(src, src_eid);
+            return;
+        }
         if src_eid == Eid::MGMT || !self.local_names.contains_key(&name) {
             let reply = MgmtMsg::FlowReply {
                 src_eid,
@@ -144,13 +202,8 @@ impl Ipcp {
             let _ = self.send_mgmt(src, &reply);
             return;
         }
-        if !self.authorize(RequestKind::Flow, &name, qos.cube()) {
-            let reply = MgmtMsg::FlowReply {
-                src_eid,
-                dst_eid: Eid::MGMT,
-                result: FlowResult::Denied,
-            };
-            let _ = self.send_mgmt(src, &reply);
+        if !self.authorize(RequestKind::Flow, &name, qos.cube(), key) {
+            self.deny_flow_req(src, src_eid);
             return;
         }
         let eid = self.flows.fresh_eid(&mut self.rng);
@@ -169,6 +222,16 @@ impl Ipcp {
             name,
             qos,
         });
+    }
+
+    /// Answer a flow request with `Denied`.
+    fn deny_flow_req(&mut self, src: Address, src_eid: Eid) {
+        let reply = MgmtMsg::FlowReply {
+            src_eid,
+            dst_eid: Eid::MGMT,
+            result: FlowResult::Denied,
+        };
+        let _ = self.send_mgmt(src, &reply);
     }
 
     /// The application accepted or rejected an incoming flow.
@@ -351,6 +414,7 @@ impl Ipcp {
                 }
                 FlowState::Requested {
                     peer,
+                    peer_key,
                     attempts,
                     sent_at,
                 } => {
@@ -360,7 +424,11 @@ impl Ipcp {
                     if attempts >= FLOW_REQ_ATTEMPTS {
                         self.fail_flow(eid, FlowEnd::Unreachable);
                     } else {
-                        self.send_flow_req(now, eid, peer);
+                        let target = DirTarget {
+                            address: peer,
+                            key: peer_key,
+                        };
+                        self.send_flow_req(now, eid, target);
                     }
                 }
                 FlowState::PendingAccept { .. } => {}
@@ -402,4 +470,14 @@ impl Ipcp {
             _ => None,
         }
     }
+}
+
+/// What a flow request's proof covers: source and destination addresses (4 bytes each,
+/// big-endian), then the whole `FlowReq` as encoded with its `mac` field zeroed.
+pub(super) fn flow_transcript(src: Address, dst: Address, unsigned: &MgmtMsg) -> Vec<u8> {
+    let mut t = Vec::with_capacity(8 + unsigned.buffer_len());
+    t.extend_from_slice(&src.0.to_be_bytes());
+    t.extend_from_slice(&dst.0.to_be_bytes());
+    unsigned.emit(&mut t);
+    t
 }

@@ -143,8 +143,14 @@ impl Ipcp {
     fn handle_mgmt(&mut self, now: Instant, port: Option<PortId>, header: DtHeader, msg: MgmtMsg) {
         let scoped = header.dst.is_none();
         match (msg, port) {
-            (MgmtMsg::EnrollRequest { ipcp }, Some(port)) if scoped => {
-                self.on_enroll_request(now, port, ipcp)
+            (MgmtMsg::EnrollRequest { ipcp, key }, Some(port)) if scoped => {
+                self.on_enroll_request(now, port, ipcp, key)
+            }
+            (MgmtMsg::EnrollChallenge { key, nonce }, Some(port)) if scoped => {
+                self.on_enroll_challenge(port, key, nonce)
+            }
+            (MgmtMsg::EnrollProof { mac }, Some(port)) if scoped => {
+                self.on_enroll_proof(now, port, mac)
             }
             (
                 MgmtMsg::EnrollResponse {
@@ -177,12 +183,8 @@ impl Ipcp {
             MgmtMsg::DirPut { entries } => self.on_dir_put(now, entries),
             MgmtMsg::DirDel { name, address } => self.dir_store.remove(&name, address),
             MgmtMsg::DirGet { query, name } => self.on_dir_get(now, src, query, name),
-            MgmtMsg::DirReply {
-                query, addresses, ..
-            } => self.on_dir_reply(now, query, addresses),
-            MgmtMsg::FlowReq { src_eid, name, qos } => {
-                self.on_flow_req(now, src, src_eid, name, qos)
-            }
+            MgmtMsg::DirReply { query, targets, .. } => self.on_dir_reply(now, query, targets),
+            req @ MgmtMsg::FlowReq { .. } => self.on_flow_req(now, src, req),
             MgmtMsg::FlowReply {
                 src_eid,
                 dst_eid,

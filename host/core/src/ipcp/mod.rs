@@ -14,12 +14,16 @@ mod flow_alloc;
 mod io;
 mod link_state;
 mod policy_swap;
+mod replay;
 mod scheduling;
 mod timers;
+
+pub use replay::{REPLAY_CAPACITY, REPLAY_WINDOW};
 
 use crate::auth::{AllowAll, AuthPolicy, RequestKind};
 use crate::directory::DirStore;
 use crate::flow::FlowTable;
+use crate::identity::{Identity, KEY_LEN, NONCE_LEN};
 use crate::lsdb::Lsdb;
 use crate::rng::SplitMix64;
 use crate::routing::{Fib, RoutingPolicy};
@@ -172,6 +176,21 @@ pub struct Counters {
     pub auth_failures: u64,
     /// Our enrollment or flow requests a peer denied.
     pub denied_by_peer: u64,
+    /// Enrollment and flow requests denied here because the peer's proof of possession of
+    /// its key failed (forged key, tampered or replayed message, low-order key), plus
+    /// proofs this IPCP could not make for a peer's low-order key.
+    pub proof_failures: u64,
+}
+
+/// A challenge sent to an enrollee, waiting for its proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Challenge {
+    /// The `EnrollRequest` as received (the start of the transcript).
+    request: (NameHash, [u8; KEY_LEN]),
+    /// The nonce sent.
+    nonce: [u8; NONCE_LEN],
+    /// The proof must arrive before this.
+    deadline: Instant,
 }
 
 /// Enrollment state.
@@ -254,6 +273,12 @@ pub struct Ipcp {
     /// Reused for the queue states of each batch.
     sched_scratch: Vec<QueueState>,
     auth: Box<dyn AuthPolicy>,
+    /// This IPCP's static key pair.
+    identity: Identity,
+    /// Enrollment challenges sent and not answered yet, per port.
+    challenges: BTreeMap<PortId, Challenge>,
+    /// Nonces of recently verified flow requests.
+    replay: replay::ReplayGuard,
     last_denial: Option<(RequestKind, String)>,
     events: VecDeque<Event>,
     counters: Counters,
@@ -275,7 +300,9 @@ impl Ipcp {
         ipcp
     }
 
-    /// A member-to-be: enroll it with [`Ipcp::enroll_via`].
+    /// A member-to-be: enroll it with [`Ipcp::enroll_via`]. Its key pair is derived from
+    /// `seed` and `name` (reproducible; a real node replaces it with
+    /// [`Ipcp::set_identity`]).
     pub fn new(name: &str, policy: Box<dyn RoutingPolicy>, now: Instant, seed: u64) -> Ipcp {
         Ipcp {
             name: NameHash::of(name, crate::name::MAX_HASH_LEN),
@@ -314,6 +341,9 @@ impl Ipcp {
             last_scheduler_error: None,
             sched_scratch: Vec::new(),
             auth: Box::new(AllowAll),
+            identity: Identity::from_seed(seed, name),
+            challenges: BTreeMap::new(),
+            replay: replay::ReplayGuard::default(),
             last_denial: None,
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -344,6 +374,7 @@ impl Ipcp {
             self.counters.drop_port_down += q.clear() as u64;
         }
         self.adjacency_lost(now, port);
+        self.challenges.remove(&port);
         if let Enrollment::Pending { port: p, .. } = self.enrollment
             && p == port
         {
@@ -456,6 +487,17 @@ impl Ipcp {
         res
     }
 
+    /// Replace this IPCP's key pair (a node loads it from its configuration). Call it
+    /// before enrolling: peers see the key in requests sent from then on.
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.identity = identity;
+    }
+
+    /// This IPCP's static X25519 public key.
+    pub fn public_key(&self) -> [u8; KEY_LEN] {
+        self.identity.public()
+    }
+
     /// This IPCP's address ([`Address::NONE`] before enrollment).
     pub fn address(&self) -> Address {
         self.address
@@ -561,5 +603,7 @@ impl Ipcp {
 
 #[cfg(test)]
 mod policy_tests;
+#[cfg(test)]
+mod proof_tests;
 #[cfg(test)]
 mod tests;

@@ -42,7 +42,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Take the next `N` bytes as an array.
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.bytes(N)?);
         Ok(out)

@@ -26,8 +26,9 @@
 //!   (string).
 //! - [`Lsa`]: origin u32, seqno u64, lifetime_s u16, links (vec of [`LsaLink`]: neighbor
 //!   u32, cost u32).
-//! - [`LsaRef`]: origin u32, seqno u64. [`DirEntry`]: name hash, address u32,
-//!   lifetime_s u16.
+//! - [`LsaRef`]: origin u32, seqno u64. [`DirEntry`]: name hash, address u32, key
+//!   (32 bytes), lifetime_s u16. [`DirTarget`]: address u32, key (32 bytes).
+//! - keys, nonces and MACs: their bytes, fixed length (32, 16 and 32), no length prefix.
 //!
 //! Emitting never validates: a value whose fields are out of range (a `hash_len` of 2, say)
 //! is written verbatim and rejected by the receiver's [`MgmtMsg::parse`]. Byte diagrams and
@@ -54,6 +55,10 @@ pub enum MgmtType {
     AdjAccept = 0x04,
     /// [`MgmtMsg::Keepalive`]
     Keepalive = 0x05,
+    /// [`MgmtMsg::EnrollChallenge`]
+    EnrollChallenge = 0x06,
+    /// [`MgmtMsg::EnrollProof`]
+    EnrollProof = 0x07,
     /// [`MgmtMsg::Lsu`]
     Lsu = 0x10,
     /// [`MgmtMsg::LsaAck`]
@@ -85,6 +90,8 @@ impl MgmtType {
             0x03 => MgmtType::AdjRequest,
             0x04 => MgmtType::AdjAccept,
             0x05 => MgmtType::Keepalive,
+            0x06 => MgmtType::EnrollChallenge,
+            0x07 => MgmtType::EnrollProof,
             0x10 => MgmtType::Lsu,
             0x11 => MgmtType::LsaAck,
             0x20 => MgmtType::DirPut,
@@ -192,8 +199,19 @@ pub struct DirEntry {
     pub name: NameHash,
     /// The IPCP where it is registered.
     pub address: Address,
+    /// That IPCP's static X25519 public key (requesters prove their own key to it).
+    pub key: [u8; 32],
     /// Seconds the entry stays valid without a refresh.
     pub lifetime_s: u16,
+}
+
+/// Where a name is registered, as a lookup answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirTarget {
+    /// The IPCP's address.
+    pub address: Address,
+    /// Its static X25519 public key.
+    pub key: [u8; 32],
 }
 
 /// A parsed layer management message.
@@ -203,6 +221,21 @@ pub enum MgmtMsg {
     EnrollRequest {
         /// Hash (32 bytes) of the enrollee's IPCP name.
         ipcp: NameHash,
+        /// The enrollee's static X25519 public key (proved in [`MgmtMsg::EnrollProof`]).
+        key: [u8; 32],
+    },
+    /// Member → enrollee: prove you hold the key you presented.
+    EnrollChallenge {
+        /// The member's static X25519 public key.
+        key: [u8; 32],
+        /// A fresh nonce.
+        nonce: [u8; 16],
+    },
+    /// Enrollee → member: the proof of possession (see docs/PROTOCOL.md).
+    EnrollProof {
+        /// BLAKE3 keyed hash of the request and the challenge, keyed by the enrollment
+        /// proof key derived from the X25519 shared secret.
+        mac: [u8; 32],
     },
     /// Member → enrollee: the outcome, the assigned address and the layer configuration.
     EnrollResponse {
@@ -269,8 +302,8 @@ pub enum MgmtMsg {
         query: u32,
         /// The name.
         name: NameHash,
-        /// Addresses where it is registered.
-        addresses: Vec<Address>,
+        /// Where it is registered: addresses and their keys.
+        targets: Vec<DirTarget>,
     },
     /// Flow allocation request, sent to the IPCP where the name is registered.
     FlowReq {
@@ -280,6 +313,14 @@ pub enum MgmtMsg {
         name: NameHash,
         /// Requested QoS.
         qos: QosSpec,
+        /// The requester's static X25519 public key.
+        key: [u8; 32],
+        /// A fresh nonce (the destination refuses one it has seen recently).
+        nonce: [u8; 16],
+        /// Proof of possession of `key`: BLAKE3 keyed hash of the source and destination
+        /// addresses and this message with `mac` zeroed, keyed by the flow proof key
+        /// derived from the X25519 shared secret with the destination's key.
+        mac: [u8; 32],
     },
     /// Flow allocation reply.
     FlowReply {
@@ -647,8 +688,26 @@ wire_struct!(LsaRef { origin, seqno });
 wire_struct!(DirEntry {
     name,
     address,
+    key,
     lifetime_s
 });
+wire_struct!(DirTarget { address, key });
+
+/// Fixed-size byte strings (keys, nonces, MACs): the bytes, no length.
+impl<const N: usize> Field for [u8; N] {
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        r.array()
+    }
+}
+
+impl<const N: usize> Put for [u8; N] {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self);
+    }
+    fn wire_len(&self) -> usize {
+        N
+    }
+}
 
 impl MgmtMsg {
     /// Parse one whole message (trailing bytes are an error).
@@ -662,7 +721,15 @@ impl MgmtMsg {
         let code = r.u8()?;
         let ty = MgmtType::from_u8(code).ok_or(WireError::UnknownType(code))?;
         let msg = match ty {
-            MgmtType::EnrollRequest => MgmtMsg::EnrollRequest { ipcp: read(r)? },
+            MgmtType::EnrollRequest => MgmtMsg::EnrollRequest {
+                ipcp: read(r)?,
+                key: read(r)?,
+            },
+            MgmtType::EnrollChallenge => MgmtMsg::EnrollChallenge {
+                key: read(r)?,
+                nonce: read(r)?,
+            },
+            MgmtType::EnrollProof => MgmtMsg::EnrollProof { mac: read(r)? },
             MgmtType::EnrollResponse => MgmtMsg::EnrollResponse {
                 result: read(r)?,
                 address: read(r)?,
@@ -689,12 +756,15 @@ impl MgmtMsg {
             MgmtType::DirReply => MgmtMsg::DirReply {
                 query: read(r)?,
                 name: read(r)?,
-                addresses: read(r)?,
+                targets: read(r)?,
             },
             MgmtType::FlowReq => MgmtMsg::FlowReq {
                 src_eid: read(r)?,
                 name: read(r)?,
                 qos: read(r)?,
+                key: read(r)?,
+                nonce: read(r)?,
+                mac: read(r)?,
             },
             MgmtType::FlowReply => MgmtMsg::FlowReply {
                 src_eid: read(r)?,
@@ -715,7 +785,15 @@ impl MgmtMsg {
     /// [`MgmtMsg::buffer_len`] both walk this list, so they cannot disagree.
     fn visit(&self, f: &mut dyn FnMut(&dyn Put)) {
         match self {
-            MgmtMsg::EnrollRequest { ipcp } => f(ipcp),
+            MgmtMsg::EnrollRequest { ipcp, key } => {
+                f(ipcp);
+                f(key);
+            }
+            MgmtMsg::EnrollChallenge { key, nonce } => {
+                f(key);
+                f(nonce);
+            }
+            MgmtMsg::EnrollProof { mac } => f(mac),
             MgmtMsg::EnrollResponse {
                 result,
                 address,
@@ -750,16 +828,26 @@ impl MgmtMsg {
             MgmtMsg::DirReply {
                 query,
                 name,
-                addresses,
+                targets,
             } => {
                 f(query);
                 f(name);
-                f(addresses);
+                f(targets);
             }
-            MgmtMsg::FlowReq { src_eid, name, qos } => {
+            MgmtMsg::FlowReq {
+                src_eid,
+                name,
+                qos,
+                key,
+                nonce,
+                mac,
+            } => {
                 f(src_eid);
                 f(name);
                 f(qos);
+                f(key);
+                f(nonce);
+                f(mac);
             }
             MgmtMsg::FlowReply {
                 src_eid,
@@ -808,6 +896,8 @@ impl MgmtMsg {
         match self {
             MgmtMsg::EnrollRequest { .. } => MgmtType::EnrollRequest,
             MgmtMsg::EnrollResponse { .. } => MgmtType::EnrollResponse,
+            MgmtMsg::EnrollChallenge { .. } => MgmtType::EnrollChallenge,
+            MgmtMsg::EnrollProof { .. } => MgmtType::EnrollProof,
             MgmtMsg::AdjRequest { .. } => MgmtType::AdjRequest,
             MgmtMsg::AdjAccept { .. } => MgmtType::AdjAccept,
             MgmtMsg::Keepalive { .. } => MgmtType::Keepalive,
@@ -875,6 +965,7 @@ pub(crate) mod tests {
             .iter()
             .map(|(_, hex)| hex.chars().filter(|c| !c.is_whitespace()).collect())
             .collect();
+        tested.push(crate::identity::tests::FLOW_PROOF_VECTOR_HEX.to_string());
         tested.push(
             crate::wire::dt::tests::VECTOR_HEX
                 .chars()
@@ -898,8 +989,22 @@ pub(crate) mod tests {
     fn vectors() -> Vec<(MgmtMsg, &'static str)> {
         vec![
             (
-                MgmtMsg::EnrollRequest { ipcp: h8() },
-                "01 08 0102030405060708",
+                MgmtMsg::EnrollRequest {
+                    ipcp: h8(),
+                    key: [0x11; 32],
+                },
+                "01 08 0102030405060708 1111111111111111111111111111111111111111111111111111111111111111",
+            ),
+            (
+                MgmtMsg::EnrollChallenge {
+                    key: [0x22; 32],
+                    nonce: [0x33; 16],
+                },
+                "06 2222222222222222222222222222222222222222222222222222222222222222 33333333333333333333333333333333",
+            ),
+            (
+                MgmtMsg::EnrollProof { mac: [0x44; 32] },
+                "07 4444444444444444444444444444444444444444444444444444444444444444",
             ),
             (
                 MgmtMsg::EnrollResponse {
@@ -964,10 +1069,11 @@ pub(crate) mod tests {
                     entries: vec![DirEntry {
                         name: h4(),
                         address: Address(7),
+                        key: [0x22; 32],
                         lifetime_s: 900,
                     }],
                 },
-                "20 0001 04 deadbeef 00000007 0384",
+                "20 0001 04 deadbeef 00000007 2222222222222222222222222222222222222222222222222222222222222222 0384",
             ),
             (
                 MgmtMsg::DirDel {
@@ -987,17 +1093,29 @@ pub(crate) mod tests {
                 MgmtMsg::DirReply {
                     query: 0x1234,
                     name: h4(),
-                    addresses: vec![Address(7), Address(8)],
+                    targets: vec![
+                        DirTarget {
+                            address: Address(7),
+                            key: [0x22; 32],
+                        },
+                        DirTarget {
+                            address: Address(8),
+                            key: [0x33; 32],
+                        },
+                    ],
                 },
-                "23 00001234 04 deadbeef 0002 00000007 00000008",
+                "23 00001234 04 deadbeef 0002 00000007 2222222222222222222222222222222222222222222222222222222222222222 00000008 3333333333333333333333333333333333333333333333333333333333333333",
             ),
             (
                 MgmtMsg::FlowReq {
                     src_eid: Eid(0x10),
                     name: h4(),
                     qos: QosSpec::VOICE,
+                    key: [0x11; 32],
+                    nonce: [0x55; 16],
+                    mac: [0x66; 32],
                 },
-                "30 00000010 04 deadbeef 00000032 00000000000186a0 05 00000064 00000001 00 00000032 0001d4c0",
+                "30 00000010 04 deadbeef 00000032 00000000000186a0 05 00000064 00000001 00 00000032 0001d4c0 1111111111111111111111111111111111111111111111111111111111111111 55555555555555555555555555555555 6666666666666666666666666666666666666666666666666666666666666666",
             ),
             (
                 MgmtMsg::FlowReply {
@@ -1065,11 +1183,13 @@ pub(crate) mod tests {
             ("01 03 010203", InvalidField("name hash length")),
             ("01 21", InvalidField("name hash length")),
             ("01 08 01020304", Truncated { needed: 10, had: 6 }),
+            ("01 04 01020304 11", Truncated { needed: 38, had: 7 }),
+            ("07 4444", Truncated { needed: 33, had: 3 }),
             ("31 00000010 00000020 04", InvalidField("flow result")),
             (
                 "23 00000001 04 deadbeef 0002 00000001",
                 Truncated {
-                    needed: 20,
+                    needed: 48,
                     had: 16,
                 },
             ),
@@ -1079,7 +1199,13 @@ pub(crate) mod tests {
         }
         // Field-level errors inside larger structures, by patching the vectors.
         let vectors = vectors();
-        let enroll = unhex(vectors[1].1);
+        let enroll = unhex(
+            vectors
+                .iter()
+                .find(|(m, _)| m.msg_type() == MgmtType::EnrollResponse)
+                .expect("EnrollResponse vector")
+                .1,
+        );
         let mut bad = enroll.clone();
         bad[1] = 4; // result
         assert_eq!(MgmtMsg::parse(&bad), Err(InvalidField("enroll result")));
@@ -1143,22 +1269,27 @@ pub(crate) mod tests {
 
     #[test]
     fn long_vectors_truncate_to_the_first_items() {
-        let addresses: Vec<Address> = (0..MAX_VEC_LEN as u32 + 10).map(Address).collect();
+        let targets: Vec<DirTarget> = (0..MAX_VEC_LEN as u32 + 10)
+            .map(|a| DirTarget {
+                address: Address(a),
+                key: [a as u8; 32],
+            })
+            .collect();
         let msg = MgmtMsg::DirReply {
             query: 1,
             name: h4(),
-            addresses: addresses.clone(),
+            targets: targets.clone(),
         };
         let out = msg.to_vec();
         assert_eq!(out.len(), msg.buffer_len());
-        assert_eq!(out.len(), 1 + 4 + 5 + 2 + MAX_VEC_LEN * 4);
+        assert_eq!(out.len(), 1 + 4 + 5 + 2 + MAX_VEC_LEN * 36);
         let parsed = MgmtMsg::parse(&out);
         assert_eq!(
             parsed,
             Ok(MgmtMsg::DirReply {
                 query: 1,
                 name: h4(),
-                addresses: addresses[..MAX_VEC_LEN].to_vec()
+                targets: targets[..MAX_VEC_LEN].to_vec()
             })
         );
     }
@@ -1299,17 +1430,24 @@ pub(crate) mod tests {
     }
 
     fn arb_dir_entry() -> impl Strategy<Value = DirEntry> {
-        (arb_hash(), arb_address(), any::<u16>()).prop_map(|(name, address, lifetime_s)| DirEntry {
-            name,
-            address,
-            lifetime_s,
-        })
+        (arb_hash(), arb_address(), any::<[u8; 32]>(), any::<u16>()).prop_map(
+            |(name, address, key, lifetime_s)| DirEntry {
+                name,
+                address,
+                key,
+                lifetime_s,
+            },
+        )
     }
 
     /// Any message of any type.
     pub(crate) fn arb_msg() -> impl Strategy<Value = MgmtMsg> {
         prop_oneof![
-            arb_hash().prop_map(|ipcp| MgmtMsg::EnrollRequest { ipcp }),
+            (arb_hash(), any::<[u8; 32]>())
+                .prop_map(|(ipcp, key)| MgmtMsg::EnrollRequest { ipcp, key }),
+            (any::<[u8; 32]>(), any::<[u8; 16]>())
+                .prop_map(|(key, nonce)| MgmtMsg::EnrollChallenge { key, nonce }),
+            any::<[u8; 32]>().prop_map(|mac| MgmtMsg::EnrollProof { mac }),
             (arb_enroll_result(), arb_address(), arb_config()).prop_map(
                 |(result, address, config)| MgmtMsg::EnrollResponse {
                     result,
@@ -1336,18 +1474,34 @@ pub(crate) mod tests {
             (arb_hash(), arb_address())
                 .prop_map(|(name, address)| MgmtMsg::DirDel { name, address }),
             (any::<u32>(), arb_hash()).prop_map(|(query, name)| MgmtMsg::DirGet { query, name }),
-            (any::<u32>(), arb_hash(), vec(arb_address(), 0..10)).prop_map(
-                |(query, name, addresses)| MgmtMsg::DirReply {
+            (
+                any::<u32>(),
+                arb_hash(),
+                vec(
+                    (arb_address(), any::<[u8; 32]>())
+                        .prop_map(|(address, key)| DirTarget { address, key }),
+                    0..10
+                )
+            )
+                .prop_map(|(query, name, targets)| MgmtMsg::DirReply {
                     query,
                     name,
-                    addresses
-                }
-            ),
-            (arb_eid(), arb_hash(), arb_qos()).prop_map(|(src_eid, name, qos)| MgmtMsg::FlowReq {
-                src_eid,
-                name,
-                qos
-            }),
+                    targets
+                }),
+            (
+                (arb_eid(), arb_hash(), arb_qos()),
+                (any::<[u8; 32]>(), any::<[u8; 16]>(), any::<[u8; 32]>())
+            )
+                .prop_map(|((src_eid, name, qos), (key, nonce, mac))| {
+                    MgmtMsg::FlowReq {
+                        src_eid,
+                        name,
+                        qos,
+                        key,
+                        nonce,
+                        mac,
+                    }
+                }),
             (arb_eid(), arb_eid(), arb_flow_result()).prop_map(|(src_eid, dst_eid, result)| {
                 MgmtMsg::FlowReply {
                     src_eid,

@@ -13,7 +13,7 @@ mod dt;
 mod field;
 mod mgmt;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 #[cfg(test)]
 pub(crate) use dt::tests::arb_header;
 #[cfg(test)]
@@ -21,8 +21,8 @@ pub(crate) use mgmt::tests::arb_msg;
 
 pub use dt::{DT_HEADER_LEN, DtHeader, DtPacket};
 pub use mgmt::{
-    DirEntry, EnrollResult, FlowResult, Lsa, LsaLink, LsaRef, MAX_STR_LEN, MAX_VEC_LEN, MgmtMsg,
-    MgmtType, QOS_SPEC_LEN,
+    DirEntry, DirTarget, EnrollResult, FlowResult, Lsa, LsaLink, LsaRef, MAX_STR_LEN, MAX_VEC_LEN,
+    MgmtMsg, MgmtType, QOS_SPEC_LEN,
 };
 
 /// Why a buffer could not be parsed.

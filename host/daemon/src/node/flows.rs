@@ -3,6 +3,7 @@
 //! messages and bytes each way and the owning process.
 
 use super::Daemon;
+use ouro_core::identity::hex;
 use serde_json::json;
 
 impl Daemon {
@@ -62,8 +63,4 @@ impl Daemon {
         v.extend(self.n1_json());
         json!(v)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

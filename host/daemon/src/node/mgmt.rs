@@ -4,6 +4,8 @@
 
 use super::local::LocalLayer;
 use super::{Daemon, Layer, Shim, seed_from};
+use crate::keys::KeySpec;
+use ouro_core::identity::hex;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
 use ouro_flow::ipc;
@@ -123,17 +125,22 @@ impl Daemon {
             }),
             IpcpKind::Unicast => {
                 let li = self.layers.len();
-                let ipcp = Ipcp::new(
+                let mut ipcp = Ipcp::new(
                     name,
                     Box::new(NativeSpf::default()),
                     self.now(),
                     self.layer_seed(li),
                 );
+                let spec = self.config_keys.remove(name).unwrap_or(KeySpec::Random);
+                let (identity, origin) = crate::keys::identity(&spec)?;
+                ipcp.set_identity(identity.clone());
+                tracing::info!(ipcp = name, public_key = %hex(&identity.public()), "IPCP key {origin}");
                 self.layers.push(Layer {
                     name: String::new(),
                     ipcp_name: name.to_string(),
                     destroyed: false,
                     ipcp,
+                    identity,
                     lower: None,
                     local: None,
                     over: None,
@@ -379,6 +386,7 @@ impl Daemon {
         let seed = self.layer_seed(li);
         let l = &mut self.layers[li];
         l.ipcp = Ipcp::bootstrap(name, lc, Box::new(NativeSpf::default()), now, seed);
+        l.ipcp.set_identity(l.identity.clone());
         l.name = layer.to_string();
         for (port, cost) in l.connects.clone() {
             l.ipcp.connect(now, port, cost);
