@@ -11,6 +11,8 @@
 //! # fault = { loss = 0.1, duplicate = 0.0, reorder = 0.0, delay_ms = 0, down = false }
 //!
 //! # learned_ttl_ms = 300000       # forget a learned peer silent this long (0: never)
+//! # rate_pps = 5000                # link rate: PDUs/s handed to the socket (default: unpaced)
+//! # schedule = true                # per-cube queues + scheduler on the ports (false: FIFO)
 //!
 //! [[layer]]
 //! name = "lo"
@@ -95,6 +97,8 @@ struct LayerDecl {
     fault: Option<FaultDecl>,
     max_learned: Option<usize>,
     learned_ttl_ms: Option<u64>,
+    rate_pps: Option<u64>,
+    schedule: Option<bool>,
     // unicast
     ipcp: Option<Spanned<String>>,
     layer: Option<Spanned<String>>,
@@ -337,6 +341,8 @@ impl Config {
                             max_learned: l.max_learned,
                             learned_ttl_ms: l.learned_ttl_ms,
                             fault,
+                            rate_pps: l.rate_pps,
+                            schedule: l.schedule,
                         }),
                     });
                 }
