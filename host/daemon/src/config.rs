@@ -642,6 +642,13 @@ register = ["net"]
         };
         assert_eq!(u.peers.len(), 2);
         assert_eq!(u.fault.map(|f| f.loss), Some(0.25));
+        assert_eq!((u.rate_pps, u.schedule), (None, None), "unpaced, scheduled");
+        let paced = GOOD.replace("fault = ", "rate_pps = 500\nschedule = false\nfault = ");
+        let p = Config::parse("b.toml", &paced).expect("parses");
+        let Request::IpcpCreate { udp: Some(u), .. } = &p.ops[0] else {
+            panic!("{:?}", p.ops[0]);
+        };
+        assert_eq!((u.rate_pps, u.schedule), (Some(500), Some(false)));
         let connect = |to: &str, cost| Request::IpcpConnect {
             name: "b.net".into(),
             to: to.into(),
