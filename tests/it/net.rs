@@ -1489,4 +1489,24 @@ fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
         p["calls"].as_u64() > Some(calls_before + 10)
     });
     assert_eq!(after["failures"], 0, "{after}");
+    // A scheduler loaded at run time takes over the same port.
+    let out = a.ouro(&[
+        "policy",
+        "load",
+        "net",
+        "scheduler",
+        "drr",
+        "--param",
+        "weight-3=4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let voice = ping(&a, "pong", 5, &["--qos", "voice"]);
+    assert_eq!(summary(&voice), (5, 5), "{voice}");
+    wait_policy(&a, "scheduler", |p| {
+        p["in_force"] == "drr" && p["calls"].as_u64() >= Some(1)
+    });
 }
