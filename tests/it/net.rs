@@ -1456,6 +1456,12 @@ fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
 
     // Voice keeps its messages (strict priority; wide margin for a loaded machine)...
     let (sent, received) = summary(&voice);
+    eprintln!(
+        "voice {received}/{sent}; bulk {}/{}; A's port: {}",
+        perf["received"],
+        perf["sent"],
+        layer(&s1)["ports"][0]
+    );
     assert_eq!(sent, 40, "{voice}");
     assert!(received >= 36, "voice lost messages: {voice}");
     // ...while the flood on the same port loses most of its own.
