@@ -1496,19 +1496,17 @@ fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
     });
     assert_eq!(after["failures"], 0, "{after}");
     // A scheduler loaded at run time takes over the same port.
-    let out = a.ouro(&[
-        "policy",
-        "load",
-        "net",
-        "scheduler",
-        "drr",
-        "--param",
-        "weight-3=4",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ok(
+        &a,
+        &[
+            "policy",
+            "load",
+            "net",
+            "scheduler",
+            "drr",
+            "--param",
+            "weight-3=4",
+        ],
     );
     let voice = ping(&a, "pong", 5, &["--qos", "voice"]);
     assert_eq!(summary(&voice), (5, 5), "{voice}");
