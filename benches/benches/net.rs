@@ -13,6 +13,9 @@
 //!    relay (client → relay → echo and back) and over three (client → A → B → C → echo and
 //!    back).
 //! 3. Flow allocation latency (A allocates a flow to a name on C, through B).
+//! 4. Scheduled ports against the old FIFO path: the same `ouro perf` runs on a second
+//!    A → B → C whose UDP layers say `schedule = false` (PDUs go straight to the shim's send
+//!    queue instead of through the per-cube queues and the scheduler's batches).
 
 use ouro_shim_udp::{ShimOptions, UdpShim};
 use std::net::{SocketAddr, UdpSocket};
@@ -75,7 +78,12 @@ impl Net {
     }
 
     fn start() -> Net {
-        let dir = std::env::temp_dir().join(format!("ouro-bench-{}", std::process::id()));
+        Net::start_with("main", "")
+    }
+
+    /// Three daemons whose UDP layers get the extra lines `udp_extra`.
+    fn start_with(tag: &str, udp_extra: &str) -> Net {
+        let dir = std::env::temp_dir().join(format!("ouro-bench-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
         let (pa, pb, pc) = (free_port(), free_port(), free_port());
@@ -89,7 +97,7 @@ impl Net {
                 .map(|(n, _)| format!("{{ peer = \"{n}\" }}"))
                 .collect();
             format!(
-                "node = \"{name}\"\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
+                "node = \"{name}\"\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n{udp_extra}\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
                 p.join(", "),
                 c.join(", ")
             )
@@ -440,6 +448,28 @@ fn main() {
             mbps(base3)
         );
     }
+    // Scheduled ports (the default) against the FIFO path, in the same run: three
+    // alternating runs each, medians.
+    let fifo = Net::start_with("fifo", "schedule = false");
+    println!();
+    println!(
+        "| payload | scheduled ports, received (median of 3) | FIFO path, received (median of 3) | ratio |"
+    );
+    println!("|---:|---:|---:|---:|");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for size in [64usize, 1000, 1400] {
+        let (mut sched, mut plain) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            sched.push(ouro_perf(&net, size).0);
+            plain.push(ouro_perf(&fifo, size).0);
+        }
+        let (s, p) = (median(sched), median(plain));
+        println!("| {size} B | {s:.0} pkt/s | {p:.0} pkt/s | {:.2}× |", s / p);
+    }
+    drop(fifo);
     let (oavg, omin) = ouro_ping(&net, 1000);
     let (bavg, bmin) = baseline_ping(1000, 1);
     let (cavg, cmin) = baseline_ping(1000, 3);

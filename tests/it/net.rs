@@ -1378,3 +1378,139 @@ fn net_allowlist_with_a_nodes_public_key_admits_its_flows_and_denies_another() {
     });
     assert_eq!(layer(&s)["counters"]["proof_failures"], 0, "{s}");
 }
+
+/// The queue of `cube` on A's only scheduled port (towards B).
+fn cube_queue<'a>(s: &'a Value, cube: &str) -> &'a Value {
+    layer(s)["ports"][0]["cubes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|q| q["cube"] == cube))
+        .unwrap_or_else(|| panic!("no {cube} queue in {}", layer(s)["ports"]))
+}
+
+fn cube_dropped(s: &Value, cube: &str) -> u64 {
+    cube_queue(s, cube)["dropped"].as_u64().expect("dropped")
+}
+
+#[test]
+fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
+    let dir = Scratch::new("sched");
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    // A's link to B carries 200 PDUs/s: a flood of 2,000 messages/s congests it for sure,
+    // whatever the machine's speed; the Wasm strict-priority scheduler orders A's queues
+    // (`reverse`: highest cube first, so voice (3) goes before best-effort (1)).
+    let a_cfg = line_node("a", pa, &[("b", pb)], None, "rate_pps = 200")
+        + "[layer.policy]\nscheduler = \"strict-priority\"\n"
+        + "[layer.policy.params.scheduler]\nreverse = true\n";
+    let a = Node::start(&dir.0, "a", &a_cfg);
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), ""),
+    );
+    let c = Node::start(
+        &dir.0,
+        "c",
+        &line_node("c", pc, &[("b", pb)], Some("b"), ""),
+    );
+    for n in [&a, &b, &c] {
+        n.wait_for("enrollment and routes", enrolled_with_routes(2));
+    }
+    let s = a.status().expect("status");
+    assert_eq!(s["shims"][0]["sched"]["scheduled"], true, "{s}");
+    assert_eq!(s["shims"][0]["sched"]["rate_pps"], 200, "{s}");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    let _sink = serve(&c, &["perf", "--server", "sink"], "sink");
+    let before = wait_policy(&a, "scheduler", |p| p["in_force"] == "strict-priority");
+    assert_eq!(before["wasm"], true, "{before}");
+    let calls_before = before["calls"].as_u64().expect("calls");
+
+    // 500-byte best-effort messages at 8 Mb/s for 4 s.
+    let flood = a.ouro_bg(&[
+        "perf",
+        "sink",
+        "--size",
+        "500",
+        "--duration",
+        "4",
+        "--rate",
+        "8000000",
+        "--qos",
+        "best-effort",
+        "--json",
+    ]);
+    // Congestion is there before the voice flow starts (bulk drops counted on A's port).
+    let s0 = a.wait_for("the bulk queue overflowing", |s| {
+        layer(s)["ports"][0]["cubes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|q| q["cube"] == "besteffort"))
+            .is_some_and(|q| q["dropped"].as_u64() > Some(0))
+    });
+    let voice = ping(&a, "pong", 40, &["--qos", "voice"]);
+    let s1 = a.status().expect("status");
+    let out = flood.wait_with_output().expect("perf ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let perf: Value = text
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON from perf: {text}"));
+
+    // Voice keeps its messages (strict priority; wide margin for a loaded machine)...
+    let (sent, received) = summary(&voice);
+    eprintln!(
+        "voice {received}/{sent}; bulk {}/{}; A's port: {}",
+        perf["received"],
+        perf["sent"],
+        layer(&s1)["ports"][0]
+    );
+    assert_eq!(sent, 40, "{voice}");
+    assert!(received >= 36, "voice lost messages: {voice}");
+    // ...while the flood on the same port loses most of its own.
+    let (tx, rx) = (
+        perf["sent"].as_u64().expect("sent"),
+        perf["received"].as_u64().expect("received"),
+    );
+    assert!(tx >= 1_000, "{perf}");
+    assert!(rx * 2 < tx, "the bulk flow should lose over half: {perf}");
+    assert!(
+        cube_dropped(&s1, "besteffort") > cube_dropped(&s0, "besteffort"),
+        "the flood went on losing while voice ran: {s1}"
+    );
+    // Counted drops are in the bulk cube only; its queue also ECN-marked.
+    assert_eq!(cube_dropped(&s1, "voice"), 0, "{s1}");
+    assert!(
+        cube_queue(&s1, "besteffort")["ecn_marked"].as_u64() > Some(0),
+        "{s1}"
+    );
+    assert!(
+        layer(&s1)["counters"]["drop_queue_full"].as_u64() >= Some(cube_dropped(&s1, "besteffort"))
+    );
+    // The shim below never queued more than its small mark: the backlog was in the core.
+    assert!(
+        s1["shims"][0]["sched"]["rate_waits"].as_u64() > Some(0),
+        "{s1}"
+    );
+    assert_eq!(s1["shims"][0]["counters"]["drop_tx"], 0, "{s1}");
+    // The Wasm scheduler planned the batches.
+    let after = wait_policy(&a, "scheduler", |p| {
+        p["calls"].as_u64() > Some(calls_before + 10)
+    });
+    assert_eq!(after["failures"], 0, "{after}");
+    // A scheduler loaded at run time takes over the same port.
+    ok(
+        &a,
+        &[
+            "policy",
+            "load",
+            "net",
+            "scheduler",
+            "drr",
+            "--param",
+            "weight-3=4",
+        ],
+    );
+    let voice = ping(&a, "pong", 5, &["--qos", "voice"]);
+    assert_eq!(summary(&voice), (5, 5), "{voice}");
+    wait_policy(&a, "scheduler", |p| {
+        p["in_force"] == "drr" && p["calls"].as_u64() >= Some(1)
+    });
+}

@@ -189,6 +189,8 @@ fn udp_options(
             loss,
             ..FaultSpec::default()
         }),
+        rate_pps: None,
+        schedule: None,
     }))
 }
 

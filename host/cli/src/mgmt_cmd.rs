@@ -194,6 +194,30 @@ fn print_status(d: &Value) {
                 s(&f["pid"])
             );
         }
+        for p in l["ports"].as_array().into_iter().flatten() {
+            // queued/dropped/ECN-marked per cube queue of a scheduled port.
+            let cubes: Vec<String> = p["cubes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} {}/{}/{}",
+                        s(&c["cube"]),
+                        s(&c["queued"]),
+                        s(&c["dropped"]),
+                        s(&c["ecn_marked"])
+                    )
+                })
+                .collect();
+            println!(
+                "  port {} queues (queued/dropped/marked): mgmt {}/{} {}",
+                s(&p["port"]),
+                s(&p["mgmt"]["queued"]),
+                s(&p["mgmt"]["dropped"]),
+                cubes.join(" ")
+            );
+        }
         println!("  counters {}", l["counters"]);
     }
     println!(

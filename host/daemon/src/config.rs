@@ -11,6 +11,8 @@
 //! # fault = { loss = 0.1, duplicate = 0.0, reorder = 0.0, delay_ms = 0, down = false }
 //!
 //! # learned_ttl_ms = 300000       # forget a learned peer silent this long (0: never)
+//! # rate_pps = 5000                # link rate: PDUs/s handed to the socket (default: unpaced)
+//! # schedule = true                # per-cube queues + scheduler on the ports (false: FIFO)
 //!
 //! [[layer]]
 //! name = "lo"
@@ -95,6 +97,8 @@ struct LayerDecl {
     fault: Option<FaultDecl>,
     max_learned: Option<usize>,
     learned_ttl_ms: Option<u64>,
+    rate_pps: Option<u64>,
+    schedule: Option<bool>,
     // unicast
     ipcp: Option<Spanned<String>>,
     layer: Option<Spanned<String>>,
@@ -337,6 +341,8 @@ impl Config {
                             max_learned: l.max_learned,
                             learned_ttl_ms: l.learned_ttl_ms,
                             fault,
+                            rate_pps: l.rate_pps,
+                            schedule: l.schedule,
                         }),
                     });
                 }
@@ -636,6 +642,13 @@ register = ["net"]
         };
         assert_eq!(u.peers.len(), 2);
         assert_eq!(u.fault.map(|f| f.loss), Some(0.25));
+        assert_eq!((u.rate_pps, u.schedule), (None, None), "unpaced, scheduled");
+        let paced = GOOD.replace("fault = ", "rate_pps = 500\nschedule = false\nfault = ");
+        let p = Config::parse("b.toml", &paced).expect("parses");
+        let Request::IpcpCreate { udp: Some(u), .. } = &p.ops[0] else {
+            panic!("{:?}", p.ops[0]);
+        };
+        assert_eq!((u.rate_pps, u.schedule), (Some(500), Some(false)));
         let connect = |to: &str, cost| Request::IpcpConnect {
             name: "b.net".into(),
             to: to.into(),

@@ -14,6 +14,7 @@ mod flows;
 mod local;
 mod mgmt;
 mod names;
+mod pacer;
 mod stack;
 
 use crate::backlog::Backlog;
@@ -58,6 +59,8 @@ struct Shim {
     udp: UdpShim,
     faults: Option<Faults>,
     peer_names: BTreeMap<PortId, String>,
+    /// Pacing of the ports of the IPCP above (per-cube queues, scheduler batches).
+    pacer: pacer::Pacer,
 }
 
 struct Layer {
@@ -147,6 +150,8 @@ pub struct Daemon {
     timer: Rc<Notify>,
     armed: Option<Instant>,
     out: Vec<(PortId, Vec<u8>)>,
+    /// One scheduler batch on its way from a core's port queues to a shim (reused).
+    batch: Vec<ouro_core::ipcp::Transmit>,
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
     /// Receive buffers for applications' messages, shared by all flows (one task runs at a
@@ -193,6 +198,7 @@ impl Daemon {
             timer: Rc::new(Notify::new()),
             armed: None,
             out: Vec::new(),
+            batch: Vec::with_capacity(pacer::BATCH as usize),
             to_deliver: Vec::new(),
             app_bufs: (0..FLOW_BATCH)
                 .map(|_| vec![0; ouro_flow::MAX_MESSAGE])
@@ -271,6 +277,10 @@ impl Daemon {
             if !busy {
                 break;
             }
+        }
+        let now = self.now();
+        for si in 0..self.shims.len() {
+            self.pull(si, now);
         }
         while let Some(key) = self.to_deliver.pop() {
             self.deliver(key);
@@ -614,6 +624,7 @@ impl Daemon {
         }
         take(self.sweep_at);
         take(self.n1_deadline());
+        take(self.pacer_deadline());
         next
     }
 
@@ -677,10 +688,16 @@ impl Daemon {
         let now = self.now();
         let li = self.layers.iter().position(|l| l.lower == Some(si));
         for _ in 0..SHIM_BATCHES {
-            let Shim { udp, .. } = &mut self.shims[si];
+            let Shim { udp, pacer, .. } = &mut self.shims[si];
             let layers = &mut self.layers;
             let res = udp.recv_batch(|r| {
                 if let Some(li) = li {
+                    if r.new_peer && pacer.add_port(r.port) {
+                        // A learned peer's port is scheduled before its first PDU is handled.
+                        layers[li]
+                            .ipcp
+                            .schedule_port(r.port, ouro_core::sched::QueueLimits::default());
+                    }
                     layers[li].ipcp.handle_pdu(now, r.port, r.data.to_vec());
                 }
             });
@@ -1017,6 +1034,7 @@ impl Daemon {
                     "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
                     "peers": peers,
                     "faults": faults,
+                    "sched": s.pacer.json(),
                     "counters": {
                         "rx_datagrams": c.rx_datagrams, "rx_bytes": c.rx_bytes,
                         "tx_datagrams": c.tx_datagrams, "tx_bytes": c.tx_bytes,
@@ -1087,6 +1105,7 @@ impl Daemon {
                     "names": names,
                     "flows": flows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
                     "core_flows": ip.flow_count(),
+                    "ports": pacer::ports_json(ip),
                     "counters": {
                         "rx_pdus": c.rx_pdus, "tx_pdus": c.tx_pdus, "forwarded": c.forwarded,
                         "delivered": c.delivered, "drop_malformed": c.drop_malformed,
@@ -1096,6 +1115,7 @@ impl Daemon {
                         "routing_failures": c.routing_failures,
                         "lsas_originated": c.lsas_originated,
                         "drop_queue_full": c.drop_queue_full,
+                        "sched_dropped": c.sched_dropped, "ecn_marked": c.ecn_marked,
                         "scheduler_failures": c.scheduler_failures,
                         "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
                         "denied_by_peer": c.denied_by_peer,
@@ -1230,7 +1250,10 @@ pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
             }
             w = ready.writable(), if queued => {
                 if w.is_err() { break; }
-                d.borrow_mut().shims[si].udp.flush();
+                // Flush, then pull what waits in the cores' per-cube queues into the room.
+                let mut dm = d.borrow_mut();
+                dm.shims[si].udp.flush();
+                dm.pump();
             }
         }
     }

@@ -211,6 +211,14 @@ pub struct UdpOptions {
     /// Fault injection: (loss, duplicate, reorder, delay_ms, down, seed).
     #[serde(default)]
     pub fault: Option<FaultSpec>,
+    /// Link rate: PDUs per second the daemon hands to the socket (None: as fast as the
+    /// socket takes them). Above it, PDUs wait in the IPCP's per-cube queues.
+    #[serde(default)]
+    pub rate_pps: Option<u64>,
+    /// Schedule the ports (per-cube queues, scheduler policy; the default), or `false`:
+    /// send PDUs as they are made through the shim's FIFO (the old path, for comparison).
+    #[serde(default)]
+    pub schedule: Option<bool>,
 }
 
 /// A fault-injection setting.

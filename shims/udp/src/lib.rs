@@ -363,6 +363,12 @@ impl UdpShim {
         self.tx_queue.push_back((addr, data));
     }
 
+    /// PDUs waiting in the send queue: a driver that paces its ports adds more only while
+    /// this stays below a small mark, so congestion builds in its own queues, not here.
+    pub fn queued(&self) -> usize {
+        self.tx_queue.len()
+    }
+
     /// True while PDUs wait in the send queue (the socket was full).
     pub fn has_queued(&self) -> bool {
         !self.tx_queue.is_empty()
@@ -541,8 +547,10 @@ mod tests {
             a.send(pb, vec![i; 1000]);
         }
         a.send(pb, vec![99; 10]);
+        assert_eq!(a.queued(), 41);
         flush_all(&mut a).await;
         assert!(!a.has_queued());
+        assert_eq!(a.queued(), 0);
         assert_eq!(a.counters().tx_datagrams, 41);
         if a.state.max_gso_segments() > 1 {
             assert!(a.counters().tx_syscalls < 10, "{:?}", a.counters());

@@ -47,6 +47,11 @@ impl Ipcp {
         self.port_queues.get(&port).map_or(0, PortQueues::len)
     }
 
+    /// Every scheduled port and its queues, in port order.
+    pub fn scheduled_ports(&self) -> impl Iterator<Item = (PortId, &PortQueues)> + '_ {
+        self.port_queues.iter().map(|(p, q)| (*p, q))
+    }
+
     /// The queues of a scheduled port.
     pub fn port_queues(&self, port: PortId) -> Option<&PortQueues> {
         self.port_queues.get(&port)

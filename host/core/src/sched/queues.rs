@@ -47,6 +47,10 @@ struct CubeQueue {
     bytes: u64,
     /// Full-queue drops since the last batch.
     drops: u32,
+    /// Packets dropped on this queue so far (full queue or a plan's drop verdict).
+    dropped: u64,
+    /// Packets ECN-marked on this queue so far (on enqueue or by a plan).
+    marked: u64,
 }
 
 impl CubeQueue {
@@ -68,11 +72,26 @@ pub struct BatchOutcome {
     pub marked: u32,
 }
 
+/// The state and running totals of one cube queue (for status displays).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CubeStats {
+    /// Packets waiting.
+    pub packets: usize,
+    /// Bytes waiting.
+    pub bytes: u64,
+    /// Packets dropped so far (full queue or a plan's drop verdict).
+    pub dropped: u64,
+    /// Packets ECN-marked so far.
+    pub marked: u64,
+}
+
 /// A management queue and one queue per cube for one port.
 #[derive(Debug)]
 pub struct PortQueues {
     limits: QueueLimits,
     mgmt: VecDeque<Vec<u8>>,
+    /// Management packets dropped so far (full management queue).
+    mgmt_dropped: u64,
     cubes: [CubeQueue; QosCube::COUNT],
 }
 
@@ -91,6 +110,7 @@ impl PortQueues {
         PortQueues {
             limits,
             mgmt: VecDeque::new(),
+            mgmt_dropped: 0,
             cubes: Default::default(),
         }
     }
@@ -110,11 +130,33 @@ impl PortQueues {
         self.cubes[cube as usize].packets.len()
     }
 
+    /// The state and totals of `cube`'s queue.
+    pub fn cube_stats(&self, cube: QosCube) -> CubeStats {
+        let q = &self.cubes[cube as usize];
+        CubeStats {
+            packets: q.packets.len(),
+            bytes: q.bytes,
+            dropped: q.dropped,
+            marked: q.marked,
+        }
+    }
+
+    /// Packets waiting in the management queue.
+    pub fn mgmt_len(&self) -> usize {
+        self.mgmt.len()
+    }
+
+    /// Management packets dropped so far (full management queue).
+    pub fn mgmt_dropped(&self) -> u64 {
+        self.mgmt_dropped
+    }
+
     /// Queue `pdu` (received or made at `now`): on the management queue if `cube` is
     /// `None`, else on the cube's queue.
     pub fn enqueue(&mut self, now: Instant, cube: Option<QosCube>, pdu: Vec<u8>) -> Enqueued {
         let Some(cube) = cube else {
             if self.mgmt.len() >= self.limits.mgmt_packets as usize {
+                self.mgmt_dropped += 1;
                 return Enqueued::Dropped;
             }
             self.mgmt.push_back(pdu);
@@ -124,12 +166,14 @@ impl PortQueues {
         let len = q.packets.len();
         if len >= self.limits.packets as usize {
             q.drops = q.drops.saturating_add(1);
+            q.dropped += 1;
             return Enqueued::Dropped;
         }
         let mut pdu = pdu;
         let outcome = match self.limits.ecn_threshold {
             Some(t) if len >= t as usize => {
                 mark(&mut pdu);
+                q.marked += 1;
                 Enqueued::Marked
             }
             _ => Enqueued::Queued,
@@ -192,12 +236,14 @@ impl PortQueues {
                         if q.pop().is_none() {
                             break;
                         }
+                        q.dropped += 1;
                         out.dropped += 1;
                     }
                 }
                 Verdict::MarkEcn => {
                     for (_, pdu) in q.packets.iter_mut().take(packets as usize) {
                         mark(pdu);
+                        q.marked += 1;
                         out.marked += 1;
                     }
                 }
@@ -306,6 +352,13 @@ mod tests {
         assert_eq!(states[0].head_age, std::time::Duration::from_millis(3));
         q.states(Instant::from_millis(4), &mut states);
         assert_eq!(states[0].drops, 0, "drops are per batch");
+        let be_stats = q.cube_stats(QosCube::BestEffort);
+        assert_eq!(
+            (be_stats.packets, be_stats.dropped, be_stats.marked),
+            (3, 1, 1)
+        );
+        assert_eq!(q.cube_stats(QosCube::Voice), CubeStats::default());
+        assert_eq!((q.mgmt_len(), q.mgmt_dropped()), (1, 1));
         let mut got = Vec::new();
         assert_eq!(q.take_mgmt(5, |p| got.push(p)), 1);
         let out = q.apply(&Plan::default(), 5, |p| got.push(p));
@@ -333,6 +386,12 @@ mod tests {
         let mut got = Vec::new();
         let out = q.apply(&plan, 4, |p| got.push(p));
         assert_eq!((out.sent, out.dropped, out.marked), (4, 1, 1));
+        assert_eq!(
+            q.cube_stats(QosCube::BestEffort).dropped,
+            1,
+            "totals keep plan drops"
+        );
+        assert_eq!(q.cube_stats(QosCube::Voice).marked, 1);
         let tags: Vec<u8> = got.iter().map(|p| tag(p)).collect();
         assert_eq!(
             tags,

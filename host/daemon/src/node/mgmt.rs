@@ -216,11 +216,13 @@ impl Daemon {
         if opts.learned_ttl.is_some() && self.sweep_at.is_none() {
             self.sweep_at = Some(self.now() + SWEEP_EVERY);
         }
+        let pacer = super::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
         self.shims.push(Shim {
             name: name.to_string(),
             udp,
             faults: fault,
             peer_names,
+            pacer,
         });
         self.spawn_shim_task(self.shims.len() - 1);
         Ok(())
@@ -262,6 +264,7 @@ impl Daemon {
                     ));
                 }
                 self.layers[li].lower = Some(si);
+                self.schedule_shim_ports(si);
             }
             Some(Found::Local(lsi)) => {
                 let m = self.locals[lsi].shim.attach(&ipcp);
@@ -328,7 +331,9 @@ impl Daemon {
                     shim.name
                 ));
             };
-            return Ok(shim.udp.add_peer(addr));
+            let port = shim.udp.add_peer(addr);
+            self.schedule_shim_ports(si);
+            return Ok(port);
         }
         if let Some((lsi, me)) = self.layers[li].local {
             let l = &self.locals[lsi];
@@ -392,6 +397,9 @@ impl Daemon {
             l.ipcp.connect(now, port, cost);
         }
         tracing::info!(ipcp = name, layer, "bootstrapped");
+        if let Some(si) = self.layers[li].lower {
+            self.schedule_shim_ports(si); // the IPCP is new: its ports are not scheduled yet
+        }
         self.register_static(li);
         Ok(())
     }
@@ -610,7 +618,9 @@ impl Daemon {
         l.destroyed = true;
         l.name.clear();
         l.ipcp = Ipcp::new("", Box::new(NativeSpf::default()), now, seed);
-        l.lower = None;
+        if let Some(si) = l.lower.take() {
+            self.shims[si].pacer.clear_ports();
+        }
         l.local = None;
         l.over = None;
         l.enroll_via = None;
