@@ -732,12 +732,7 @@ fn net_wasm_routing_policy_hot_swapped_under_ping_loses_nothing() {
     // 150 pings over 3 s; the policies are swapped on all three nodes meanwhile.
     let mut pinger = a.ouro_bg(&["ping", "pong", "-c", "150", "-i", "0.02", "-W", "3"]);
     for (node, policy) in [(&b, "spf"), (&a, "ecmp"), (&c, "lfa"), (&b, "ecmp")] {
-        let out = node.ouro(&["policy", "load", "net", "routing", policy]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ok(node, &["policy", "load", "net", "routing", policy]);
         wait_policy(node, "routing", |p| {
             p["in_force"] == policy && p["calls"].as_u64() >= Some(1)
         });
@@ -770,19 +765,17 @@ fn net_auth_allowlist_loaded_at_run_time_denies_flows_with_a_clear_error() {
     let (a, _b, c) = line3(&dir.0, "");
     let _echo = serve(&c, &["echo", "pong"], "pong");
     assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
-    let out = c.ouro(&[
-        "policy",
-        "load",
-        "net",
-        "auth",
-        "allowlist",
-        "--param",
-        "keys=[00]",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ok(
+        &c,
+        &[
+            "policy",
+            "load",
+            "net",
+            "auth",
+            "allowlist",
+            "--param",
+            "keys=[00]",
+        ],
     );
     let out = ping(&a, "pong", 1, &[]);
     assert!(out.contains("denied"), "{out}");
@@ -1353,21 +1346,19 @@ fn net_allowlist_with_a_nodes_public_key_admits_its_flows_and_denies_another() {
 
     let _echo = serve(&c, &["echo", "pong"], "pong");
     let list = format!("keys=[{}]", keys[0]);
-    let out = c.ouro(&[
-        "policy",
-        "load",
-        "net",
-        "auth",
-        "allowlist",
-        "--param",
-        &list,
-        "--param",
-        "require-encryption=false",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    ok(
+        &c,
+        &[
+            "policy",
+            "load",
+            "net",
+            "auth",
+            "allowlist",
+            "--param",
+            &list,
+            "--param",
+            "require-encryption=false",
+        ],
     );
     let from_a = ping(&a, "pong", 3, &[]);
     assert_eq!(summary(&from_a), (3, 3), "{from_a}");
