@@ -65,8 +65,7 @@ impl Backlog {
         let mut out = Flushed::default();
         let mut buf = std::mem::take(&mut self.pack);
         while let Some(first) = self.msgs.front() {
-            let (data, n) = match pack::pack_next(self.msgs.iter().map(Vec::as_slice), &mut buf)
-            {
+            let (data, n) = match pack::pack_next(self.msgs.iter().map(Vec::as_slice), &mut buf) {
                 Next::Plain => (first.as_slice(), 1),
                 Next::Packed(n) => (buf.as_slice(), n),
             };

@@ -356,7 +356,8 @@ mod tests {
         let err = b.read(&mut buf).expect_err("malformed");
         assert!(matches!(&err, FlowError::Io(e) if e.kind() == io::ErrorKind::InvalidData));
         ipc::send(&a.as_fd(), &tricky).expect("send");
-        a.write_batch(&[b"ok".as_slice(), &[1u8; 100], b"ok"]).expect("write");
+        a.write_batch(&[b"ok".as_slice(), &[1u8; 100], b"ok"])
+            .expect("write");
         let mut batch = RecvBatch::new(8, 50);
         b.set_nonblocking(true);
         assert_eq!(b.read_batch(&mut batch).expect("read"), 2);

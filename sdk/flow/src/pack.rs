@@ -150,7 +150,8 @@ where
     let Some(first) = it.next() else {
         return Next::Packed(0);
     };
-    let fits = |used: usize, m: &[u8]| m.len() <= MAX_MESSAGE && used + PER_MESSAGE + m.len() <= BUDGET;
+    let fits =
+        |used: usize, m: &[u8]| m.len() <= MAX_MESSAGE && used + PER_MESSAGE + m.len() <= BUDGET;
     let second_fits = it
         .peek()
         .is_some_and(|m| fits(HEADER + PER_MESSAGE + first.len(), m));
@@ -187,14 +188,17 @@ mod tests {
 
     /// The test vector of `docs/FLOW-IPC.md`.
     const VECTOR: [u8; 17] = [
-        0xFF, 0xFE, 0x50, 0x4B, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, b'h', b'i', 0x00, 0x00,
-        0x00, 0x01, b'!',
+        0xFF, 0xFE, 0x50, 0x4B, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, b'h', b'i', 0x00, 0x00, 0x00,
+        0x01, b'!',
     ];
 
     #[test]
     fn the_documented_vector() {
         let mut out = Vec::new();
-        assert_eq!(pack_next([b"hi".as_slice(), b"!"], &mut out), Next::Packed(2));
+        assert_eq!(
+            pack_next([b"hi".as_slice(), b"!"], &mut out),
+            Next::Packed(2)
+        );
         assert_eq!(out, VECTOR);
         let got: Vec<&[u8]> = parse(&VECTOR).expect("valid").collect();
         assert_eq!(got, [b"hi".as_slice(), b"!"]);
@@ -238,7 +242,10 @@ mod tests {
     #[test]
     fn malformed_packs_are_errors() {
         assert_eq!(parse(&MAGIC).err(), Some(PackError::Short));
-        assert_eq!(parse(&[0xFF, 0xFE, 0x50, 0x4B, 0, 0]).err(), Some(PackError::Empty));
+        assert_eq!(
+            parse(&[0xFF, 0xFE, 0x50, 0x4B, 0, 0]).err(),
+            Some(PackError::Empty)
+        );
         assert_eq!(parse(&VECTOR[..16]).err(), Some(PackError::Length(1)));
         let mut long = VECTOR.to_vec();
         long.push(0);
