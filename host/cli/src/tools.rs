@@ -432,3 +432,21 @@ fn perf_serve_flow(flow: Flow) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ouro_flow::pack::{self, Next};
+
+    #[test]
+    fn a_perf_batch_is_one_full_pack() {
+        for (size, n) in [(64, 963), (1000, 65), (1400, 46), (40_000, 1)] {
+            assert_eq!(perf_batch(size), n, "{size}");
+            let msgs = vec![vec![DATA; size]; n + 1];
+            let mut out = Vec::new();
+            let next = pack::pack_next(msgs.iter().map(Vec::as_slice), &mut out);
+            let expected = if n == 1 { Next::Plain } else { Next::Packed(n) };
+            assert_eq!(next, expected, "{size}");
+        }
+    }
+}
