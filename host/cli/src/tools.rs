@@ -251,8 +251,16 @@ fn echo_flow(flow: Flow) {
 }
 
 const DATA: u8 = 0xD0;
-/// Messages per system call for an unthrottled `ouro perf` (client writes, server reads).
+/// Socket messages per system call for the `ouro perf` server's reads (each plain or a
+/// pack of many messages).
 const PERF_BATCH: usize = ouro_flow::ipc::MAX_BATCH;
+
+/// Messages per `write_batch` for an unthrottled `ouro perf` client: as many `size`-byte
+/// messages as fill one packed socket message.
+fn perf_batch(size: usize) -> usize {
+    use ouro_flow::pack::{BUDGET, HEADER, PER_MESSAGE};
+    ((BUDGET - HEADER) / (PER_MESSAGE + size)).max(1)
+}
 const END: u8 = 0xE0;
 const REPORT: u8 = 0xF0;
 
@@ -280,8 +288,9 @@ fn perf_client(socket: &Path, a: &PerfArgs) -> Result<(), String> {
     }
     let mut flow = ouro_flow::alloc_at(socket, &a.name, qos, None, Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
-    // Unthrottled, messages go out PERF_BATCH per system call (`Flow::write_batch`).
-    let mut msgs = vec![vec![0u8; a.size]; PERF_BATCH];
+    // Unthrottled, messages go out one full pack per system call (`Flow::write_batch`).
+    let batch = perf_batch(a.size);
+    let mut msgs = vec![vec![0u8; a.size]; batch];
     for m in &mut msgs {
         m[0] = DATA;
     }
@@ -301,7 +310,7 @@ fn perf_client(socket: &Path, a: &PerfArgs) -> Result<(), String> {
             next += g;
             1
         } else {
-            PERF_BATCH
+            batch
         };
         for (i, m) in msgs[..n].iter_mut().enumerate() {
             m[1..9].copy_from_slice(&(sent + i as u64).to_be_bytes());
@@ -376,7 +385,7 @@ fn perf_server(socket: &Path, a: &PerfArgs) -> Result<(), String> {
 }
 
 fn perf_serve_flow(flow: Flow) {
-    let mut batch = RecvBatch::new(ouro_flow::ipc::MAX_BATCH, ouro_flow::MAX_MESSAGE);
+    let mut batch = RecvBatch::new(PERF_BATCH, ouro_flow::MAX_MESSAGE);
     let mut rx = 0u64;
     let mut bytes = 0u64;
     let mut first: Option<Instant> = None;
@@ -420,6 +429,24 @@ fn perf_serve_flow(flow: Flow) {
                     first = None;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ouro_flow::pack::{self, Next};
+
+    #[test]
+    fn a_perf_batch_is_one_full_pack() {
+        for (size, n) in [(64, 963), (1000, 65), (1400, 46), (40_000, 1)] {
+            assert_eq!(perf_batch(size), n, "{size}");
+            let msgs = vec![vec![DATA; size]; n + 1];
+            let mut out = Vec::new();
+            let next = pack::pack_next(msgs.iter().map(Vec::as_slice), &mut out);
+            let expected = if n == 1 { Next::Plain } else { Next::Packed(n) };
+            assert_eq!(next, expected, "{size}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Delivery of incoming SDUs to an application: a bounded per-flow queue written to the
-//! flow's socket many messages per system call (`sendmmsg`).
+//! flow's socket packed, many messages per socket message (`ouro_flow::pack`), so the
+//! kernel handles one buffer for many SDUs.
 //!
 //! When the application reads slower than the layer delivers, its socket fills. Rather than
 //! dropping at once, the daemon keeps up to [`MAX_MSGS`] messages / [`MAX_BYTES`] bytes per
@@ -7,6 +8,7 @@
 //! writable). Only beyond that are SDUs dropped, and counted.
 
 use ouro_flow::ipc;
+use ouro_flow::pack::{self, Next};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -23,6 +25,8 @@ pub const MAX_BYTES: usize = 4 << 20;
 pub struct Backlog {
     msgs: VecDeque<Vec<u8>>,
     bytes: usize,
+    /// Reused to build packed socket messages.
+    pack: Vec<u8>,
 }
 
 /// What [`Backlog::flush`] did.
@@ -34,6 +38,8 @@ pub struct Flushed {
     pub sent_bytes: u64,
     /// Messages dropped because the application's end is gone.
     pub dropped: u64,
+    /// Socket messages written (plain or packed).
+    pub writes: u64,
 }
 
 impl Backlog {
@@ -52,24 +58,25 @@ impl Backlog {
         self.msgs.is_empty()
     }
 
-    /// Write as much of the queue as the socket takes, without blocking. What stays queued
-    /// waits for the socket to become writable (the readiness is cleared when it is full).
+    /// Write as much of the queue as the socket takes, without blocking, as few socket
+    /// messages as packing allows (one system call each). What stays queued waits for the
+    /// socket to become writable (the readiness is cleared when it is full).
     pub fn flush(&mut self, fd: &AsyncFd<OwnedFd>) -> Flushed {
         let mut out = Flushed::default();
-        while !self.msgs.is_empty() {
-            let batch: Vec<&[u8]> = self
-                .msgs
-                .iter()
-                .take(ipc::MAX_BATCH)
-                .map(Vec::as_slice)
-                .collect();
-            match fd.try_io(Interest::WRITABLE, |f| ipc::send_batch(f, &batch)) {
-                Ok(n) => {
+        let mut buf = std::mem::take(&mut self.pack);
+        while let Some(first) = self.msgs.front() {
+            let (data, n) = match pack::pack_next(self.msgs.iter().map(Vec::as_slice), &mut buf) {
+                Next::Plain => (first.as_slice(), 1),
+                Next::Packed(n) => (buf.as_slice(), n),
+            };
+            match fd.try_io(Interest::WRITABLE, |f| ipc::send(f, data)) {
+                Ok(_) => {
                     for d in self.msgs.drain(..n) {
                         self.bytes -= d.len();
                         out.sent_bytes += d.len() as u64;
                     }
                     out.sent += n as u64;
+                    out.writes += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
@@ -80,6 +87,7 @@ impl Backlog {
                 }
             }
         }
+        self.pack = buf;
         out
     }
 }
@@ -87,6 +95,23 @@ impl Backlog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Receive every socket message waiting on `sock` and unpack: the messages, and how
+    /// many socket messages carried them.
+    fn receive(sock: &OwnedFd) -> (Vec<Vec<u8>>, usize) {
+        let mut buf = vec![0u8; pack::MAX_SOCKET_MESSAGE];
+        let (mut msgs, mut socket_msgs) = (Vec::new(), 0);
+        while let Ok(n) = ipc::recv(sock, &mut buf) {
+            socket_msgs += 1;
+            let m = &buf[..n];
+            if pack::is_packed(m) {
+                msgs.extend(pack::parse(m).expect("valid pack").map(<[u8]>::to_vec));
+            } else {
+                msgs.push(m.to_vec());
+            }
+        }
+        (msgs, socket_msgs)
+    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn queues_while_full_and_delivers_in_order_when_drained() {
@@ -107,13 +132,16 @@ mod tests {
             "the socket should fill: {first:?}"
         );
         assert!(!q.is_empty());
+        // Packed: 1,000-byte messages, 65 per socket message.
+        let per_pack = ((pack::BUDGET - pack::HEADER) / (pack::PER_MESSAGE + 1000)) as u64;
+        assert_eq!(per_pack, 65);
+        assert_eq!(first.sent, first.writes * per_pack, "{first:?}");
         // Drain the application side and flush again until everything arrived, in order.
-        let mut buf = vec![0u8; 2048];
         let mut next = 0u32;
         while next < total {
-            while let Ok(n) = ipc::recv(&theirs, &mut buf) {
-                assert_eq!(n, 1000);
-                assert_eq!(u32::from_be_bytes(buf[..4].try_into().expect("4")), next);
+            for m in receive(&theirs).0 {
+                assert_eq!(m.len(), 1000);
+                assert_eq!(u32::from_be_bytes(m[..4].try_into().expect("4")), next);
                 next += 1;
             }
             if !q.is_empty() {
@@ -122,6 +150,40 @@ mod tests {
             }
         }
         assert!(q.is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn big_messages_go_plain_and_small_ones_packed() {
+        let (mine, theirs) = ipc::seqpacket_pair().expect("pair");
+        let fd = ipc::async_fd(mine).expect("register");
+        fd.writable().await.expect("writable").retain_ready();
+        let mut q = Backlog::default();
+        let big = vec![5u8; 40_000];
+        let mut looks_packed = pack::MAGIC.to_vec();
+        looks_packed.push(1);
+        // No two 40,000-byte messages share a pack: each goes alone and plain.
+        for _ in 0..3 {
+            assert!(q.push(big.clone()));
+        }
+        let done = q.flush(&fd);
+        assert_eq!((done.sent, done.writes), (3, 3), "{done:?}");
+        let mut buf = vec![0u8; pack::MAX_SOCKET_MESSAGE];
+        for _ in 0..3 {
+            assert_eq!(ipc::recv(&theirs, &mut buf).expect("plain"), 40_000);
+        }
+        // Small ones share one pack.
+        for m in [b"a".to_vec(), b"b".to_vec(), looks_packed.clone()] {
+            assert!(q.push(m));
+        }
+        let done = q.flush(&fd);
+        assert_eq!((done.sent, done.writes), (3, 1), "{done:?}");
+        let n = ipc::recv(&theirs, &mut buf).expect("packed");
+        let got: Vec<&[u8]> = pack::parse(&buf[..n]).expect("pack").collect();
+        assert_eq!(got, [b"a".as_slice(), b"b", &looks_packed]);
+        // A lone message that starts like a pack goes as a pack of one.
+        assert!(q.push(looks_packed.clone()));
+        q.flush(&fd);
+        assert_eq!(receive(&theirs), (vec![looks_packed], 1));
     }
 
     #[test]
@@ -150,7 +212,8 @@ mod tests {
             Flushed {
                 sent: 0,
                 sent_bytes: 0,
-                dropped: 2
+                dropped: 2,
+                writes: 0,
             }
         );
         assert!(q.is_empty());

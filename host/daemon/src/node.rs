@@ -25,6 +25,7 @@ use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
 use ouro_flow::ipc::{self, Slot};
+use ouro_flow::pack;
 use ouro_flow::proto::{ErrorKind, Reply, Request};
 use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
@@ -155,7 +156,8 @@ pub struct Daemon {
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
     /// Receive buffers for applications' messages, shared by all flows (one task runs at a
-    /// time): [`FLOW_BATCH`] slots of [`ouro_flow::MAX_MESSAGE`] bytes.
+    /// time): [`FLOW_BATCH`] slots of [`pack::MAX_SOCKET_MESSAGE`] bytes (a socket message
+    /// is one application message or a pack of several).
     app_bufs: Vec<Vec<u8>>,
     app_slots: Vec<Slot>,
     stats: Stats,
@@ -201,7 +203,7 @@ impl Daemon {
             batch: Vec::with_capacity(pacer::BATCH as usize),
             to_deliver: Vec::new(),
             app_bufs: (0..FLOW_BATCH)
-                .map(|_| vec![0; ouro_flow::MAX_MESSAGE])
+                .map(|_| vec![0; pack::MAX_SOCKET_MESSAGE])
                 .collect(),
             app_slots: vec![Slot::Empty; FLOW_BATCH],
             stats: Stats::default(),
@@ -538,8 +540,8 @@ impl Daemon {
         }
     }
 
-    /// Read up to [`FLOW_ROUNDS`] batches of an application's messages (until its socket
-    /// is empty) and feed them to the core. True if the application closed its end.
+    /// Read up to [`FLOW_ROUNDS`] batches of an application's socket messages (until its
+    /// socket is empty), unpack the packed ones, and feed the messages to the core. True if the application closed its end.
     fn app_read(
         &mut self,
         key: (usize, Eid),
@@ -554,6 +556,13 @@ impl Daemon {
                     let now = self.now(); // one clock read per batch
                     for (buf, slot) in bufs.iter().zip(&slots[..n]) {
                         match *slot {
+                            Slot::Message(len) if pack::is_packed(&buf[..len]) => {
+                                match pack::parse(&buf[..len]) {
+                                    Ok(msgs) => msgs.for_each(|m| self.app_write(key, now, m)),
+                                    // Malformed: dropped whole, counted.
+                                    Err(_) => self.app_oversized(key),
+                                }
+                            }
                             Slot::Message(len) => self.app_write(key, now, &buf[..len]),
                             // Too big for a PDU: dropped, counted.
                             Slot::Oversized => self.app_oversized(key),
@@ -583,7 +592,7 @@ impl Daemon {
         closed
     }
 
-    /// The application wrote a message larger than any PDU.
+    /// The application wrote a message larger than any PDU, or a malformed pack.
     fn app_oversized(&mut self, key: (usize, Eid)) {
         if let Some(slot) = self.flows.get_mut(&key) {
             slot.tx_errors += 1;

@@ -1,12 +1,13 @@
 //! The tokio form of the flow library: the same operations as `async` functions.
 
-use crate::batch::{Filled, flow_error};
+use crate::batch::{Filled, flow_error, next_unit};
 use crate::proto::{Reply, Request};
+use crate::rx::{Got, Rx};
 use crate::{FlowError, Qos, RecvBatch, ipc};
-use std::io;
 use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
@@ -17,17 +18,31 @@ pub struct AsyncFlow {
     fd: AsyncFd<OwnedFd>,
     id: u32,
     layer: String,
+    /// The unread rest of the last packed socket message (locked only between awaits).
+    rx: Mutex<Rx>,
 }
 
 impl AsyncFlow {
     /// Wrap a blocking [`crate::Flow`] (must be called inside a tokio runtime).
     pub fn from_flow(flow: crate::Flow) -> Result<AsyncFlow, FlowError> {
-        let crate::Flow { fd, id, layer, .. } = flow;
+        let crate::Flow {
+            fd, id, layer, rx, ..
+        } = flow;
         Ok(AsyncFlow {
             fd: ipc::async_fd(fd)?,
             id,
             layer,
+            rx,
         })
+    }
+
+    fn rx(&self) -> MutexGuard<'_, Rx> {
+        self.rx.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Messages received but not read yet (see [`crate::Flow::buffered`]).
+    pub fn buffered(&self) -> usize {
+        self.rx().pending()
     }
 
     /// The flow id.
@@ -43,65 +58,65 @@ impl AsyncFlow {
     /// Read one message.
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize, FlowError> {
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| ipc::recv(fd.get_ref(), buf)) {
-                Ok(Ok(0)) => return Err(FlowError::Closed),
-                Ok(Ok(n)) => return Ok(n),
-                Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    return Err(FlowError::Closed);
+            let r = if self.buffered() > 0 {
+                self.rx().read(self.fd.get_ref().as_fd(), buf)
+            } else {
+                let mut guard = self.fd.readable().await?;
+                match guard.try_io(|fd| self.rx().read(fd.get_ref().as_fd(), buf)) {
+                    Ok(r) => r,
+                    Err(_would_block) => continue,
                 }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_would_block) => continue,
-            }
+            };
+            return match r {
+                Ok(Got::Closed) => Err(FlowError::Closed),
+                Ok(Got::Message(n)) => Ok(n),
+                Err(e) => Err(flow_error(e)),
+            };
         }
     }
 
-    /// Write one message.
+    /// Write one message (the same as a [`AsyncFlow::write_batch`] of one).
     pub async fn write(&self, msg: &[u8]) -> Result<(), FlowError> {
-        loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| ipc::send(fd.get_ref(), msg)) {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    return Err(FlowError::Closed);
-                }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_would_block) => continue,
-            }
-        }
+        self.write_batch(&[msg]).await.map(|_| ())
     }
-}
 
-impl AsyncFlow {
-    /// Read at least one message and up to `batch`'s slot count with one system call (see
-    /// [`crate::Flow::read_batch`]). Returns how many messages `batch` holds.
+    /// Read at least one message with one system call (see [`crate::Flow::read_batch`]).
+    /// Returns how many messages `batch` holds.
     pub async fn read_batch(&self, batch: &mut RecvBatch) -> Result<usize, FlowError> {
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| batch.fill(fd.get_ref().as_fd())) {
-                Ok(Ok(Filled::Closed)) => return Err(FlowError::Closed),
-                Ok(Ok(Filled::Messages(n))) => return Ok(n),
-                Ok(Err(e)) => return Err(flow_error(e)),
-                Err(_would_block) => continue,
-            }
+            let r = if self.buffered() > 0 {
+                batch.fill(self.fd.get_ref().as_fd(), &mut self.rx())
+            } else {
+                let mut guard = self.fd.readable().await?;
+                match guard.try_io(|fd| batch.fill(fd.get_ref().as_fd(), &mut self.rx())) {
+                    Ok(r) => r,
+                    Err(_would_block) => continue,
+                }
+            };
+            return match r {
+                Ok(Filled::Closed) => Err(FlowError::Closed),
+                Ok(Filled::Messages(n)) => Ok(n),
+                Err(e) => Err(flow_error(e)),
+            };
         }
     }
 
-    /// Write all of `msgs` (each one message), many per system call, in order.
+    /// Write all of `msgs` (each one message), in order, packed as
+    /// [`crate::Flow::write_batch`] does.
     pub async fn write_batch(&self, msgs: &[&[u8]]) -> Result<usize, FlowError> {
         let mut done = 0;
+        let mut buf = Vec::new();
         while done < msgs.len() {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| ipc::send_batch(fd.get_ref(), &msgs[done..])) {
-                Ok(Ok(n)) => done += n,
-                Ok(Err(e)) => return Err(flow_error(e)),
-                Err(_would_block) => continue,
+            let (data, n) = next_unit(&msgs[done..], &mut buf);
+            loop {
+                let mut guard = self.fd.writable().await?;
+                match guard.try_io(|fd| ipc::send(fd.get_ref(), data)) {
+                    Ok(Ok(_)) => break,
+                    Ok(Err(e)) => return Err(flow_error(e)),
+                    Err(_would_block) => continue,
+                }
             }
+            done += n;
         }
         Ok(done)
     }

@@ -28,13 +28,16 @@
 pub mod aio;
 pub mod batch;
 pub mod ipc;
+pub mod pack;
 pub mod proto;
+mod rx;
 
 pub use batch::RecvBatch;
 use proto::{ErrorKind, Reply, Request};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Where the daemon's control socket is when `OURO_SOCKET` is not set.
@@ -237,6 +240,8 @@ pub struct Flow {
     layer: String,
     read_timeout: Option<Duration>,
     nonblocking: bool,
+    /// The unread rest of the last packed socket message.
+    rx: Mutex<rx::Rx>,
 }
 
 impl Flow {
@@ -249,7 +254,19 @@ impl Flow {
             layer,
             read_timeout: None,
             nonblocking: false,
+            rx: Mutex::default(),
         })
+    }
+
+    fn rx(&self) -> MutexGuard<'_, rx::Rx> {
+        self.rx.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Messages already received from the daemon (the rest of a packed socket message) that
+    /// the next reads return without waiting. The flow's descriptor does not show them as
+    /// readable: code that polls it itself (rather than with [`wait`]) reads until this is 0.
+    pub fn buffered(&self) -> usize {
+        self.rx().pending()
     }
 
     /// The flow id (its endpoint id in the layer).
@@ -276,45 +293,24 @@ impl Flow {
 
     /// Read one message into `buf` (a longer message is an error, never silently cut).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, FlowError> {
+        let mut rx = self.rx();
         loop {
-            match ipc::recv(&self.fd, buf) {
-                Ok(0) => return Err(FlowError::Closed),
-                Ok(n) => return Ok(n),
+            match rx.read(self.fd.as_fd(), buf) {
+                Ok(rx::Got::Closed) => return Err(FlowError::Closed),
+                Ok(rx::Got::Message(n)) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if self.nonblocking || !wait_readable(self.fd.as_fd(), self.read_timeout)? {
                         return Err(FlowError::Timeout);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    return Err(FlowError::Closed);
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(batch::flow_error(e)),
             }
         }
     }
 
-    /// Write one message.
+    /// Write one message (the same as a [`Flow::write_batch`] of one).
     pub fn write(&self, msg: &[u8]) -> Result<(), FlowError> {
-        loop {
-            match ipc::send(&self.fd, msg) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.nonblocking {
-                        return Err(FlowError::Timeout);
-                    }
-                    wait_writable(self.fd.as_fd())?;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    return Err(FlowError::Closed);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.write_batch(&[msg]).map(|_| ())
     }
 
     /// Deallocate the flow (the same as dropping it).
@@ -341,6 +337,12 @@ fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// Wait until at least one of `flows` has a message (or was closed), up to `timeout`.
 /// Returns the indices of the ready flows (empty on timeout).
 pub fn wait(flows: &[&Flow], timeout: Option<Duration>) -> Result<Vec<usize>, FlowError> {
+    let buffered: Vec<usize> = (0..flows.len())
+        .filter(|&i| flows[i].buffered() > 0)
+        .collect();
+    if !buffered.is_empty() {
+        return Ok(buffered);
+    }
     let fds: Vec<BorrowedFd<'_>> = flows.iter().map(|f| f.fd.as_fd()).collect();
     Ok(wait_many(&fds, timeout)?)
 }

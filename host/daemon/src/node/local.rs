@@ -207,7 +207,9 @@ impl Daemon {
 
 /// Relays messages between the two applications of local flow `id` until either closes.
 async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
-    let mut buf = vec![0u8; ouro_flow::MAX_MESSAGE];
+    // Socket messages (plain or packed) are relayed as they are; a pack counts as its
+    // messages (a malformed one as one).
+    let mut buf = vec![0u8; ouro_flow::pack::MAX_SOCKET_MESSAGE];
     let ends = [a, b];
     'run: loop {
         let dir = tokio::select! {
@@ -223,11 +225,19 @@ async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
                 Ok(Ok(n)) => {
                     let ok = ipc::send(to.get_ref(), &buf[..n]).is_ok();
                     if let Some(f) = dm.local_flows.get_mut(&id) {
-                        if ok {
-                            f.msgs[from] += 1;
-                            f.bytes[from] += n as u64;
+                        let m = &buf[..n];
+                        let (count, bytes) = if ouro_flow::pack::is_packed(m) {
+                            ouro_flow::pack::parse(m).map_or((1, n), |it| {
+                                it.fold((0, 0), |(c, b), m| (c + 1, b + m.len()))
+                            })
                         } else {
-                            f.drops[from] += 1;
+                            (1, n)
+                        };
+                        if ok {
+                            f.msgs[from] += count;
+                            f.bytes[from] += bytes as u64;
+                        } else {
+                            f.drops[from] += count;
                         }
                     }
                 }
