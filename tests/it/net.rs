@@ -566,6 +566,54 @@ fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
 }
 
 #[test]
+fn net_sigterm_deallocates_flows_so_the_far_end_sees_them_end_at_once() {
+    let dir = Scratch::new("sigterm");
+    let (a, _b, mut c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    // A's application holds a flow to C (through B) and keeps using it.
+    let pinger = Command::new(bin("ouro"))
+        .arg("--socket")
+        .arg(&a.socket)
+        .args(["ping", "pong", "-c", "1000000", "-i", "0.05"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ping");
+    let mut pinger = ChildGuard(pinger);
+    let one_flow = |s: &Value| layer(s)["flows"].as_array().map(Vec::len) == Some(1);
+    a.wait_for("the ping flow on A", |s| {
+        one_flow(s) && layer(s)["flows"][0]["rx_msgs"].as_u64() >= Some(2)
+    });
+    c.wait_for("the flow on C", one_flow);
+    let st = c.terminate();
+    assert!(st.success(), "ourod exit status {st:?}");
+    // Without C's FlowDealloc, A would only notice after the flow's peer timeout (120 s,
+    // far beyond WAIT): the flow ends on A and its application sees the end.
+    let sa = a.wait_for("A to end the flow", |s| {
+        layer(s)["flows"].as_array().is_some_and(Vec::is_empty) && layer(s)["core_flows"] == 0
+    });
+    assert_eq!(
+        sa["flows"],
+        Value::Array(Vec::new()),
+        "ouro flows is empty: {sa}"
+    );
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = pinger.0.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "ping did not see the flow end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut pinger.0.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(err.contains("flow closed by the peer"), "{status:?}: {err}");
+    let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+    assert!(log.contains("flows deallocated"), "{log}");
+}
+
+#[test]
 fn net_embedded_default_local_layer_carries_flows_through_the_library() {
     use ouro_flow::{FlowError, Listener, Qos, alloc_at, wait};
     let dir = Scratch::new("local");
@@ -854,13 +902,42 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         ],
     );
     ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
+    // Pacing and queue sizes as the configuration file sets them.
     ok(
         &b,
-        &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b],
+        &[
+            "ipcp",
+            "create",
+            "udp",
+            "--type",
+            "udp",
+            "--bind",
+            &bind_b,
+            "--rate-pps",
+            "20000",
+        ],
     );
-    ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
+    ok(
+        &b,
+        &[
+            "ipcp",
+            "create",
+            "b.net",
+            "--type",
+            "unicast",
+            "--queue-pdus",
+            "128",
+            "--backlog-sdus",
+            "1000",
+        ],
+    );
     // Bad requests: clear errors and a non-zero exit, and nothing changes.
-    let bad: [(&str, &str); 9] = [
+    let bad: [(&str, &str); 11] = [
+        (
+            "create q --type unicast --queue-pdus 0",
+            "queue_pdus must be between 1 and 65536",
+        ),
+        ("create q --type local --queue-pdus 8", "for a unicast IPCP"),
         ("create udp --type local", "already exists"),
         ("create x --type udp", "needs an address"),
         (
@@ -904,6 +981,21 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         "{list}"
     );
     assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    let sb = b.status().expect("status");
+    assert_eq!(sb["shims"][0]["sched"]["rate_pps"], 20000, "{sb}");
+    assert_eq!(layer(&sb)["queues"]["queue_pdus"], 128, "{sb}");
+    assert_eq!(layer(&sb)["queues"]["ecn_threshold"], 32, "{sb}");
+    assert_eq!(
+        layer(&sb)["queues"]["mgmt_queue_pdus"],
+        1024,
+        "default: {sb}"
+    );
+    assert_eq!(layer(&sb)["queues"]["backlog_sdus"], 1000, "{sb}");
+    let text = ok(&b, &["status"]);
+    assert!(
+        text.contains("queue sizes: 128 PDUs per cube queue (ECN from 32), 1024 management"),
+        "{text}"
+    );
     // Traffic crosses the layer built at run time.
     let _echo = serve(&b, &["echo", "pong"], "pong");
     let out = ping(&a, "pong", 3, &[]);
@@ -1243,6 +1335,30 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     assert_eq!(row(&a, f.id())["remote_eid"], g.id(), "A's view");
     assert_eq!(row(&b, g.id())["remote_eid"], f.id(), "B's view");
     assert_eq!(row(&a, f.id())["tx_bytes"], 250, "A's view");
+    // The ports of `top` are N-1 flows with counters, like UDP ports': on A, the port
+    // towards b.top carried the five PDUs (and more: the layer's own management).
+    let sa = a.status().expect("status");
+    let ports = top(&sa)["n1_ports"].clone();
+    let port = ports
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["lower"] == "a.net").cloned())
+        .unwrap_or_else(|| panic!("no N-1 port on A: {sa}"));
+    assert!(port["tx_pdus"].as_u64() >= Some(5), "{port}");
+    assert!(port["tx_bytes"].as_u64() > Some(250), "{port}");
+    assert!(port["rx_pdus"].as_u64() > Some(0), "{port}");
+    assert_eq!(port["tx_drops"], 0, "{port}");
+    let n1_row = |n: &Node| {
+        let flows: Value = serde_json::from_str(&ok(n, &["flows", "--json"])).expect("json");
+        flows
+            .as_array()
+            .and_then(|v| v.iter().find(|r| r["n1_for"].is_string()).cloned())
+            .unwrap_or_else(|| panic!("no N-1 flow listed: {flows}"))
+    };
+    assert!(n1_row(&b)["rx_msgs"].as_u64() >= Some(5), "B received them");
+    let text = ok(&a, &["status"]);
+    assert!(text.contains("n-1 port "), "{text}");
+    let table = ok(&b, &["flows"]);
+    assert!(table.contains("b.top:"), "{table}");
     // Destroying the upper IPCP ends its N-1 flows; then the lower one may go.
     drop(f);
     ok(&b, &["ipcp", "destroy", "b.top"]);

@@ -218,6 +218,30 @@ fn print_status(d: &Value) {
                 cubes.join(" ")
             );
         }
+        for p in l["n1_ports"].as_array().into_iter().flatten() {
+            println!(
+                "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}",
+                s(&p["port"]),
+                s(&p["peer"]),
+                s(&p["remote_address"]),
+                s(&p["lower"]),
+                s(&p["flow"]),
+                s(&p["rx_pdus"]),
+                s(&p["rx_bytes"]),
+                s(&p["tx_pdus"]),
+                s(&p["tx_bytes"]),
+                s(&p["tx_drops"])
+            );
+        }
+        let q = &l["queues"];
+        println!(
+            "  queue sizes: {} PDUs per cube queue (ECN from {}), {} management PDUs per port; flow backlog {} SDUs / {} B",
+            s(&q["queue_pdus"]),
+            s(&q["ecn_threshold"]),
+            s(&q["mgmt_queue_pdus"]),
+            s(&q["backlog_sdus"]),
+            s(&q["backlog_bytes"])
+        );
         println!("  counters {}", l["counters"]);
     }
     println!(

@@ -26,6 +26,10 @@
 //! connect = [ { peer = "a", cost = 1 } ]
 //! key = "net.key"                  # X25519 private key: 64 hex digits or a key file
 //!                                  # (relative to this file; created if missing)
+//! # queue_pdus = 256               # PDUs per cube queue of each scheduled (UDP) port
+//! # mgmt_queue_pdus = 1024         # PDUs in each scheduled port's management queue
+//! # backlog_sdus = 4096            # SDUs kept per flow while its application's socket is full
+//! # backlog_bytes = 4194304        # bytes kept per flow likewise
 //!
 //! [[name]]
 //! name = "pong"
@@ -42,7 +46,7 @@
 
 use crate::keys::{KeySpec, parse_key_option};
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
-use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
+use ouro_flow::proto::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -112,6 +116,47 @@ struct LayerDecl {
     dead_ms: Option<u64>,
     policy: Option<PolicyDecl>,
     key: Option<Spanned<String>>,
+    queue_pdus: Option<Spanned<u32>>,
+    mgmt_queue_pdus: Option<Spanned<u32>>,
+    backlog_sdus: Option<Spanned<u32>>,
+    backlog_bytes: Option<Spanned<u64>>,
+}
+
+impl LayerDecl {
+    /// The queue sizes, each alone with where it is written (to locate a bad one).
+    fn queue_sizes(&self) -> Vec<(std::ops::Range<usize>, QueueOptions)> {
+        let none = QueueOptions::default();
+        let mut v = Vec::new();
+        if let Some(x) = &self.queue_pdus {
+            let q = QueueOptions {
+                cube_pdus: Some(*x.get_ref()),
+                ..none
+            };
+            v.push((x.span(), q));
+        }
+        if let Some(x) = &self.mgmt_queue_pdus {
+            let q = QueueOptions {
+                mgmt_pdus: Some(*x.get_ref()),
+                ..none
+            };
+            v.push((x.span(), q));
+        }
+        if let Some(x) = &self.backlog_sdus {
+            let q = QueueOptions {
+                backlog_sdus: Some(*x.get_ref()),
+                ..none
+            };
+            v.push((x.span(), q));
+        }
+        if let Some(x) = &self.backlog_bytes {
+            let q = QueueOptions {
+                backlog_bytes: Some(*x.get_ref()),
+                ..none
+            };
+            v.push((x.span(), q));
+        }
+        v
+    }
 }
 
 /// `policy = "native"` (the routing policy alone, as before), or a `[layer.policy]` table.
@@ -201,8 +246,6 @@ pub struct Config {
     /// Policies declared per unicast IPCP (by IPCP name), installed once the operations are
     /// applied. Kept beside `ops` because their parameters are typed by the TOML, not text.
     pub policies: Vec<(String, LayerPolicies)>,
-    /// Where each unicast IPCP's key pair comes from (by IPCP name; `key`).
-    pub keys: Vec<(String, KeySpec)>,
 }
 
 /// What a `[[layer]]` name stands for, while validating.
@@ -275,7 +318,6 @@ impl Config {
         }
         let mut ops = Vec::new();
         let mut policies = Vec::new();
-        let mut keys = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut lowers: HashMap<String, Lower> = HashMap::new();
         // Shim layers first: unicast layers refer to them.
@@ -288,6 +330,17 @@ impl Config {
                 ));
             }
             let name = l.name.get_ref().clone();
+            if l.kind.get_ref() != "unicast"
+                && let Some((span, _)) = l.queue_sizes().into_iter().next()
+            {
+                return Err(err(
+                    Some(span),
+                    format!(
+                        "layer `{name}`: queue sizes belong to a unicast layer (its ports' \
+                         queues and its flows' backlogs)"
+                    ),
+                ));
+            }
             match l.kind.get_ref().as_str() {
                 "udp" => {
                     let bind = l.bind.as_ref().ok_or_else(|| {
@@ -344,6 +397,8 @@ impl Config {
                             rate_pps: l.rate_pps,
                             schedule: l.schedule,
                         }),
+                        queues: QueueOptions::default(),
+                        key: None,
                     });
                 }
                 "local" => {
@@ -353,6 +408,8 @@ impl Config {
                         kind: IpcpKind::Local,
                         lower: None,
                         udp: None,
+                        queues: QueueOptions::default(),
+                        key: None,
                     });
                 }
                 "unicast" => {}
@@ -476,16 +533,37 @@ impl Config {
                     ),
                 ));
             }
+            // Checked here (located errors), resolved against this file's directory, and
+            // resolved again when the IPCP is created, as `ouro ipcp create --key` is.
             let key = match &l.key {
-                None => KeySpec::Random,
+                None => None,
                 Some(k) => {
                     let base = Path::new(file).parent().unwrap_or(Path::new(""));
-                    parse_key_option(k.get_ref(), base).map_err(|m| {
+                    let located = |m: String| {
                         err(Some(k.span()), format!("layer `{}`: {m}", l.name.get_ref()))
-                    })?
+                    };
+                    Some(
+                        match parse_key_option(k.get_ref(), base).map_err(located)? {
+                            KeySpec::Known { path: None, .. } | KeySpec::Random => {
+                                k.get_ref().clone()
+                            }
+                            KeySpec::Known { path: Some(p), .. } | KeySpec::Create(p) => p
+                                .to_str()
+                                .ok_or_else(|| located("the key file's path is not UTF-8".into()))?
+                                .to_string(),
+                        },
+                    )
                 }
             };
-            keys.push((ipcp.clone(), key));
+            let mut queues = QueueOptions::default();
+            for (span, one) in l.queue_sizes() {
+                one.check()
+                    .map_err(|m| err(Some(span), format!("layer `{}`: {m}", l.name.get_ref())))?;
+                queues.cube_pdus = queues.cube_pdus.or(one.cube_pdus);
+                queues.mgmt_pdus = queues.mgmt_pdus.or(one.mgmt_pdus);
+                queues.backlog_sdus = queues.backlog_sdus.or(one.backlog_sdus);
+                queues.backlog_bytes = queues.backlog_bytes.or(one.backlog_bytes);
+            }
             let mut connects = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
@@ -508,6 +586,8 @@ impl Config {
                     kind: IpcpKind::Unicast,
                     lower: over.or_else(|| lower.map(|(n, _)| n)),
                     udp: None,
+                    queues,
+                    key,
                 },
             ));
             // Every IPCP exists and every bootstrap is done before any IPCP connects or
@@ -586,7 +666,6 @@ impl Config {
             node,
             ops,
             policies,
-            keys,
         })
     }
 }
@@ -663,6 +742,8 @@ register = ["net"]
                     kind: IpcpKind::Unicast,
                     lower: Some("udp".into()),
                     udp: None,
+                    queues: QueueOptions::default(),
+                    key: None,
                 },
                 connect("a", 1),
                 connect("c", 3),
@@ -832,6 +913,8 @@ bind = ["ouro"]
             kind: IpcpKind::Unicast,
             lower: Some("b.net".into()),
             udp: None,
+            queues: QueueOptions::default(),
+            key: None,
         }));
         assert!(c.ops.contains(&Request::IpcpEnroll {
             name: "b.top".into(),
@@ -847,28 +930,74 @@ bind = ["ouro"]
     fn key_option_inline_file_missing_and_malformed() {
         let with_key =
             |v: &str| GOOD.replace("enroll = \"a\"", &format!("enroll = \"a\"\nkey = \"{v}\""));
+        let key_of = |c: &Config| {
+            c.ops.iter().find_map(|r| match r {
+                Request::IpcpCreate { name, key, .. } if name == "b.net" => Some(key.clone()),
+                _ => None,
+            })
+        };
         let c = Config::parse("b.toml", GOOD).expect("parses");
-        assert_eq!(c.keys[0].1, KeySpec::Random);
+        assert_eq!(key_of(&c), Some(None), "no key: random");
         let hexkey = "11".repeat(32);
         let c = Config::parse("b.toml", &with_key(&hexkey)).expect("parses");
-        assert_eq!(
-            c.keys[0].1,
-            KeySpec::Known {
-                secret: [0x11; 32],
-                path: None
-            }
-        );
+        assert_eq!(key_of(&c), Some(Some(hexkey.clone())));
         let dir = std::env::temp_dir().join(format!("ouro-cfg-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let cfg_file = dir.join("b.toml");
         let file = cfg_file.to_str().expect("utf-8 path");
+        // A key file is named relative to the configuration file's directory.
         let c = Config::parse(file, &with_key("new.key")).expect("parses");
-        assert_eq!(c.keys[0].1, KeySpec::Create(dir.join("new.key")));
+        let path = dir.join("new.key");
+        assert_eq!(key_of(&c), Some(Some(path.to_str().expect("utf-8").into())));
+        assert_eq!(
+            parse_key_option(path.to_str().expect("utf-8"), Path::new("")),
+            Ok(KeySpec::Create(path.clone())),
+            "the daemon resolves the path it is given to the same file"
+        );
         std::fs::write(dir.join("bad.key"), "xyz").expect("written");
         let e = Config::parse(file, &with_key("bad.key")).expect_err("malformed");
         assert_eq!(e.line, 16, "{e}");
         assert!(e.message.contains("does not hold a private key"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn queue_sizes_are_per_unicast_layer_checked_and_located() {
+        let sizes = "enroll = \"a\"\nqueue_pdus = 64\nmgmt_queue_pdus = 512\n\
+                     backlog_sdus = 100\nbacklog_bytes = 1048576";
+        let c = Config::parse("q.toml", &GOOD.replace("enroll = \"a\"", sizes)).expect("parses");
+        let queues = c.ops.iter().find_map(|r| match r {
+            Request::IpcpCreate { name, queues, .. } if name == "b.net" => Some(*queues),
+            _ => None,
+        });
+        assert_eq!(
+            queues,
+            Some(QueueOptions {
+                cube_pdus: Some(64),
+                mgmt_pdus: Some(512),
+                backlog_sdus: Some(100),
+                backlog_bytes: Some(1 << 20),
+            })
+        );
+        // Out of range: the error points at the value.
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nqueue_pdus = 0"));
+        assert_eq!((e.line, e.column), (16, 14), "{e}");
+        assert!(
+            e.message.contains("queue_pdus must be between 1 and 65536"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nbacklog_bytes = 10"));
+        assert!(
+            e.message.contains("backlog_bytes must be between 65536"),
+            "{e}"
+        );
+        assert_eq!(e.line, 16, "{e}");
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nbacklog_sdus = -1"));
+        assert_eq!(e.line, 16, "{e}");
+        // On a shim layer they mean nothing: refused.
+        let e = error_of(&GOOD.replace("fault = ", "mgmt_queue_pdus = 64\nfault = "));
+        assert_eq!((e.line, e.column), (9, 19), "{e}");
+        assert!(e.message.contains("belong to a unicast layer"), "{e}");
     }
 
     proptest::proptest! {

@@ -65,6 +65,13 @@ pub enum Request {
         /// A UDP shim: its socket and peers.
         #[serde(default)]
         udp: Option<UdpOptions>,
+        /// A unicast IPCP: its queue sizes (unset ones: the defaults).
+        #[serde(default)]
+        queues: QueueOptions,
+        /// A unicast IPCP: its private key, 64 hex digits or the absolute path of a key file
+        /// (created if missing); None: a random key.
+        #[serde(default)]
+        key: Option<String>,
     },
     /// Make a unicast IPCP the first member of a new layer.
     IpcpBootstrap {
@@ -251,6 +258,55 @@ impl FaultSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// The queue sizes of a unicast IPCP; `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueOptions {
+    /// PDUs each per-cube queue of a scheduled port holds (default 256; ECN marking starts
+    /// at a quarter of it).
+    #[serde(default)]
+    pub cube_pdus: Option<u32>,
+    /// PDUs the management queue of a scheduled port holds (default 1,024).
+    #[serde(default)]
+    pub mgmt_pdus: Option<u32>,
+    /// SDUs kept per flow for its application while its socket is full (default 4,096).
+    #[serde(default)]
+    pub backlog_sdus: Option<u32>,
+    /// Bytes kept per flow for its application while its socket is full (default 4 MiB).
+    #[serde(default)]
+    pub backlog_bytes: Option<u64>,
+}
+
+impl QueueOptions {
+    /// The accepted range of each size: (name, value, least, most).
+    fn ranges(&self) -> [(&'static str, Option<u64>, u64, u64); 4] {
+        [
+            ("queue_pdus", self.cube_pdus.map(u64::from), 1, 65_536),
+            ("mgmt_queue_pdus", self.mgmt_pdus.map(u64::from), 16, 65_536),
+            ("backlog_sdus", self.backlog_sdus.map(u64::from), 1, 1 << 20),
+            ("backlog_bytes", self.backlog_bytes, 1 << 16, 1 << 30),
+        ]
+    }
+
+    /// Every size set lies in its range (a backlog holds at least one 64 KiB message).
+    pub fn check(&self) -> Result<(), String> {
+        for (what, v, least, most) in self.ranges() {
+            if let Some(v) = v
+                && !(least..=most).contains(&v)
+            {
+                return Err(format!(
+                    "{what} must be between {least} and {most} (got {v})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// True if no size is set.
+    pub fn is_default(&self) -> bool {
+        *self == QueueOptions::default()
     }
 }
 

@@ -20,7 +20,6 @@
 use super::{Daemon, Shim};
 use ouro_core::ipcp::Transmit;
 use ouro_core::sched::DEFAULT_ORDER;
-use ouro_core::sched::QueueLimits;
 use ouro_core::{Instant, Ipcp, PortId};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -250,10 +249,9 @@ impl Daemon {
         for (port, _) in udp.peers() {
             pacer.add_port(port);
         }
+        let limits = self.layers[li].queues.ports;
         for port in pacer.ports() {
-            self.layers[li]
-                .ipcp
-                .schedule_port(*port, QueueLimits::default());
+            self.layers[li].ipcp.schedule_port(*port, limits);
         }
     }
 
