@@ -1369,6 +1369,96 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
 }
 
 #[test]
+fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
+    let dir = Scratch::new("sigterm-n1");
+    let (pa, pb) = (free_port(), free_port());
+    let top = |enroll: &str| {
+        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{enroll}\n")
+    };
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "")
+            + &top("bootstrap = true\nhello_ms = 200\ndead_ms = 1000")),
+    );
+    let mut b = Node::start(
+        &dir.0,
+        "b",
+        &(line_node("b", pb, &[("a", pa)], Some("a"), "")
+            + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
+    );
+    let top_of = |s: &Value| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+            .unwrap_or(Value::Null)
+    };
+    let n1_ports = |s: &Value| top_of(s)["n1_ports"].as_array().map_or(0, Vec::len);
+    a.wait_for("top enrolled over an N-1 flow", |s| {
+        top_of(s)["enrolled"] == true && n1_ports(s) >= 1
+    });
+    b.wait_for("top enrolled", |s| top_of(s)["enrolled"] == true);
+    let st = b.terminate();
+    assert!(st.success(), "ourod exit status {st:?}");
+    // B deallocated its N-1 flows in `net`: A's port in `top` goes with the flow, long
+    // before the flow's 120 s peer timeout.
+    a.wait_for("A's N-1 flow to end", |s| n1_ports(s) == 0);
+    let log = std::fs::read_to_string(&b.log).unwrap_or_default();
+    assert!(
+        log.contains("flows deallocated") && !log.contains("n1_flows=0"),
+        "{log}"
+    );
+}
+
+#[test]
+fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
+    use ouro_flow::{Listener, Qos, alloc_at};
+    let dir = Scratch::new("backlog");
+    let (pa, pb) = (free_port(), free_port());
+    let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
+    // B's unicast layer keeps 16 SDUs per flow for a slow application (default 4,096).
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &(line_node("b", pb, &[("a", pa)], Some("a"), "") + "backlog_sdus = 16\n"),
+    );
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    assert_eq!(
+        layer(&b.status().expect("status"))["queues"]["backlog_sdus"],
+        16
+    );
+    let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
+    let deadline = Instant::now() + WAIT;
+    let f = loop {
+        match alloc_at(
+            &a.socket,
+            "sink",
+            Qos::Raw,
+            Some("net"),
+            Duration::from_secs(2),
+        ) {
+            Ok(f) => break f,
+            Err(e) => assert!(Instant::now() < deadline, "no flow: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The application accepts and never reads: its socket fills, then the backlog.
+    let _g = l.accept(Some(WAIT)).expect("accept");
+    // 3,000 SDUs (3 MB) fit a default backlog (4,096 SDUs / 4 MiB): any drop is the
+    // configured size's.
+    for _ in 0..3000 {
+        f.write(&[7u8; 1000]).expect("write");
+    }
+    let sb = b.wait_for("backlog drops on B", |s| {
+        layer(s)["flows"][0]["rx_drops"].as_u64() > Some(0)
+    });
+    let flow = &layer(&sb)["flows"][0];
+    assert!(flow["rx_msgs"].as_u64() < Some(3000), "{flow}");
+}
+
+#[test]
 fn net_two_unicast_layers_stack_over_a_local_shim_on_one_host() {
     let dir = Scratch::new("stack2");
     // lo (local shim) ⊂ net (h.n1, h.n2) ⊂ top (h.t1 over h.n1, h.t2 over h.n2), all from
