@@ -273,6 +273,20 @@ fn serve(node: &Node, args: &[&str], name: &str) -> ChildGuard {
 
 struct ChildGuard(Child);
 
+/// Allocate a flow from `node` to `name` in `layer`, asking again until the name is
+/// reachable (bounded by [`WAIT`]).
+fn alloc_until_reachable(node: &Node, name: &str, layer: &str) -> ouro_flow::Flow {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let qos = ouro_flow::Qos::Raw;
+        match ouro_flow::alloc_at(&node.socket, name, qos, Some(layer), Duration::from_secs(2)) {
+            Ok(f) => return f,
+            Err(e) => assert!(Instant::now() < deadline, "no flow to {name}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -1233,7 +1247,7 @@ fn net_silent_learned_udp_peers_are_forgotten() {
 
 #[test]
 fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
-    use ouro_flow::{Listener, Qos, alloc_at};
+    use ouro_flow::Listener;
     let dir = Scratch::new("recursion");
     let (pa, pb) = (free_port(), free_port());
     // Layer `net` over UDP between A and B, and on A layer `top` over `net`, from the
@@ -1292,20 +1306,7 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     let mut l = Listener::bind_at(&b.socket, "deep", &["top".to_string()]).expect("listen");
     let before = a.status().expect("status");
     let net_tx = |s: &Value| layer(s)["counters"]["tx_pdus"].as_u64().unwrap_or(0);
-    let deadline = Instant::now() + WAIT;
-    let f = loop {
-        match alloc_at(
-            &a.socket,
-            "deep",
-            Qos::Raw,
-            Some("top"),
-            Duration::from_secs(2),
-        ) {
-            Ok(f) => break f,
-            Err(e) => assert!(Instant::now() < deadline, "no flow in top: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let f = alloc_until_reachable(&a, "deep", "top");
     assert_eq!(f.layer(), "top");
     let mut g = l.accept(Some(WAIT)).expect("accept");
     g.set_read_timeout(Some(WAIT));
@@ -1412,7 +1413,7 @@ fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
 
 #[test]
 fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
-    use ouro_flow::{Listener, Qos, alloc_at};
+    use ouro_flow::Listener;
     let dir = Scratch::new("backlog");
     let (pa, pb) = (free_port(), free_port());
     let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
@@ -1430,20 +1431,7 @@ fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
         16
     );
     let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
-    let deadline = Instant::now() + WAIT;
-    let f = loop {
-        match alloc_at(
-            &a.socket,
-            "sink",
-            Qos::Raw,
-            Some("net"),
-            Duration::from_secs(2),
-        ) {
-            Ok(f) => break f,
-            Err(e) => assert!(Instant::now() < deadline, "no flow: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let f = alloc_until_reachable(&a, "sink", "net");
     // The application accepts and never reads: its socket fills, then the backlog.
     let _g = l.accept(Some(WAIT)).expect("accept");
     // 3,000 SDUs (3 MB) fit a default backlog (4,096 SDUs / 4 MiB): any drop is the
@@ -1586,6 +1574,39 @@ fn cube_queue<'a>(s: &'a Value, cube: &str) -> &'a Value {
 
 fn cube_dropped(s: &Value, cube: &str) -> u64 {
     cube_queue(s, cube)["dropped"].as_u64().expect("dropped")
+}
+
+#[test]
+fn net_a_small_cube_queue_from_the_config_drops_a_burst_the_default_holds() {
+    use ouro_flow::Listener;
+    let dir = Scratch::new("cubeq");
+    let (pa, pb) = (free_port(), free_port());
+    // A's link carries 200 PDUs/s and its layer's cube queues hold 8 PDUs each.
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "rate_pps = 200") + "queue_pdus = 8\n"),
+    );
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
+    );
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
+    let f = alloc_until_reachable(&a, "sink", "net");
+    let _g = l.accept(Some(WAIT)).expect("accept");
+    // 100 raw PDUs at once: one burst of 64 leaves, ~36 wait; a default queue (256) holds
+    // them all, a queue of 8 drops the rest.
+    for _ in 0..100 {
+        f.write(&[1u8; 100]).expect("write");
+    }
+    let s = a.wait_for("raw cube drops on A", |s| cube_dropped(s, "raw") > 0);
+    assert_eq!(layer(&s)["queues"]["queue_pdus"], 8, "{s}");
+    assert_eq!(layer(&s)["queues"]["ecn_threshold"], 2, "{s}");
+    assert!(cube_dropped(&s, "raw") < 100, "{s}");
 }
 
 #[test]
