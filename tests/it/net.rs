@@ -247,6 +247,20 @@ fn line3(dir: &Path, c_udp_extra: &str) -> (Node, Node, Node) {
     (a, b, c)
 }
 
+/// A — B, B enrolling through A, each with a route to the other; `a_udp` is added to A's
+/// UDP layer, `a_net` / `b_net` to A's / B's unicast layer.
+fn line2(dir: &Path, a_udp: &str, a_net: &str, b_net: &str) -> (Node, Node) {
+    let (pa, pb) = (free_port(), free_port());
+    let a_cfg = line_node("a", pa, &[("b", pb)], None, a_udp) + a_net;
+    let a = Node::start(dir, "a", &a_cfg);
+    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "") + b_net;
+    let b = Node::start(dir, "b", &b_cfg);
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    (a, b)
+}
+
 /// Start `ouro echo NAME` on `node` and wait until it listens.
 fn serve(node: &Node, args: &[&str], name: &str) -> ChildGuard {
     let child = node.ouro_bg(args);
@@ -552,16 +566,7 @@ fn net_broken_config_is_a_clear_error() {
 #[test]
 fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
     let dir = Scratch::new("appdies");
-    let (pa, pb) = (free_port(), free_port());
-    let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
-    );
-    for n in [&a, &b] {
-        n.wait_for("routes", enrolled_with_routes(1));
-    }
+    let (a, b) = line2(&dir.0, "", "", "");
     let _echo = serve(&b, &["echo", "pong"], "pong");
     let has_flows =
         |n: usize| move |s: &Value| layer(s)["flows"].as_array().map(Vec::len) == Some(n);
@@ -1415,17 +1420,8 @@ fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
 fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
     use ouro_flow::Listener;
     let dir = Scratch::new("backlog");
-    let (pa, pb) = (free_port(), free_port());
-    let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
     // B's unicast layer keeps 16 SDUs per flow for a slow application (default 4,096).
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &(line_node("b", pb, &[("a", pa)], Some("a"), "") + "backlog_sdus = 16\n"),
-    );
-    for n in [&a, &b] {
-        n.wait_for("routes", enrolled_with_routes(1));
-    }
+    let (a, b) = line2(&dir.0, "", "", "backlog_sdus = 16\n");
     assert_eq!(
         layer(&b.status().expect("status"))["queues"]["backlog_sdus"],
         16
@@ -1580,21 +1576,8 @@ fn cube_dropped(s: &Value, cube: &str) -> u64 {
 fn net_a_small_cube_queue_from_the_config_drops_a_burst_the_default_holds() {
     use ouro_flow::Listener;
     let dir = Scratch::new("cubeq");
-    let (pa, pb) = (free_port(), free_port());
     // A's link carries 200 PDUs/s and its layer's cube queues hold 8 PDUs each.
-    let a = Node::start(
-        &dir.0,
-        "a",
-        &(line_node("a", pa, &[("b", pb)], None, "rate_pps = 200") + "queue_pdus = 8\n"),
-    );
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
-    );
-    for n in [&a, &b] {
-        n.wait_for("routes", enrolled_with_routes(1));
-    }
+    let (a, b) = line2(&dir.0, "rate_pps = 200", "queue_pdus = 8\n", "");
     let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
     let f = alloc_until_reachable(&a, "sink", "net");
     let _g = l.accept(Some(WAIT)).expect("accept");

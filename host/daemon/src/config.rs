@@ -125,37 +125,50 @@ struct LayerDecl {
 impl LayerDecl {
     /// The queue sizes, each alone with where it is written (to locate a bad one).
     fn queue_sizes(&self) -> Vec<(std::ops::Range<usize>, QueueOptions)> {
-        let none = QueueOptions::default();
-        let mut v = Vec::new();
-        if let Some(x) = &self.queue_pdus {
-            let q = QueueOptions {
-                cube_pdus: Some(*x.get_ref()),
-                ..none
-            };
-            v.push((x.span(), q));
-        }
-        if let Some(x) = &self.mgmt_queue_pdus {
-            let q = QueueOptions {
-                mgmt_pdus: Some(*x.get_ref()),
-                ..none
-            };
-            v.push((x.span(), q));
-        }
-        if let Some(x) = &self.backlog_sdus {
-            let q = QueueOptions {
-                backlog_sdus: Some(*x.get_ref()),
-                ..none
-            };
-            v.push((x.span(), q));
-        }
-        if let Some(x) = &self.backlog_bytes {
-            let q = QueueOptions {
-                backlog_bytes: Some(*x.get_ref()),
-                ..none
-            };
-            v.push((x.span(), q));
-        }
-        v
+        let at = |x: &Option<Spanned<u32>>| x.as_ref().map(|v| (v.span(), *v.get_ref()));
+        let q = QueueOptions::default;
+        [
+            at(&self.queue_pdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        cube_pdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            at(&self.mgmt_queue_pdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        mgmt_pdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            at(&self.backlog_sdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        backlog_sdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            self.backlog_bytes.as_ref().map(|v| {
+                let n = Some(*v.get_ref());
+                (
+                    v.span(),
+                    QueueOptions {
+                        backlog_bytes: n,
+                        ..q()
+                    },
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

@@ -289,6 +289,14 @@ impl Daemon {
         self.n1.retry.retain(|(_, w)| w.upper != li);
     }
 
+    /// PDUs and bytes the N-1 flow behind `u` delivered to its upper IPCP.
+    fn n1_received(&self, u: &Up) -> (u64, u64) {
+        self.n1
+            .by_lower
+            .get(&(u.lower, u.eid))
+            .map_or((0, 0), |d| (d.rx_pdus, d.rx_bytes))
+    }
+
     /// The ports of upper IPCP `li` (N-1 flows) with their counters, as the UDP ports'
     /// are shown: each way PDUs and bytes, and PDUs the lower layer refused.
     pub(super) fn n1_ports_json(&self, li: usize) -> Vec<serde_json::Value> {
@@ -299,11 +307,7 @@ impl Daemon {
             .filter(|((up, _), _)| *up == li)
             .map(|((_, port), u)| {
                 let lower = &self.layers[u.lower];
-                let (rx_pdus, rx_bytes) = self
-                    .n1
-                    .by_lower
-                    .get(&(u.lower, u.eid))
-                    .map_or((0, 0), |d| (d.rx_pdus, d.rx_bytes));
+                let (rx_pdus, rx_bytes) = self.n1_received(u);
                 json!({
                     "port": port.0,
                     "peer": (!u.peer.is_empty()).then_some(&u.peer),
@@ -326,11 +330,7 @@ impl Daemon {
             .by_upper
             .iter()
             .map(|((up, port), u)| {
-                let (rx_msgs, rx_bytes) = self
-                    .n1
-                    .by_lower
-                    .get(&(u.lower, u.eid))
-                    .map_or((0, 0), |d| (d.rx_pdus, d.rx_bytes));
+                let (rx_msgs, rx_bytes) = self.n1_received(u);
                 json!({
                     "layer": self.layers[u.lower].name,
                     "ipcp": self.layers[u.lower].ipcp_name,
