@@ -123,6 +123,63 @@ struct LayerDecl {
 }
 
 impl LayerDecl {
+    /// A key this layer's type does not take (silently ignoring it would hide a mistake,
+    /// such as `rate_pps` on a unicast layer): (key, where, the type that takes it).
+    fn misplaced_key(
+        &self,
+    ) -> Option<(&'static str, Option<std::ops::Range<usize>>, &'static str)> {
+        let span = |x: &Option<Spanned<String>>| x.as_ref().map(Spanned::span);
+        let udp = [
+            ("bind", self.bind.is_some(), span(&self.bind)),
+            (
+                "peers",
+                !self.peers.is_empty(),
+                self.peers.first().map(Spanned::span),
+            ),
+            ("fault", self.fault.is_some(), None),
+            ("max_learned", self.max_learned.is_some(), None),
+            ("learned_ttl_ms", self.learned_ttl_ms.is_some(), None),
+            ("rate_pps", self.rate_pps.is_some(), None),
+            ("schedule", self.schedule.is_some(), None),
+        ];
+        let sizes = self.queue_sizes();
+        let unicast = [
+            ("ipcp", self.ipcp.is_some(), span(&self.ipcp)),
+            ("layer", self.layer.is_some(), span(&self.layer)),
+            ("lower", self.lower.is_some(), span(&self.lower)),
+            ("bootstrap", self.bootstrap, None),
+            ("enroll", self.enroll.is_some(), span(&self.enroll)),
+            (
+                "connect",
+                !self.connect.is_empty(),
+                self.connect.first().map(Spanned::span),
+            ),
+            ("hello_ms", self.hello_ms.is_some(), None),
+            ("dead_ms", self.dead_ms.is_some(), None),
+            ("policy", self.policy.is_some(), None),
+            ("key", self.key.is_some(), span(&self.key)),
+            (
+                "queue sizes",
+                !sizes.is_empty(),
+                sizes.first().map(|(s, _)| s.clone()),
+            ),
+        ];
+        let kind = self.kind.get_ref().as_str();
+        if !["udp", "local", "unicast"].contains(&kind) {
+            return None; // an unknown type is its own error
+        }
+        let wrong = |keys: &[(&'static str, bool, Option<std::ops::Range<usize>>)], belongs| {
+            keys.iter()
+                .find(|(_, set, _)| *set)
+                .map(|(k, _, s)| (*k, s.clone(), belongs))
+        };
+        let not_udp = (kind != "udp").then(|| wrong(&udp, "udp")).flatten();
+        let not_unicast = (kind != "unicast")
+            .then(|| wrong(&unicast, "unicast"))
+            .flatten();
+        not_udp.or(not_unicast)
+    }
+
     /// The queue sizes, each alone with where it is written (to locate a bad one).
     fn queue_sizes(&self) -> Vec<(std::ops::Range<usize>, QueueOptions)> {
         let at = |x: &Option<Spanned<u32>>| x.as_ref().map(|v| (v.span(), *v.get_ref()));
@@ -343,15 +400,10 @@ impl Config {
                 ));
             }
             let name = l.name.get_ref().clone();
-            if l.kind.get_ref() != "unicast"
-                && let Some((span, _)) = l.queue_sizes().into_iter().next()
-            {
+            if let Some((key, span, belongs)) = l.misplaced_key() {
                 return Err(err(
-                    Some(span),
-                    format!(
-                        "layer `{name}`: queue sizes belong to a unicast layer (its ports' \
-                         queues and its flows' backlogs)"
-                    ),
+                    Some(span.unwrap_or(l.name.span())),
+                    format!("layer `{name}`: `{key}` belongs to a {belongs} layer"),
                 ));
             }
             match l.kind.get_ref().as_str() {
@@ -1010,7 +1062,34 @@ bind = ["ouro"]
         // On a shim layer they mean nothing: refused.
         let e = error_of(&GOOD.replace("fault = ", "mgmt_queue_pdus = 64\nfault = "));
         assert_eq!((e.line, e.column), (9, 19), "{e}");
-        assert!(e.message.contains("belong to a unicast layer"), "{e}");
+        assert!(
+            e.message
+                .contains("`queue sizes` belongs to a unicast layer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn keys_of_another_layer_type_are_refused_not_ignored() {
+        // `rate_pps` is the UDP link's: on the unicast layer it would do nothing.
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nrate_pps = 10"));
+        assert_eq!(e.line, 12, "at the layer's name: {e}");
+        assert!(
+            e.message
+                .contains("layer `net`: `rate_pps` belongs to a udp layer"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("fault = ", "key = \"k.key\"\nfault = "));
+        assert_eq!((e.line, e.column), (9, 7), "at the key: {e}");
+        assert!(
+            e.message.contains("`key` belongs to a unicast layer"),
+            "{e}"
+        );
+        let local =
+            "node = \"a\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\nbind = \"1.2.3.4:5\"\n";
+        let e = error_of(local);
+        assert_eq!((e.line, e.column), (5, 8), "{e}");
+        assert!(e.message.contains("`bind` belongs to a udp layer"), "{e}");
     }
 
     proptest::proptest! {
