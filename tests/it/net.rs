@@ -1015,6 +1015,10 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         text.contains("queue sizes: 128 PDUs per cube queue (ECN from 32), 1024 management"),
         "{text}"
     );
+    assert!(
+        text.contains("pacing: scheduled ports, rate 20000 PDUs/s"),
+        "{text}"
+    );
     // Traffic crosses the layer built at run time.
     let _echo = serve(&b, &["echo", "pong"], "pong");
     let out = ping(&a, "pong", 3, &[]);

@@ -122,6 +122,24 @@ fn print_status(d: &Value) {
                 s(&p["name"])
             );
         }
+        let p = &sh["sched"];
+        println!(
+            "  pacing: {}, rate {}, {} batches / {} PDUs pulled, waits: rate {} socket {}",
+            if p["scheduled"] == true {
+                "scheduled ports"
+            } else {
+                "FIFO"
+            },
+            if p["rate_pps"].is_null() {
+                "unlimited".to_string()
+            } else {
+                format!("{} PDUs/s", s(&p["rate_pps"]))
+            },
+            s(&p["batches"]),
+            s(&p["pulled"]),
+            s(&p["rate_waits"]),
+            s(&p["shim_waits"])
+        );
         if !sh["faults"].is_null() {
             println!("  faults {}", sh["faults"]);
         }
