@@ -586,8 +586,21 @@ fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
 
 #[test]
 fn net_sigterm_deallocates_flows_so_the_far_end_sees_them_end_at_once() {
-    let dir = Scratch::new("sigterm");
-    let (a, _b, mut c) = line3(&dir.0, "");
+    sigterm_ends_the_far_end_of_a_flow("sigterm", "");
+}
+
+#[test]
+fn net_sigterm_deallocates_flows_even_over_a_rate_limited_link() {
+    // C's link carries 20 PDUs/s, less than its hellos and the pongs to a 20/s ping: its
+    // queues hold a backlog and the link no credit when it stops. The deallocation must
+    // still leave.
+    sigterm_ends_the_far_end_of_a_flow("sigterm-paced", "rate_pps = 20");
+}
+
+/// A holds a flow to C (through B); C's daemon gets SIGTERM; A's side ends at once.
+fn sigterm_ends_the_far_end_of_a_flow(tag: &str, c_udp_extra: &str) {
+    let dir = Scratch::new(tag);
+    let (a, _b, mut c) = line3(&dir.0, c_udp_extra);
     let _echo = serve(&c, &["echo", "pong"], "pong");
     // A's application holds a flow to C (through B) and keeps using it.
     let pinger = Command::new(bin("ouro"))
@@ -604,6 +617,11 @@ fn net_sigterm_deallocates_flows_so_the_far_end_sees_them_end_at_once() {
         one_flow(s) && layer(s)["flows"][0]["rx_msgs"].as_u64() >= Some(2)
     });
     c.wait_for("the flow on C", one_flow);
+    if !c_udp_extra.is_empty() {
+        c.wait_for("a backlog on C's rate-limited link", |s| {
+            s["shims"][0]["sched"]["rate_waits"].as_u64() > Some(0)
+        });
+    }
     let st = c.terminate();
     assert!(st.success(), "ourod exit status {st:?}");
     // Without C's FlowDealloc, A would only notice after the flow's peer timeout (120 s,

@@ -1167,7 +1167,7 @@ impl Daemon {
     /// cleans up at once instead of after its peer timeout. Applications' flows first (their
     /// `FlowDealloc`s may travel over N-1 flows), then allocations under way (their
     /// applications are told), local flows, and last the N-1 flows of IPCPs over unicast
-    /// layers; what that produces is sent before returning.
+    /// layers; what that produces is sent before returning, past any link's rate limit.
     pub fn shutdown(&mut self) {
         let now = self.now();
         let keys: Vec<(usize, Eid)> = self.flows.keys().copied().collect();
@@ -1193,6 +1193,7 @@ impl Daemon {
             t.abort(); // drops the daemon's ends of both applications' sockets
         }
         self.pump();
+        self.drain_ports(now);
         let mut n1 = 0;
         for li in 0..self.layers.len() {
             if self.layers[li].over.is_some() {
@@ -1201,6 +1202,7 @@ impl Daemon {
             }
         }
         self.pump();
+        self.drain_ports(now);
         tracing::info!(flows, n1_flows = n1, "flows deallocated");
     }
 }

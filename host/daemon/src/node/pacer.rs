@@ -298,6 +298,28 @@ impl Daemon {
         self.batch = batch;
     }
 
+    /// Before exiting: hand every shim all that waits in its ports' queues, whatever the
+    /// link's rate (in the scheduler's order, management first), and send it, so the last
+    /// messages (flow deallocations) leave even when the link had no credit left.
+    pub(super) fn drain_ports(&mut self, now: Instant) {
+        let mut batch: Vec<Transmit> = std::mem::take(&mut self.batch);
+        for si in 0..self.shims.len() {
+            let Some(li) = self.carrier_of(si) else {
+                continue;
+            };
+            let ports = self.shims[si].pacer.ports().to_vec();
+            for port in ports {
+                while self.layers[li].ipcp.dequeue(now, port, BATCH, &mut batch) > 0 {
+                    for t in batch.drain(..) {
+                        self.transmit(li, t.port, t.data);
+                    }
+                }
+            }
+            self.shims[si].udp.flush();
+        }
+        self.batch = batch;
+    }
+
     /// The earliest time a rate-limited shim can take PDUs that wait in its queues.
     pub(super) fn pacer_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
