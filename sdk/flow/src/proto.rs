@@ -379,3 +379,44 @@ impl Reply {
         serde_json::to_vec(self).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipcp_create_takes_queue_sizes_and_a_key_and_may_leave_them_out() {
+        // The example of docs/FLOW-IPC.md.
+        let doc = r#"{"op":"ipcp_create","name":"b.net","kind":"unicast","lower":"udp",
+            "queues":{"cube_pdus":64},"key":"/etc/ouro/net.key"}"#;
+        let r: Request = serde_json::from_str(doc).expect("parses");
+        let Request::IpcpCreate { queues, key, .. } = &r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(queues.cube_pdus, Some(64));
+        assert_eq!((queues.mgmt_pdus, queues.backlog_bytes), (None, None));
+        assert_eq!(key.as_deref(), Some("/etc/ouro/net.key"));
+        let bare = r#"{"op":"ipcp_create","name":"u","kind":"local"}"#;
+        let r: Request = serde_json::from_str(bare).expect("parses");
+        assert!(
+            matches!(&r, Request::IpcpCreate { queues, key: None, .. } if queues.is_default()),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn queue_sizes_are_checked_against_their_ranges() {
+        let q = |f: fn(&mut QueueOptions)| {
+            let mut o = QueueOptions::default();
+            f(&mut o);
+            o.check()
+        };
+        assert_eq!(q(|_| {}), Ok(()));
+        assert_eq!(q(|o| o.cube_pdus = Some(65_536)), Ok(()));
+        assert!(q(|o| o.cube_pdus = Some(65_537)).is_err_and(|e| e.contains("queue_pdus")));
+        assert!(q(|o| o.mgmt_pdus = Some(15)).is_err_and(|e| e.contains("mgmt_queue_pdus")));
+        assert!(q(|o| o.backlog_sdus = Some(0)).is_err_and(|e| e.contains("backlog_sdus")));
+        assert_eq!(q(|o| o.backlog_bytes = Some(1 << 16)), Ok(()));
+        assert!(q(|o| o.backlog_bytes = Some((1 << 30) + 1)).is_err());
+    }
+}
