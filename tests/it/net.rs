@@ -918,12 +918,22 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
             "ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b,
         ],
     );
-    ok(
-        &a,
-        &[
+    // The key file is named relative to the CLI's directory, as an operator types it; the
+    // daemon creates it (it does not exist yet) and uses it.
+    let out = Command::new(bin("ouro"))
+        .current_dir(&dir.0)
+        .arg("--socket")
+        .arg(&a.socket)
+        .args([
             "ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp",
-        ],
-    );
+        ])
+        .args(["--key", "a-net.key"])
+        .output()
+        .expect("run ouro");
+    assert!(out.status.success(), "{out:?}");
+    let secret = std::fs::read_to_string(dir.0.join("a-net.key")).expect("key file created");
+    let secret = ouro_core::identity::parse_key_hex(&secret).expect("64 hex digits");
+    let public = ouro_core::identity::Identity::from_secret(secret, [0; 32]).public();
     ok(
         &a,
         &[
@@ -1018,6 +1028,12 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         "{list}"
     );
     assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    let sa = a.status().expect("status");
+    assert_eq!(
+        layer(&sa)["public_key"],
+        ouro_core::identity::hex(&public),
+        "{sa}"
+    );
     let sb = b.status().expect("status");
     assert_eq!(sb["shims"][0]["sched"]["rate_pps"], 20000, "{sb}");
     assert_eq!(layer(&sb)["queues"]["queue_pdus"], 128, "{sb}");
