@@ -1455,6 +1455,42 @@ fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
 }
 
 #[test]
+fn net_sigterm_answers_an_allocation_under_way_with_a_clear_error() {
+    let dir = Scratch::new("sigterm-pending");
+    // B serves `svc` (registered from its file) but will be stopped: A's request waits for
+    // an answer (its adjacency to B, with a long dead interval, stays up meanwhile).
+    let (pa, pb) = (free_port(), free_port());
+    let a_cfg =
+        line_node("a", pa, &[("b", pb)], None, "").replace("dead_ms = 1000", "dead_ms = 60000");
+    let mut a = Node::start(&dir.0, "a", &a_cfg);
+    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "")
+        + "[[name]]\nname = \"svc\"\nregister = [\"net\"]\n";
+    let b = Node::start(&dir.0, "b", &b_cfg);
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    let pid = b.child.as_ref().expect("running").id();
+    signal(pid, nix::sys::signal::Signal::SIGSTOP);
+    let socket = a.socket.clone();
+    let alloc = std::thread::spawn(move || {
+        let qos = ouro_flow::Qos::Raw;
+        ouro_flow::alloc_at(&socket, "svc", qos, Some("net"), Duration::from_secs(60))
+            .map(|f| f.id())
+            .map_err(|e| e.to_string())
+    });
+    a.wait_for("the allocation under way", |s| s["pending_allocs"] == 1);
+    let st = a.terminate();
+    signal(pid, nix::sys::signal::Signal::SIGCONT);
+    assert!(st.success(), "ourod exit status {st:?}");
+    let got = alloc.join().expect("alloc thread");
+    assert!(
+        got.as_ref()
+            .is_err_and(|e| e.contains("the daemon is shutting down")),
+        "{got:?}"
+    );
+}
+
+#[test]
 fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
     use ouro_flow::Listener;
     let dir = Scratch::new("backlog");
