@@ -1028,6 +1028,7 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         "{list}"
     );
     assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    assert!(list.contains("scheduled rate 20000 PDUs/s"), "{list}");
     let sa = a.status().expect("status");
     assert_eq!(
         layer(&sa)["public_key"],

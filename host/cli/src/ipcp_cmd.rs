@@ -193,7 +193,21 @@ fn ipcp_list(socket: &Path) -> ExitCode {
     println!("{:<16} {:<8} {:<12} DETAIL", "IPCP", "TYPE", "LAYER");
     for r in rows {
         let detail = match s(&r["type"]).as_str() {
-            "udp" => format!("bind {} peers {}", s(&r["bind"]), s(&r["peers"])),
+            "udp" => format!(
+                "bind {} peers {} {}{}",
+                s(&r["bind"]),
+                s(&r["peers"]),
+                if r["scheduled"] == false {
+                    "fifo"
+                } else {
+                    "scheduled"
+                },
+                if r["rate_pps"].is_null() {
+                    String::new()
+                } else {
+                    format!(" rate {} PDUs/s", s(&r["rate_pps"]))
+                }
+            ),
             "local" => format!(
                 "members {}",
                 r["members"]

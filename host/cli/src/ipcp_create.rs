@@ -77,7 +77,8 @@ pub struct CreateArgs {
     /// udp: seed of the fault injector (0: from the node's name).
     #[arg(long)]
     fault_seed: Option<u64>,
-    /// unicast: the private key, 64 hex digits or a key file (created if missing).
+    /// unicast: the private key, 64 hex digits or a key file (created if missing; a file
+    /// keeps the key out of the process list).
     #[arg(long)]
     key: Option<String>,
     /// unicast: PDUs per cube queue of each scheduled port (default 256).

@@ -681,6 +681,8 @@ impl Daemon {
                 "type": "udp",
                 "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
                 "peers": s.udp.peers().count(),
+                "scheduled": s.pacer.enabled(),
+                "rate_pps": s.pacer.json()["rate_pps"],
             }));
         }
         for l in &self.locals {
