@@ -1515,6 +1515,16 @@ fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
     });
     let flow = &layer(&sb)["flows"][0];
     assert!(flow["rx_msgs"].as_u64() < Some(3000), "{flow}");
+    let text = ok(&b, &["status"]);
+    assert!(
+        text.contains(" sink qos raw ") && text.contains("dropped: tx 0 rx "),
+        "{text}"
+    );
+    let table = ok(&b, &["flows"]);
+    assert!(
+        table.contains("DROPS TX/RX") && table.contains(" 0/"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -200,7 +200,7 @@ fn print_status(d: &Value) {
         );
         for f in l["flows"].as_array().into_iter().flatten() {
             println!(
-                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) drops {} pid {}",
+                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) dropped: tx {} rx {} pid {}",
                 s(&f["flow"]),
                 s(&f["name"]),
                 s(&f["qos"]),
@@ -208,6 +208,7 @@ fn print_status(d: &Value) {
                 s(&f["tx_bytes"]),
                 s(&f["rx_msgs"]),
                 s(&f["rx_bytes"]),
+                s(&f["tx_errors"]),
                 s(&f["rx_drops"]),
                 s(&f["pid"])
             );
