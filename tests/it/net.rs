@@ -247,6 +247,20 @@ fn line3(dir: &Path, c_udp_extra: &str) -> (Node, Node, Node) {
     (a, b, c)
 }
 
+/// A — B, B enrolling through A, each with a route to the other; `a_udp` is added to A's
+/// UDP layer, `a_net` / `b_net` to A's / B's unicast layer.
+fn line2(dir: &Path, a_udp: &str, a_net: &str, b_net: &str) -> (Node, Node) {
+    let (pa, pb) = (free_port(), free_port());
+    let a_cfg = line_node("a", pa, &[("b", pb)], None, a_udp) + a_net;
+    let a = Node::start(dir, "a", &a_cfg);
+    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "") + b_net;
+    let b = Node::start(dir, "b", &b_cfg);
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    (a, b)
+}
+
 /// Start `ouro echo NAME` on `node` and wait until it listens.
 fn serve(node: &Node, args: &[&str], name: &str) -> ChildGuard {
     let child = node.ouro_bg(args);
@@ -272,6 +286,20 @@ fn serve(node: &Node, args: &[&str], name: &str) -> ChildGuard {
 }
 
 struct ChildGuard(Child);
+
+/// Allocate a flow from `node` to `name` in `layer`, asking again until the name is
+/// reachable (bounded by [`WAIT`]).
+fn alloc_until_reachable(node: &Node, name: &str, layer: &str) -> ouro_flow::Flow {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let qos = ouro_flow::Qos::Raw;
+        match ouro_flow::alloc_at(&node.socket, name, qos, Some(layer), Duration::from_secs(2)) {
+            Ok(f) => return f,
+            Err(e) => assert!(Instant::now() < deadline, "no flow to {name}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -538,16 +566,7 @@ fn net_broken_config_is_a_clear_error() {
 #[test]
 fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
     let dir = Scratch::new("appdies");
-    let (pa, pb) = (free_port(), free_port());
-    let a = Node::start(&dir.0, "a", &line_node("a", pa, &[("b", pb)], None, ""));
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
-    );
-    for n in [&a, &b] {
-        n.wait_for("routes", enrolled_with_routes(1));
-    }
+    let (a, b) = line2(&dir.0, "", "", "");
     let _echo = serve(&b, &["echo", "pong"], "pong");
     let has_flows =
         |n: usize| move |s: &Value| layer(s)["flows"].as_array().map(Vec::len) == Some(n);
@@ -563,6 +582,72 @@ fn net_app_dying_mid_flow_is_cleaned_up_on_both_ends() {
         has_flows(0)(s) && layer(s)["core_flows"] == 0
     });
     assert_eq!(sa["counters"]["app_closed"], 1, "{sa}");
+}
+
+#[test]
+fn net_sigterm_deallocates_flows_so_the_far_end_sees_them_end_at_once() {
+    sigterm_ends_the_far_end_of_a_flow("sigterm", "");
+}
+
+#[test]
+fn net_sigterm_deallocates_flows_even_over_a_rate_limited_link() {
+    // C's link carries 20 PDUs/s, less than its hellos and the pongs to a 20/s ping: its
+    // queues hold a backlog and the link no credit when it stops. The deallocation must
+    // still leave.
+    sigterm_ends_the_far_end_of_a_flow("sigterm-paced", "rate_pps = 20");
+}
+
+/// A holds a flow to C (through B); C's daemon gets SIGTERM; A's side ends at once.
+fn sigterm_ends_the_far_end_of_a_flow(tag: &str, c_udp_extra: &str) {
+    let dir = Scratch::new(tag);
+    let (a, _b, mut c) = line3(&dir.0, c_udp_extra);
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    // A's application holds a flow to C (through B) and keeps using it.
+    let pinger = Command::new(bin("ouro"))
+        .arg("--socket")
+        .arg(&a.socket)
+        .args(["ping", "pong", "-c", "1000000", "-i", "0.05"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ping");
+    let mut pinger = ChildGuard(pinger);
+    let one_flow = |s: &Value| layer(s)["flows"].as_array().map(Vec::len) == Some(1);
+    a.wait_for("the ping flow on A", |s| {
+        one_flow(s) && layer(s)["flows"][0]["rx_msgs"].as_u64() >= Some(2)
+    });
+    c.wait_for("the flow on C", one_flow);
+    if !c_udp_extra.is_empty() {
+        c.wait_for("a backlog on C's rate-limited link", |s| {
+            s["shims"][0]["sched"]["rate_waits"].as_u64() > Some(0)
+        });
+    }
+    let st = c.terminate();
+    assert!(st.success(), "ourod exit status {st:?}");
+    // Without C's FlowDealloc, A would only notice after the flow's peer timeout (120 s,
+    // far beyond WAIT): the flow ends on A and its application sees the end.
+    let sa = a.wait_for("A to end the flow", |s| {
+        layer(s)["flows"].as_array().is_some_and(Vec::is_empty) && layer(s)["core_flows"] == 0
+    });
+    assert_eq!(
+        sa["flows"],
+        Value::Array(Vec::new()),
+        "ouro flows is empty: {sa}"
+    );
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = pinger.0.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "ping did not see the flow end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut pinger.0.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(err.contains("flow closed by the peer"), "{status:?}: {err}");
+    let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+    assert!(log.contains("flows deallocated"), "{log}");
 }
 
 #[test]
@@ -833,12 +918,22 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
             "ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b,
         ],
     );
-    ok(
-        &a,
-        &[
+    // The key file is named relative to the CLI's directory, as an operator types it; the
+    // daemon creates it (it does not exist yet) and uses it.
+    let out = Command::new(bin("ouro"))
+        .current_dir(&dir.0)
+        .arg("--socket")
+        .arg(&a.socket)
+        .args([
             "ipcp", "create", "a.net", "--type", "unicast", "--lower", "udp",
-        ],
-    );
+        ])
+        .args(["--key", "a-net.key"])
+        .output()
+        .expect("run ouro");
+    assert!(out.status.success(), "{out:?}");
+    let secret = std::fs::read_to_string(dir.0.join("a-net.key")).expect("key file created");
+    let secret = ouro_core::identity::parse_key_hex(&secret).expect("64 hex digits");
+    let public = ouro_core::identity::Identity::from_secret(secret, [0; 32]).public();
     ok(
         &a,
         &[
@@ -854,13 +949,42 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         ],
     );
     ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
+    // Pacing and queue sizes as the configuration file sets them.
     ok(
         &b,
-        &["ipcp", "create", "udp", "--type", "udp", "--bind", &bind_b],
+        &[
+            "ipcp",
+            "create",
+            "udp",
+            "--type",
+            "udp",
+            "--bind",
+            &bind_b,
+            "--rate-pps",
+            "20000",
+        ],
     );
-    ok(&b, &["ipcp", "create", "b.net", "--type", "unicast"]);
+    ok(
+        &b,
+        &[
+            "ipcp",
+            "create",
+            "b.net",
+            "--type",
+            "unicast",
+            "--queue-pdus",
+            "128",
+            "--backlog-sdus",
+            "1000",
+        ],
+    );
     // Bad requests: clear errors and a non-zero exit, and nothing changes.
-    let bad: [(&str, &str); 9] = [
+    let bad: [(&str, &str); 11] = [
+        (
+            "create q --type unicast --queue-pdus 0",
+            "queue_pdus must be between 1 and 65536",
+        ),
+        ("create q --type local --queue-pdus 8", "for a unicast IPCP"),
         ("create udp --type local", "already exists"),
         ("create x --type udp", "needs an address"),
         (
@@ -904,6 +1028,32 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         "{list}"
     );
     assert!(list.contains(&format!("bind {bind_b}")), "{list}");
+    assert!(list.contains("scheduled rate 20000 PDUs/s"), "{list}");
+    let sa = a.status().expect("status");
+    assert_eq!(
+        layer(&sa)["public_key"],
+        ouro_core::identity::hex(&public),
+        "{sa}"
+    );
+    let sb = b.status().expect("status");
+    assert_eq!(sb["shims"][0]["sched"]["rate_pps"], 20000, "{sb}");
+    assert_eq!(layer(&sb)["queues"]["queue_pdus"], 128, "{sb}");
+    assert_eq!(layer(&sb)["queues"]["ecn_threshold"], 32, "{sb}");
+    assert_eq!(
+        layer(&sb)["queues"]["mgmt_queue_pdus"],
+        1024,
+        "default: {sb}"
+    );
+    assert_eq!(layer(&sb)["queues"]["backlog_sdus"], 1000, "{sb}");
+    let text = ok(&b, &["status"]);
+    assert!(
+        text.contains("queue sizes: 128 PDUs per cube queue (ECN from 32), 1024 management"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pacing: scheduled ports, rate 20000 PDUs/s"),
+        "{text}"
+    );
     // Traffic crosses the layer built at run time.
     let _echo = serve(&b, &["echo", "pong"], "pong");
     let out = ping(&a, "pong", 3, &[]);
@@ -1141,7 +1291,7 @@ fn net_silent_learned_udp_peers_are_forgotten() {
 
 #[test]
 fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
-    use ouro_flow::{Listener, Qos, alloc_at};
+    use ouro_flow::Listener;
     let dir = Scratch::new("recursion");
     let (pa, pb) = (free_port(), free_port());
     // Layer `net` over UDP between A and B, and on A layer `top` over `net`, from the
@@ -1200,20 +1350,7 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     let mut l = Listener::bind_at(&b.socket, "deep", &["top".to_string()]).expect("listen");
     let before = a.status().expect("status");
     let net_tx = |s: &Value| layer(s)["counters"]["tx_pdus"].as_u64().unwrap_or(0);
-    let deadline = Instant::now() + WAIT;
-    let f = loop {
-        match alloc_at(
-            &a.socket,
-            "deep",
-            Qos::Raw,
-            Some("top"),
-            Duration::from_secs(2),
-        ) {
-            Ok(f) => break f,
-            Err(e) => assert!(Instant::now() < deadline, "no flow in top: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let f = alloc_until_reachable(&a, "deep", "top");
     assert_eq!(f.layer(), "top");
     let mut g = l.accept(Some(WAIT)).expect("accept");
     g.set_read_timeout(Some(WAIT));
@@ -1243,6 +1380,30 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     assert_eq!(row(&a, f.id())["remote_eid"], g.id(), "A's view");
     assert_eq!(row(&b, g.id())["remote_eid"], f.id(), "B's view");
     assert_eq!(row(&a, f.id())["tx_bytes"], 250, "A's view");
+    // The ports of `top` are N-1 flows with counters, like UDP ports': on A, the port
+    // towards b.top carried the five PDUs (and more: the layer's own management).
+    let sa = a.status().expect("status");
+    let ports = top(&sa)["n1_ports"].clone();
+    let port = ports
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["lower"] == "a.net").cloned())
+        .unwrap_or_else(|| panic!("no N-1 port on A: {sa}"));
+    assert!(port["tx_pdus"].as_u64() >= Some(5), "{port}");
+    assert!(port["tx_bytes"].as_u64() > Some(250), "{port}");
+    assert!(port["rx_pdus"].as_u64() > Some(0), "{port}");
+    assert_eq!(port["tx_drops"], 0, "{port}");
+    let n1_row = |n: &Node| {
+        let flows: Value = serde_json::from_str(&ok(n, &["flows", "--json"])).expect("json");
+        flows
+            .as_array()
+            .and_then(|v| v.iter().find(|r| r["n1_for"].is_string()).cloned())
+            .unwrap_or_else(|| panic!("no N-1 flow listed: {flows}"))
+    };
+    assert!(n1_row(&b)["rx_msgs"].as_u64() >= Some(5), "B received them");
+    let text = ok(&a, &["status"]);
+    assert!(text.contains("n-1 port "), "{text}");
+    let table = ok(&b, &["flows"]);
+    assert!(table.contains("b.top:"), "{table}");
     // Destroying the upper IPCP ends its N-1 flows; then the lower one may go.
     drop(f);
     ok(&b, &["ipcp", "destroy", "b.top"]);
@@ -1250,6 +1411,120 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     a.wait_for("b.top gone from top", |s| {
         top(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
     });
+}
+
+#[test]
+fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
+    let dir = Scratch::new("sigterm-n1");
+    let (pa, pb) = (free_port(), free_port());
+    let top = |enroll: &str| {
+        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{enroll}\n")
+    };
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "")
+            + &top("bootstrap = true\nhello_ms = 200\ndead_ms = 1000")),
+    );
+    let mut b = Node::start(
+        &dir.0,
+        "b",
+        &(line_node("b", pb, &[("a", pa)], Some("a"), "")
+            + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
+    );
+    let top_of = |s: &Value| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+            .unwrap_or(Value::Null)
+    };
+    let n1_ports = |s: &Value| top_of(s)["n1_ports"].as_array().map_or(0, Vec::len);
+    a.wait_for("top enrolled over an N-1 flow", |s| {
+        top_of(s)["enrolled"] == true && n1_ports(s) >= 1
+    });
+    b.wait_for("top enrolled", |s| top_of(s)["enrolled"] == true);
+    let st = b.terminate();
+    assert!(st.success(), "ourod exit status {st:?}");
+    // B deallocated its N-1 flows in `net`: A's port in `top` goes with the flow, long
+    // before the flow's 120 s peer timeout.
+    a.wait_for("A's N-1 flow to end", |s| n1_ports(s) == 0);
+    let log = std::fs::read_to_string(&b.log).unwrap_or_default();
+    assert!(
+        log.contains("flows deallocated") && !log.contains("n1_flows=0"),
+        "{log}"
+    );
+}
+
+#[test]
+fn net_sigterm_answers_an_allocation_under_way_with_a_clear_error() {
+    let dir = Scratch::new("sigterm-pending");
+    // B serves `svc` (registered from its file) but will be stopped: A's request waits for
+    // an answer (its adjacency to B, with a long dead interval, stays up meanwhile).
+    let (pa, pb) = (free_port(), free_port());
+    let a_cfg =
+        line_node("a", pa, &[("b", pb)], None, "").replace("dead_ms = 1000", "dead_ms = 60000");
+    let mut a = Node::start(&dir.0, "a", &a_cfg);
+    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "")
+        + "[[name]]\nname = \"svc\"\nregister = [\"net\"]\n";
+    let b = Node::start(&dir.0, "b", &b_cfg);
+    for n in [&a, &b] {
+        n.wait_for("routes", enrolled_with_routes(1));
+    }
+    let pid = b.child.as_ref().expect("running").id();
+    signal(pid, nix::sys::signal::Signal::SIGSTOP);
+    let socket = a.socket.clone();
+    let alloc = std::thread::spawn(move || {
+        let qos = ouro_flow::Qos::Raw;
+        ouro_flow::alloc_at(&socket, "svc", qos, Some("net"), Duration::from_secs(60))
+            .map(|f| f.id())
+            .map_err(|e| e.to_string())
+    });
+    a.wait_for("the allocation under way", |s| s["pending_allocs"] == 1);
+    let st = a.terminate();
+    signal(pid, nix::sys::signal::Signal::SIGCONT);
+    assert!(st.success(), "ourod exit status {st:?}");
+    let got = alloc.join().expect("alloc thread");
+    assert!(
+        got.as_ref()
+            .is_err_and(|e| e.contains("the daemon is shutting down")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn net_a_small_flow_backlog_drops_what_a_default_one_keeps() {
+    use ouro_flow::Listener;
+    let dir = Scratch::new("backlog");
+    // B's unicast layer keeps 16 SDUs per flow for a slow application (default 4,096).
+    let (a, b) = line2(&dir.0, "", "", "backlog_sdus = 16\n");
+    assert_eq!(
+        layer(&b.status().expect("status"))["queues"]["backlog_sdus"],
+        16
+    );
+    let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
+    let f = alloc_until_reachable(&a, "sink", "net");
+    // The application accepts and never reads: its socket fills, then the backlog.
+    let _g = l.accept(Some(WAIT)).expect("accept");
+    // 3,000 SDUs (3 MB) fit a default backlog (4,096 SDUs / 4 MiB): any drop is the
+    // configured size's.
+    for _ in 0..3000 {
+        f.write(&[7u8; 1000]).expect("write");
+    }
+    let sb = b.wait_for("backlog drops on B", |s| {
+        layer(s)["flows"][0]["rx_drops"].as_u64() > Some(0)
+    });
+    let flow = &layer(&sb)["flows"][0];
+    assert!(flow["rx_msgs"].as_u64() < Some(3000), "{flow}");
+    let text = ok(&b, &["status"]);
+    assert!(
+        text.contains(" sink qos raw ") && text.contains("dropped: tx 0 rx "),
+        "{text}"
+    );
+    let table = ok(&b, &["flows"]);
+    assert!(
+        table.contains("DROPS TX/RX") && table.contains(" 0/"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -1380,6 +1655,26 @@ fn cube_queue<'a>(s: &'a Value, cube: &str) -> &'a Value {
 
 fn cube_dropped(s: &Value, cube: &str) -> u64 {
     cube_queue(s, cube)["dropped"].as_u64().expect("dropped")
+}
+
+#[test]
+fn net_a_small_cube_queue_from_the_config_drops_a_burst_the_default_holds() {
+    use ouro_flow::Listener;
+    let dir = Scratch::new("cubeq");
+    // A's link carries 200 PDUs/s and its layer's cube queues hold 8 PDUs each.
+    let (a, b) = line2(&dir.0, "rate_pps = 200", "queue_pdus = 8\n", "");
+    let mut l = Listener::bind_at(&b.socket, "sink", &["net".to_string()]).expect("listen");
+    let f = alloc_until_reachable(&a, "sink", "net");
+    let _g = l.accept(Some(WAIT)).expect("accept");
+    // 100 raw PDUs at once: one burst of 64 leaves, ~36 wait; a default queue (256) holds
+    // them all, a queue of 8 drops the rest.
+    for _ in 0..100 {
+        f.write(&[1u8; 100]).expect("write");
+    }
+    let s = a.wait_for("raw cube drops on A", |s| cube_dropped(s, "raw") > 0);
+    assert_eq!(layer(&s)["queues"]["queue_pdus"], 8, "{s}");
+    assert_eq!(layer(&s)["queues"]["ecn_threshold"], 2, "{s}");
+    assert!(cube_dropped(&s, "raw") < 100, "{s}");
 }
 
 #[test]

@@ -2,23 +2,13 @@
 //! of Ouroboros' `irm` and of iproute2. Every request goes over the control socket; the daemon
 //! applies the same operations its configuration file lists.
 
+use crate::ipcp_create::CreateArgs;
 use crate::mgmt_cmd::{connect, fail, s};
-use clap::{Args, Subcommand, ValueEnum};
-use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
+use clap::{Args, Subcommand};
+use ouro_flow::proto::Request;
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
-
-/// IPCP types `ouro ipcp create` knows.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Kind {
-    /// A member of a unicast layer.
-    Unicast,
-    /// A UDP shim (one socket).
-    Udp,
-    /// A local shim (this system only).
-    Local,
-}
 
 /// `ouro ipcp ...`
 #[derive(Debug, Subcommand)]
@@ -26,31 +16,7 @@ pub enum IpcpCmd {
     /// List this system's IPCPs.
     List,
     /// Create an IPCP.
-    Create {
-        /// Its name.
-        name: String,
-        /// Its type.
-        #[arg(long = "type", value_enum)]
-        kind: Kind,
-        /// unicast: the shim layer below.
-        #[arg(long)]
-        lower: Option<String>,
-        /// udp: the address:port to bind.
-        #[arg(long)]
-        bind: Option<String>,
-        /// udp: a configured peer, NAME=ADDRESS:PORT (repeatable).
-        #[arg(long = "peer", value_name = "NAME=ADDR")]
-        peers: Vec<String>,
-        /// udp: forget learned peers silent this long (ms; 0: never).
-        #[arg(long)]
-        learned_ttl_ms: Option<u64>,
-        /// udp: how many peers may be learned.
-        #[arg(long)]
-        max_learned: Option<usize>,
-        /// udp: inject this loss probability from the start.
-        #[arg(long)]
-        loss: Option<f64>,
-    },
+    Create(CreateArgs),
     /// Make a unicast IPCP the first member of a new layer.
     Bootstrap {
         /// The IPCP.
@@ -163,37 +129,6 @@ pub struct FlowsArgs {
     json: bool,
 }
 
-fn udp_options(
-    bind: Option<&String>,
-    peers: &[String],
-    learned_ttl_ms: Option<u64>,
-    max_learned: Option<usize>,
-    loss: Option<f64>,
-) -> Result<Option<UdpOptions>, String> {
-    let Some(bind) = bind else {
-        return Ok(None);
-    };
-    let mut ps = Vec::new();
-    for p in peers {
-        let (n, a) = p
-            .split_once('=')
-            .ok_or_else(|| format!("--peer `{p}`: expected NAME=ADDRESS:PORT"))?;
-        ps.push((n.to_string(), a.to_string()));
-    }
-    Ok(Some(UdpOptions {
-        bind: bind.clone(),
-        peers: ps,
-        max_learned,
-        learned_ttl_ms,
-        fault: loss.map(|loss| FaultSpec {
-            loss,
-            ..FaultSpec::default()
-        }),
-        rate_pps: None,
-        schedule: None,
-    }))
-}
-
 fn call(socket: &Path, req: &Request) -> Result<Value, String> {
     connect(socket)
         .and_then(|mut c| c.info(req))
@@ -204,32 +139,10 @@ fn call(socket: &Path, req: &Request) -> Result<Value, String> {
 pub fn ipcp(socket: &Path, cmd: &IpcpCmd) -> ExitCode {
     let req = match cmd {
         IpcpCmd::List => return ipcp_list(socket),
-        IpcpCmd::Create {
-            name,
-            kind,
-            lower,
-            bind,
-            peers,
-            learned_ttl_ms,
-            max_learned,
-            loss,
-        } => {
-            let udp = match udp_options(bind.as_ref(), peers, *learned_ttl_ms, *max_learned, *loss)
-            {
-                Ok(u) => u,
-                Err(e) => return fail(e),
-            };
-            Request::IpcpCreate {
-                name: name.clone(),
-                kind: match kind {
-                    Kind::Unicast => IpcpKind::Unicast,
-                    Kind::Udp => IpcpKind::Udp,
-                    Kind::Local => IpcpKind::Local,
-                },
-                lower: lower.clone(),
-                udp,
-            }
-        }
+        IpcpCmd::Create(a) => match a.request() {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        },
         IpcpCmd::Bootstrap {
             name,
             layer,
@@ -280,7 +193,21 @@ fn ipcp_list(socket: &Path) -> ExitCode {
     println!("{:<16} {:<8} {:<12} DETAIL", "IPCP", "TYPE", "LAYER");
     for r in rows {
         let detail = match s(&r["type"]).as_str() {
-            "udp" => format!("bind {} peers {}", s(&r["bind"]), s(&r["peers"])),
+            "udp" => format!(
+                "bind {} peers {} {}{}",
+                s(&r["bind"]),
+                s(&r["peers"]),
+                if r["scheduled"] == false {
+                    "fifo"
+                } else {
+                    "scheduled"
+                },
+                if r["rate_pps"].is_null() {
+                    String::new()
+                } else {
+                    format!(" rate {} PDUs/s", s(&r["rate_pps"]))
+                }
+            ),
             "local" => format!(
                 "members {}",
                 r["members"]
@@ -387,12 +314,25 @@ pub fn flows(socket: &Path, a: &FlowsArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>7}",
-        "LAYER", "FLOW", "NAME", "QOS", "AGE_MS", "TX MSGS/BYTES", "RX MSGS/BYTES", "PID"
+        "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>11} {:>7}",
+        "LAYER",
+        "FLOW",
+        "NAME",
+        "QOS",
+        "AGE_MS",
+        "TX MSGS/BYTES",
+        "RX MSGS/BYTES",
+        "DROPS TX/RX",
+        "PID"
     );
     for f in doc.as_array().into_iter().flatten() {
+        // An N-1 flow carries a port of an IPCP above: shown in the PID column.
+        let owner = match f["n1_for"].as_str() {
+            Some(up) => format!("{up}:{}", s(&f["port"])),
+            None => s(&f["pid"]),
+        };
         println!(
-            "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>7}",
+            "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>11} {:>7}",
             s(&f["layer"]),
             s(&f["flow"]),
             s(&f["name"]),
@@ -400,7 +340,8 @@ pub fn flows(socket: &Path, a: &FlowsArgs) -> ExitCode {
             s(&f["age_ms"]),
             format!("{}/{}", s(&f["tx_msgs"]), s(&f["tx_bytes"])),
             format!("{}/{}", s(&f["rx_msgs"]), s(&f["rx_bytes"])),
-            s(&f["pid"])
+            format!("{}/{}", s(&f["tx_errors"]), s(&f["rx_drops"])),
+            owner
         );
     }
     ExitCode::SUCCESS

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod ipcp_cmd;
+mod ipcp_create;
 mod mgmt_cmd;
 mod policy_cmd;
 mod policy_ctl;

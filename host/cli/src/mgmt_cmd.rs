@@ -122,6 +122,24 @@ fn print_status(d: &Value) {
                 s(&p["name"])
             );
         }
+        let p = &sh["sched"];
+        println!(
+            "  pacing: {}, rate {}, {} batches / {} PDUs pulled, waits: rate {} socket {}",
+            if p["scheduled"] == true {
+                "scheduled ports"
+            } else {
+                "FIFO"
+            },
+            if p["rate_pps"].is_null() {
+                "unlimited".to_string()
+            } else {
+                format!("{} PDUs/s", s(&p["rate_pps"]))
+            },
+            s(&p["batches"]),
+            s(&p["pulled"]),
+            s(&p["rate_waits"]),
+            s(&p["shim_waits"])
+        );
         if !sh["faults"].is_null() {
             println!("  faults {}", sh["faults"]);
         }
@@ -182,7 +200,7 @@ fn print_status(d: &Value) {
         );
         for f in l["flows"].as_array().into_iter().flatten() {
             println!(
-                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) drops {} pid {}",
+                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) dropped: tx {} rx {} pid {}",
                 s(&f["flow"]),
                 s(&f["name"]),
                 s(&f["qos"]),
@@ -190,6 +208,7 @@ fn print_status(d: &Value) {
                 s(&f["tx_bytes"]),
                 s(&f["rx_msgs"]),
                 s(&f["rx_bytes"]),
+                s(&f["tx_errors"]),
                 s(&f["rx_drops"]),
                 s(&f["pid"])
             );
@@ -218,6 +237,30 @@ fn print_status(d: &Value) {
                 cubes.join(" ")
             );
         }
+        for p in l["n1_ports"].as_array().into_iter().flatten() {
+            println!(
+                "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}",
+                s(&p["port"]),
+                s(&p["peer"]),
+                s(&p["remote_address"]),
+                s(&p["lower"]),
+                s(&p["flow"]),
+                s(&p["rx_pdus"]),
+                s(&p["rx_bytes"]),
+                s(&p["tx_pdus"]),
+                s(&p["tx_bytes"]),
+                s(&p["tx_drops"])
+            );
+        }
+        let q = &l["queues"];
+        println!(
+            "  queue sizes: {} PDUs per cube queue (ECN from {}), {} management PDUs per port; flow backlog {} SDUs / {} B",
+            s(&q["queue_pdus"]),
+            s(&q["ecn_threshold"]),
+            s(&q["mgmt_queue_pdus"]),
+            s(&q["backlog_sdus"]),
+            s(&q["backlog_bytes"])
+        );
         println!("  counters {}", l["counters"]);
     }
     println!(

@@ -20,11 +20,31 @@ pub const MAX_MSGS: usize = 4096;
 /// Most bytes queued per flow for its application.
 pub const MAX_BYTES: usize = 4 << 20;
 
+/// How much one flow's queue holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most messages.
+    pub msgs: usize,
+    /// Most bytes.
+    pub bytes: usize,
+}
+
+impl Default for Limits {
+    /// [`MAX_MSGS`] messages, [`MAX_BYTES`] bytes.
+    fn default() -> Self {
+        Limits {
+            msgs: MAX_MSGS,
+            bytes: MAX_BYTES,
+        }
+    }
+}
+
 /// The queue of one flow.
 #[derive(Debug, Default)]
 pub struct Backlog {
     msgs: VecDeque<Vec<u8>>,
     bytes: usize,
+    limits: Limits,
     /// Reused to build packed socket messages.
     pack: Vec<u8>,
 }
@@ -43,9 +63,17 @@ pub struct Flushed {
 }
 
 impl Backlog {
+    /// An empty queue holding at most `limits`.
+    pub fn new(limits: Limits) -> Backlog {
+        Backlog {
+            limits,
+            ..Backlog::default()
+        }
+    }
+
     /// Queue `data`; false (and nothing queued) when the queue is full.
     pub fn push(&mut self, data: Vec<u8>) -> bool {
-        if self.msgs.len() >= MAX_MSGS || self.bytes + data.len() > MAX_BYTES {
+        if self.msgs.len() >= self.limits.msgs || self.bytes + data.len() > self.limits.bytes {
             return false;
         }
         self.bytes += data.len();
@@ -196,6 +224,11 @@ mod tests {
             assert!(q.push(vec![1]));
         }
         assert!(!q.push(vec![1]));
+        let mut q = Backlog::new(Limits { msgs: 2, bytes: 10 });
+        assert!(q.push(vec![1; 6]));
+        assert!(!q.push(vec![1; 5]), "11 bytes > 10");
+        assert!(q.push(vec![1; 4]));
+        assert!(!q.push(Vec::new()), "3 messages > 2");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -26,6 +26,10 @@
 //! connect = [ { peer = "a", cost = 1 } ]
 //! key = "net.key"                  # X25519 private key: 64 hex digits or a key file
 //!                                  # (relative to this file; created if missing)
+//! # queue_pdus = 256               # PDUs per cube queue of each scheduled (UDP) port
+//! # mgmt_queue_pdus = 1024         # PDUs in each scheduled port's management queue
+//! # backlog_sdus = 4096            # SDUs kept per flow while its application's socket is full
+//! # backlog_bytes = 4194304        # bytes kept per flow likewise
 //!
 //! [[name]]
 //! name = "pong"
@@ -42,7 +46,7 @@
 
 use crate::keys::{KeySpec, parse_key_option};
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
-use ouro_flow::proto::{FaultSpec, IpcpKind, Request, UdpOptions};
+use ouro_flow::proto::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -112,6 +116,117 @@ struct LayerDecl {
     dead_ms: Option<u64>,
     policy: Option<PolicyDecl>,
     key: Option<Spanned<String>>,
+    queue_pdus: Option<Spanned<u32>>,
+    mgmt_queue_pdus: Option<Spanned<u32>>,
+    backlog_sdus: Option<Spanned<u32>>,
+    backlog_bytes: Option<Spanned<u64>>,
+}
+
+impl LayerDecl {
+    /// A key this layer's type does not take (silently ignoring it would hide a mistake,
+    /// such as `rate_pps` on a unicast layer): (key, where, the type that takes it).
+    fn misplaced_key(
+        &self,
+    ) -> Option<(&'static str, Option<std::ops::Range<usize>>, &'static str)> {
+        let span = |x: &Option<Spanned<String>>| x.as_ref().map(Spanned::span);
+        let udp = [
+            ("bind", self.bind.is_some(), span(&self.bind)),
+            (
+                "peers",
+                !self.peers.is_empty(),
+                self.peers.first().map(Spanned::span),
+            ),
+            ("fault", self.fault.is_some(), None),
+            ("max_learned", self.max_learned.is_some(), None),
+            ("learned_ttl_ms", self.learned_ttl_ms.is_some(), None),
+            ("rate_pps", self.rate_pps.is_some(), None),
+            ("schedule", self.schedule.is_some(), None),
+        ];
+        let sizes = self.queue_sizes();
+        let unicast = [
+            ("ipcp", self.ipcp.is_some(), span(&self.ipcp)),
+            ("layer", self.layer.is_some(), span(&self.layer)),
+            ("lower", self.lower.is_some(), span(&self.lower)),
+            ("bootstrap", self.bootstrap, None),
+            ("enroll", self.enroll.is_some(), span(&self.enroll)),
+            (
+                "connect",
+                !self.connect.is_empty(),
+                self.connect.first().map(Spanned::span),
+            ),
+            ("hello_ms", self.hello_ms.is_some(), None),
+            ("dead_ms", self.dead_ms.is_some(), None),
+            ("policy", self.policy.is_some(), None),
+            ("key", self.key.is_some(), span(&self.key)),
+            (
+                "queue sizes",
+                !sizes.is_empty(),
+                sizes.first().map(|(s, _)| s.clone()),
+            ),
+        ];
+        let kind = self.kind.get_ref().as_str();
+        if !["udp", "local", "unicast"].contains(&kind) {
+            return None; // an unknown type is its own error
+        }
+        let wrong = |keys: &[(&'static str, bool, Option<std::ops::Range<usize>>)], belongs| {
+            keys.iter()
+                .find(|(_, set, _)| *set)
+                .map(|(k, _, s)| (*k, s.clone(), belongs))
+        };
+        let not_udp = (kind != "udp").then(|| wrong(&udp, "udp")).flatten();
+        let not_unicast = (kind != "unicast")
+            .then(|| wrong(&unicast, "unicast"))
+            .flatten();
+        not_udp.or(not_unicast)
+    }
+
+    /// The queue sizes, each alone with where it is written (to locate a bad one).
+    fn queue_sizes(&self) -> Vec<(std::ops::Range<usize>, QueueOptions)> {
+        let at = |x: &Option<Spanned<u32>>| x.as_ref().map(|v| (v.span(), *v.get_ref()));
+        let q = QueueOptions::default;
+        [
+            at(&self.queue_pdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        cube_pdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            at(&self.mgmt_queue_pdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        mgmt_pdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            at(&self.backlog_sdus).map(|(s, n)| {
+                (
+                    s,
+                    QueueOptions {
+                        backlog_sdus: Some(n),
+                        ..q()
+                    },
+                )
+            }),
+            self.backlog_bytes.as_ref().map(|v| {
+                let n = Some(*v.get_ref());
+                (
+                    v.span(),
+                    QueueOptions {
+                        backlog_bytes: n,
+                        ..q()
+                    },
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// `policy = "native"` (the routing policy alone, as before), or a `[layer.policy]` table.
@@ -201,8 +316,6 @@ pub struct Config {
     /// Policies declared per unicast IPCP (by IPCP name), installed once the operations are
     /// applied. Kept beside `ops` because their parameters are typed by the TOML, not text.
     pub policies: Vec<(String, LayerPolicies)>,
-    /// Where each unicast IPCP's key pair comes from (by IPCP name; `key`).
-    pub keys: Vec<(String, KeySpec)>,
 }
 
 /// What a `[[layer]]` name stands for, while validating.
@@ -275,7 +388,6 @@ impl Config {
         }
         let mut ops = Vec::new();
         let mut policies = Vec::new();
-        let mut keys = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut lowers: HashMap<String, Lower> = HashMap::new();
         // Shim layers first: unicast layers refer to them.
@@ -288,6 +400,12 @@ impl Config {
                 ));
             }
             let name = l.name.get_ref().clone();
+            if let Some((key, span, belongs)) = l.misplaced_key() {
+                return Err(err(
+                    Some(span.unwrap_or(l.name.span())),
+                    format!("layer `{name}`: `{key}` belongs to a {belongs} layer"),
+                ));
+            }
             match l.kind.get_ref().as_str() {
                 "udp" => {
                     let bind = l.bind.as_ref().ok_or_else(|| {
@@ -344,6 +462,8 @@ impl Config {
                             rate_pps: l.rate_pps,
                             schedule: l.schedule,
                         }),
+                        queues: QueueOptions::default(),
+                        key: None,
                     });
                 }
                 "local" => {
@@ -353,6 +473,8 @@ impl Config {
                         kind: IpcpKind::Local,
                         lower: None,
                         udp: None,
+                        queues: QueueOptions::default(),
+                        key: None,
                     });
                 }
                 "unicast" => {}
@@ -476,16 +598,37 @@ impl Config {
                     ),
                 ));
             }
+            // Checked here (located errors), resolved against this file's directory, and
+            // resolved again when the IPCP is created, as `ouro ipcp create --key` is.
             let key = match &l.key {
-                None => KeySpec::Random,
+                None => None,
                 Some(k) => {
                     let base = Path::new(file).parent().unwrap_or(Path::new(""));
-                    parse_key_option(k.get_ref(), base).map_err(|m| {
+                    let located = |m: String| {
                         err(Some(k.span()), format!("layer `{}`: {m}", l.name.get_ref()))
-                    })?
+                    };
+                    Some(
+                        match parse_key_option(k.get_ref(), base).map_err(located)? {
+                            KeySpec::Known { path: None, .. } | KeySpec::Random => {
+                                k.get_ref().clone()
+                            }
+                            KeySpec::Known { path: Some(p), .. } | KeySpec::Create(p) => p
+                                .to_str()
+                                .ok_or_else(|| located("the key file's path is not UTF-8".into()))?
+                                .to_string(),
+                        },
+                    )
                 }
             };
-            keys.push((ipcp.clone(), key));
+            let mut queues = QueueOptions::default();
+            for (span, one) in l.queue_sizes() {
+                one.check()
+                    .map_err(|m| err(Some(span), format!("layer `{}`: {m}", l.name.get_ref())))?;
+                queues.cube_pdus = queues.cube_pdus.or(one.cube_pdus);
+                queues.mgmt_pdus = queues.mgmt_pdus.or(one.mgmt_pdus);
+                queues.backlog_sdus = queues.backlog_sdus.or(one.backlog_sdus);
+                queues.backlog_bytes = queues.backlog_bytes.or(one.backlog_bytes);
+            }
             let mut connects = Vec::new();
             for c in &l.connect {
                 let c = c.get_ref();
@@ -508,6 +651,8 @@ impl Config {
                     kind: IpcpKind::Unicast,
                     lower: over.or_else(|| lower.map(|(n, _)| n)),
                     udp: None,
+                    queues,
+                    key,
                 },
             ));
             // Every IPCP exists and every bootstrap is done before any IPCP connects or
@@ -586,7 +731,6 @@ impl Config {
             node,
             ops,
             policies,
-            keys,
         })
     }
 }
@@ -663,6 +807,8 @@ register = ["net"]
                     kind: IpcpKind::Unicast,
                     lower: Some("udp".into()),
                     udp: None,
+                    queues: QueueOptions::default(),
+                    key: None,
                 },
                 connect("a", 1),
                 connect("c", 3),
@@ -832,6 +978,8 @@ bind = ["ouro"]
             kind: IpcpKind::Unicast,
             lower: Some("b.net".into()),
             udp: None,
+            queues: QueueOptions::default(),
+            key: None,
         }));
         assert!(c.ops.contains(&Request::IpcpEnroll {
             name: "b.top".into(),
@@ -847,28 +995,101 @@ bind = ["ouro"]
     fn key_option_inline_file_missing_and_malformed() {
         let with_key =
             |v: &str| GOOD.replace("enroll = \"a\"", &format!("enroll = \"a\"\nkey = \"{v}\""));
+        let key_of = |c: &Config| {
+            c.ops.iter().find_map(|r| match r {
+                Request::IpcpCreate { name, key, .. } if name == "b.net" => Some(key.clone()),
+                _ => None,
+            })
+        };
         let c = Config::parse("b.toml", GOOD).expect("parses");
-        assert_eq!(c.keys[0].1, KeySpec::Random);
+        assert_eq!(key_of(&c), Some(None), "no key: random");
         let hexkey = "11".repeat(32);
         let c = Config::parse("b.toml", &with_key(&hexkey)).expect("parses");
-        assert_eq!(
-            c.keys[0].1,
-            KeySpec::Known {
-                secret: [0x11; 32],
-                path: None
-            }
-        );
+        assert_eq!(key_of(&c), Some(Some(hexkey.clone())));
         let dir = std::env::temp_dir().join(format!("ouro-cfg-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let cfg_file = dir.join("b.toml");
         let file = cfg_file.to_str().expect("utf-8 path");
+        // A key file is named relative to the configuration file's directory.
         let c = Config::parse(file, &with_key("new.key")).expect("parses");
-        assert_eq!(c.keys[0].1, KeySpec::Create(dir.join("new.key")));
+        let path = dir.join("new.key");
+        assert_eq!(key_of(&c), Some(Some(path.to_str().expect("utf-8").into())));
+        assert_eq!(
+            parse_key_option(path.to_str().expect("utf-8"), Path::new("")),
+            Ok(KeySpec::Create(path.clone())),
+            "the daemon resolves the path it is given to the same file"
+        );
         std::fs::write(dir.join("bad.key"), "xyz").expect("written");
         let e = Config::parse(file, &with_key("bad.key")).expect_err("malformed");
         assert_eq!(e.line, 16, "{e}");
         assert!(e.message.contains("does not hold a private key"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn queue_sizes_are_per_unicast_layer_checked_and_located() {
+        let sizes = "enroll = \"a\"\nqueue_pdus = 64\nmgmt_queue_pdus = 512\n\
+                     backlog_sdus = 100\nbacklog_bytes = 1048576";
+        let c = Config::parse("q.toml", &GOOD.replace("enroll = \"a\"", sizes)).expect("parses");
+        let queues = c.ops.iter().find_map(|r| match r {
+            Request::IpcpCreate { name, queues, .. } if name == "b.net" => Some(*queues),
+            _ => None,
+        });
+        assert_eq!(
+            queues,
+            Some(QueueOptions {
+                cube_pdus: Some(64),
+                mgmt_pdus: Some(512),
+                backlog_sdus: Some(100),
+                backlog_bytes: Some(1 << 20),
+            })
+        );
+        // Out of range: the error points at the value.
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nqueue_pdus = 0"));
+        assert_eq!((e.line, e.column), (16, 14), "{e}");
+        assert!(
+            e.message.contains("queue_pdus must be between 1 and 65536"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nbacklog_bytes = 10"));
+        assert!(
+            e.message.contains("backlog_bytes must be between 65536"),
+            "{e}"
+        );
+        assert_eq!(e.line, 16, "{e}");
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nbacklog_sdus = -1"));
+        assert_eq!(e.line, 16, "{e}");
+        // On a shim layer they mean nothing: refused.
+        let e = error_of(&GOOD.replace("fault = ", "mgmt_queue_pdus = 64\nfault = "));
+        assert_eq!((e.line, e.column), (9, 19), "{e}");
+        assert!(
+            e.message
+                .contains("`queue sizes` belongs to a unicast layer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn keys_of_another_layer_type_are_refused_not_ignored() {
+        // `rate_pps` is the UDP link's: on the unicast layer it would do nothing.
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nrate_pps = 10"));
+        assert_eq!(e.line, 12, "at the layer's name: {e}");
+        assert!(
+            e.message
+                .contains("layer `net`: `rate_pps` belongs to a udp layer"),
+            "{e}"
+        );
+        let e = error_of(&GOOD.replace("fault = ", "key = \"k.key\"\nfault = "));
+        assert_eq!((e.line, e.column), (9, 7), "at the key: {e}");
+        assert!(
+            e.message.contains("`key` belongs to a unicast layer"),
+            "{e}"
+        );
+        let local =
+            "node = \"a\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\nbind = \"1.2.3.4:5\"\n";
+        let e = error_of(local);
+        assert_eq!((e.line, e.column), (5, 8), "{e}");
+        assert!(e.message.contains("`bind` belongs to a udp layer"), "{e}");
     }
 
     proptest::proptest! {

@@ -15,11 +15,11 @@ mod local;
 mod mgmt;
 mod names;
 mod pacer;
+mod queues;
 mod stack;
 
 use crate::backlog::Backlog;
 use crate::config::Config;
-use crate::keys::KeySpec;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, param_from_cli};
 use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
@@ -85,6 +85,8 @@ struct Layer {
     connects: Vec<(PortId, u32)>,
     /// Names registered in this layer: hash (this layer's length) → name.
     names: HashMap<NameHash, String>,
+    /// Queue sizes: its scheduled ports' queues and its flows' backlogs.
+    queues: queues::Queues,
 }
 
 struct FlowSlot {
@@ -175,9 +177,6 @@ pub struct Daemon {
     sweep_at: Option<Instant>,
     /// N-1 flows of IPCPs over unicast layers.
     n1: stack::N1Flows,
-    /// Key sources from the configuration, by IPCP name, taken when the IPCP is created
-    /// (IPCPs created at run time get a random key).
-    config_keys: HashMap<String, KeySpec>,
 }
 
 impl Daemon {
@@ -215,7 +214,6 @@ impl Daemon {
             name_table: BTreeMap::new(),
             sweep_at: None,
             n1: stack::N1Flows::default(),
-            config_keys: cfg.keys.iter().cloned().collect(),
         }));
         {
             let mut dm = d.borrow_mut();
@@ -490,7 +488,7 @@ impl Daemon {
             (li, flow),
             FlowSlot {
                 fd: Rc::clone(&fd),
-                backlog: Backlog::default(),
+                backlog: Backlog::new(self.layers[li].queues.backlog),
                 wake: Rc::clone(&wake),
                 generation,
                 name,
@@ -703,9 +701,8 @@ impl Daemon {
                 if let Some(li) = li {
                     if r.new_peer && pacer.add_port(r.port) {
                         // A learned peer's port is scheduled before its first PDU is handled.
-                        layers[li]
-                            .ipcp
-                            .schedule_port(r.port, ouro_core::sched::QueueLimits::default());
+                        let limits = layers[li].queues.ports;
+                        layers[li].ipcp.schedule_port(r.port, limits);
                     }
                     layers[li].ipcp.handle_pdu(now, r.port, r.data.to_vec());
                 }
@@ -1115,6 +1112,8 @@ impl Daemon {
                     "flows": flows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
                     "core_flows": ip.flow_count(),
                     "ports": pacer::ports_json(ip),
+                    "n1_ports": self.n1_ports_json(li),
+                    "queues": l.queues.json(),
                     "counters": {
                         "rx_pdus": c.rx_pdus, "tx_pdus": c.tx_pdus, "forwarded": c.forwarded,
                         "delivered": c.delivered, "drop_malformed": c.drop_malformed,
@@ -1164,17 +1163,47 @@ impl Daemon {
         })
     }
 
-    /// Deallocate every flow (peers are told) and send what that produces.
+    /// Before exiting (SIGTERM/SIGINT): deallocate every flow explicitly, so each far end
+    /// cleans up at once instead of after its peer timeout. Applications' flows first (their
+    /// `FlowDealloc`s may travel over N-1 flows), then allocations under way (their
+    /// applications are told), local flows, and last the N-1 flows of IPCPs over unicast
+    /// layers; what that produces is sent before returning, past any link's rate limit.
     pub fn shutdown(&mut self) {
         let now = self.now();
         let keys: Vec<(usize, Eid)> = self.flows.keys().copied().collect();
+        let flows = keys.len();
         for key in keys {
             if let Some(slot) = self.flows.remove(&key) {
                 ipc::shutdown(slot.fd.get_ref());
             }
             let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
         }
+        let pending: Vec<_> = self.pending.drain().collect();
+        for ((li, eid), p) in pending {
+            let _ = self.layers[li].ipcp.dealloc_flow(now, eid);
+            let message = "the daemon is shutting down".to_string();
+            let reply = Reply::Error {
+                kind: ErrorKind::Unreachable,
+                message,
+            };
+            send_reply(&p.conn, &reply, None);
+        }
+        let locals = std::mem::take(&mut self.local_flows);
+        for t in locals.into_values().filter_map(|f| f.task) {
+            t.abort(); // drops the daemon's ends of both applications' sockets
+        }
         self.pump();
+        self.drain_ports(now);
+        let mut n1 = 0;
+        for li in 0..self.layers.len() {
+            if self.layers[li].over.is_some() {
+                n1 += self.n1_port_count(li);
+                self.n1_drop_upper(li);
+            }
+        }
+        self.pump();
+        self.drain_ports(now);
+        tracing::info!(flows, n1_flows = n1, "flows deallocated");
     }
 }
 

@@ -65,6 +65,13 @@ pub enum Request {
         /// A UDP shim: its socket and peers.
         #[serde(default)]
         udp: Option<UdpOptions>,
+        /// A unicast IPCP: its queue sizes (unset ones: the defaults).
+        #[serde(default)]
+        queues: QueueOptions,
+        /// A unicast IPCP: its private key, 64 hex digits or the absolute path of a key file
+        /// (created if missing); None: a random key.
+        #[serde(default)]
+        key: Option<String>,
     },
     /// Make a unicast IPCP the first member of a new layer.
     IpcpBootstrap {
@@ -254,6 +261,55 @@ impl FaultSpec {
     }
 }
 
+/// The queue sizes of a unicast IPCP; `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueOptions {
+    /// PDUs each per-cube queue of a scheduled port holds (default 256; ECN marking starts
+    /// at a quarter of it).
+    #[serde(default)]
+    pub cube_pdus: Option<u32>,
+    /// PDUs the management queue of a scheduled port holds (default 1,024).
+    #[serde(default)]
+    pub mgmt_pdus: Option<u32>,
+    /// SDUs kept per flow for its application while its socket is full (default 4,096).
+    #[serde(default)]
+    pub backlog_sdus: Option<u32>,
+    /// Bytes kept per flow for its application while its socket is full (default 4 MiB).
+    #[serde(default)]
+    pub backlog_bytes: Option<u64>,
+}
+
+impl QueueOptions {
+    /// The accepted range of each size: (name, value, least, most).
+    fn ranges(&self) -> [(&'static str, Option<u64>, u64, u64); 4] {
+        [
+            ("queue_pdus", self.cube_pdus.map(u64::from), 1, 65_536),
+            ("mgmt_queue_pdus", self.mgmt_pdus.map(u64::from), 16, 65_536),
+            ("backlog_sdus", self.backlog_sdus.map(u64::from), 1, 1 << 20),
+            ("backlog_bytes", self.backlog_bytes, 1 << 16, 1 << 30),
+        ]
+    }
+
+    /// Every size set lies in its range (a backlog holds at least one 64 KiB message).
+    pub fn check(&self) -> Result<(), String> {
+        for (what, v, least, most) in self.ranges() {
+            if let Some(v) = v
+                && !(least..=most).contains(&v)
+            {
+                return Err(format!(
+                    "{what} must be between {least} and {most} (got {v})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// True if no size is set.
+    pub fn is_default(&self) -> bool {
+        *self == QueueOptions::default()
+    }
+}
+
 /// A reply (or an unsolicited announcement on a listening connection).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
@@ -321,5 +377,46 @@ impl Reply {
     /// Encode for the wire.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipcp_create_takes_queue_sizes_and_a_key_and_may_leave_them_out() {
+        // The example of docs/FLOW-IPC.md.
+        let doc = r#"{"op":"ipcp_create","name":"b.net","kind":"unicast","lower":"udp",
+            "queues":{"cube_pdus":64},"key":"/etc/ouro/net.key"}"#;
+        let r: Request = serde_json::from_str(doc).expect("parses");
+        let Request::IpcpCreate { queues, key, .. } = &r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(queues.cube_pdus, Some(64));
+        assert_eq!((queues.mgmt_pdus, queues.backlog_bytes), (None, None));
+        assert_eq!(key.as_deref(), Some("/etc/ouro/net.key"));
+        let bare = r#"{"op":"ipcp_create","name":"u","kind":"local"}"#;
+        let r: Request = serde_json::from_str(bare).expect("parses");
+        assert!(
+            matches!(&r, Request::IpcpCreate { queues, key: None, .. } if queues.is_default()),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn queue_sizes_are_checked_against_their_ranges() {
+        let q = |f: fn(&mut QueueOptions)| {
+            let mut o = QueueOptions::default();
+            f(&mut o);
+            o.check()
+        };
+        assert_eq!(q(|_| {}), Ok(()));
+        assert_eq!(q(|o| o.cube_pdus = Some(65_536)), Ok(()));
+        assert!(q(|o| o.cube_pdus = Some(65_537)).is_err_and(|e| e.contains("queue_pdus")));
+        assert!(q(|o| o.mgmt_pdus = Some(15)).is_err_and(|e| e.contains("mgmt_queue_pdus")));
+        assert!(q(|o| o.backlog_sdus = Some(0)).is_err_and(|e| e.contains("backlog_sdus")));
+        assert_eq!(q(|o| o.backlog_bytes = Some(1 << 16)), Ok(()));
+        assert!(q(|o| o.backlog_bytes = Some((1 << 30) + 1)).is_err());
     }
 }

@@ -4,12 +4,12 @@
 
 use super::local::LocalLayer;
 use super::{Daemon, Layer, Shim, seed_from};
-use crate::keys::KeySpec;
+use crate::keys::{KeySpec, parse_key_option};
 use ouro_core::identity::hex;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
 use ouro_flow::ipc;
-use ouro_flow::proto::{IpcpKind, Request, UdpOptions};
+use ouro_flow::proto::{IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
@@ -38,7 +38,16 @@ impl Daemon {
                 kind,
                 lower,
                 udp,
-            } => self.create(name, *kind, lower.as_deref(), udp.as_ref()),
+                queues,
+                key,
+            } => self.create(
+                name,
+                *kind,
+                lower.as_deref(),
+                udp.as_ref(),
+                queues,
+                key.as_deref(),
+            ),
             Request::IpcpBootstrap {
                 name,
                 layer,
@@ -100,6 +109,8 @@ impl Daemon {
         kind: IpcpKind,
         lower: Option<&str>,
         udp: Option<&UdpOptions>,
+        queues: &QueueOptions,
+        key: Option<&str>,
     ) -> Result<(), String> {
         if name.trim().is_empty() {
             return Err("an IPCP name may not be empty".into());
@@ -113,6 +124,9 @@ impl Daemon {
         if kind != IpcpKind::Udp && udp.is_some() {
             return Err("UDP options are for a udp IPCP".into());
         }
+        if kind != IpcpKind::Unicast && (!queues.is_default() || key.is_some()) {
+            return Err("queue sizes and keys are for a unicast IPCP".into());
+        }
         match kind {
             IpcpKind::Udp => {
                 let u = udp.ok_or("a udp IPCP needs an address to bind (`--bind`)")?;
@@ -124,6 +138,12 @@ impl Daemon {
                 names: BTreeMap::new(),
             }),
             IpcpKind::Unicast => {
+                let queues = super::queues::Queues::new(queues)?;
+                let spec = match key {
+                    // A path arrives absolute (made so by the CLI or the configuration).
+                    Some(k) => parse_key_option(k, std::path::Path::new(""))?,
+                    None => KeySpec::Random,
+                };
                 let li = self.layers.len();
                 let mut ipcp = Ipcp::new(
                     name,
@@ -131,7 +151,6 @@ impl Daemon {
                     self.now(),
                     self.layer_seed(li),
                 );
-                let spec = self.config_keys.remove(name).unwrap_or(KeySpec::Random);
                 let (identity, origin) = crate::keys::identity(&spec)?;
                 ipcp.set_identity(identity.clone());
                 tracing::info!(ipcp = name, public_key = %hex(&identity.public()), "IPCP key {origin}");
@@ -148,6 +167,7 @@ impl Daemon {
                     enroll_retry_at: None,
                     connects: Vec::new(),
                     names: HashMap::new(),
+                    queues,
                 });
                 if let Some(l) = lower
                     && let Err(e) = self.set_lower(li, l)
@@ -661,6 +681,8 @@ impl Daemon {
                 "type": "udp",
                 "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
                 "peers": s.udp.peers().count(),
+                "scheduled": s.pacer.enabled(),
+                "rate_pps": s.pacer.json()["rate_pps"],
             }));
         }
         for l in &self.locals {

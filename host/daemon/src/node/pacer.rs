@@ -20,7 +20,6 @@
 use super::{Daemon, Shim};
 use ouro_core::ipcp::Transmit;
 use ouro_core::sched::DEFAULT_ORDER;
-use ouro_core::sched::QueueLimits;
 use ouro_core::{Instant, Ipcp, PortId};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -250,10 +249,9 @@ impl Daemon {
         for (port, _) in udp.peers() {
             pacer.add_port(port);
         }
+        let limits = self.layers[li].queues.ports;
         for port in pacer.ports() {
-            self.layers[li]
-                .ipcp
-                .schedule_port(*port, QueueLimits::default());
+            self.layers[li].ipcp.schedule_port(*port, limits);
         }
     }
 
@@ -296,6 +294,28 @@ impl Daemon {
             if n == 0 {
                 break;
             }
+        }
+        self.batch = batch;
+    }
+
+    /// Before exiting: hand every shim all that waits in its ports' queues, whatever the
+    /// link's rate (in the scheduler's order, management first), and send it, so the last
+    /// messages (flow deallocations) leave even when the link had no credit left.
+    pub(super) fn drain_ports(&mut self, now: Instant) {
+        let mut batch: Vec<Transmit> = std::mem::take(&mut self.batch);
+        for si in 0..self.shims.len() {
+            let Some(li) = self.carrier_of(si) else {
+                continue;
+            };
+            let ports = self.shims[si].pacer.ports().to_vec();
+            for port in ports {
+                while self.layers[li].ipcp.dequeue(now, port, BATCH, &mut batch) > 0 {
+                    for t in batch.drain(..) {
+                        self.transmit(li, t.port, t.data);
+                    }
+                }
+            }
+            self.shims[si].udp.flush();
         }
         self.batch = batch;
     }

@@ -24,13 +24,39 @@ pub(super) struct Want {
     enroll: bool,
 }
 
+/// An N-1 flow seen from the lower IPCP: the upper IPCP's port it carries, and what it
+/// delivered up.
+pub(super) struct Down {
+    upper: usize,
+    port: PortId,
+    /// PDUs (SDUs of the N-1 flow) handed to the upper IPCP.
+    rx_pdus: u64,
+    /// Their bytes.
+    rx_bytes: u64,
+}
+
+/// An N-1 flow seen from the upper IPCP's port: the lower IPCP's flow, the peer, and what
+/// was sent down it.
+struct Up {
+    lower: usize,
+    eid: Eid,
+    /// The peer IPCP's name (empty on the accepting side).
+    peer: String,
+    /// PDUs written into the N-1 flow.
+    tx_pdus: u64,
+    /// Their bytes.
+    tx_bytes: u64,
+    /// PDUs the lower IPCP refused (flow not ready, no route...).
+    tx_drops: u64,
+}
+
 /// The N-1 flows of every upper IPCP.
 #[derive(Default)]
 pub(super) struct N1Flows {
-    /// (lower IPCP, flow) → (upper IPCP, port).
-    pub(super) by_lower: HashMap<(usize, Eid), (usize, PortId)>,
-    /// (upper IPCP, port) → (lower IPCP, flow, peer name).
-    by_upper: HashMap<(usize, PortId), (usize, Eid, String)>,
+    /// (lower IPCP, flow) → the upper IPCP's port.
+    pub(super) by_lower: HashMap<(usize, Eid), Down>,
+    /// (upper IPCP, port) → the lower IPCP's flow.
+    by_upper: HashMap<(usize, PortId), Up>,
     /// Allocations under way.
     pending: HashMap<(usize, Eid), Want>,
     /// Allocations to ask for again at a time (the lower IPCP was not enrolled yet, or the
@@ -56,7 +82,7 @@ impl Daemon {
             .n1
             .by_upper
             .iter()
-            .find(|((u, _), (_, _, p))| *u == li && p == peer)
+            .find(|((u, _), up)| *u == li && up.peer == peer)
         {
             self.n1_start(li, port, cost, enroll);
             return Ok(());
@@ -130,8 +156,26 @@ impl Daemon {
     fn n1_map(&mut self, lo: usize, eid: Eid, upper: usize, peer: String) -> PortId {
         let port = PortId(self.n1.next_port);
         self.n1.next_port = self.n1.next_port.wrapping_add(1);
-        self.n1.by_lower.insert((lo, eid), (upper, port));
-        self.n1.by_upper.insert((upper, port), (lo, eid, peer));
+        self.n1.by_lower.insert(
+            (lo, eid),
+            Down {
+                upper,
+                port,
+                rx_pdus: 0,
+                rx_bytes: 0,
+            },
+        );
+        self.n1.by_upper.insert(
+            (upper, port),
+            Up {
+                lower: lo,
+                eid,
+                peer,
+                tx_pdus: 0,
+                tx_bytes: 0,
+                tx_drops: 0,
+            },
+        );
         port
     }
 
@@ -172,8 +216,11 @@ impl Daemon {
 
     /// `FlowData` in layer `lo`: true if it was an upper IPCP's PDU (handed to it).
     pub(super) fn n1_data(&mut self, lo: usize, eid: Eid, data: Vec<u8>) -> Result<(), Vec<u8>> {
-        match self.n1.by_lower.get(&(lo, eid)) {
-            Some(&(up, port)) => {
+        match self.n1.by_lower.get_mut(&(lo, eid)) {
+            Some(d) => {
+                d.rx_pdus += 1;
+                d.rx_bytes += data.len() as u64;
+                let (up, port) = (d.upper, d.port);
                 let now = self.now();
                 self.layers[up].ipcp.handle_pdu(now, port, data);
                 Ok(())
@@ -190,7 +237,10 @@ impl Daemon {
             self.n1.retry.push((now + RETRY, w));
             return true;
         }
-        let Some((up, port)) = self.n1.by_lower.remove(&(lo, eid)) else {
+        let Some(Down {
+            upper: up, port, ..
+        }) = self.n1.by_lower.remove(&(lo, eid))
+        else {
             return false;
         };
         self.n1.by_upper.remove(&(up, port));
@@ -202,10 +252,21 @@ impl Daemon {
 
     /// Send an upper IPCP's PDU on the N-1 flow behind `port`.
     pub(super) fn n1_transmit(&mut self, li: usize, port: PortId, data: &[u8]) {
-        if let Some(&(lo, eid, _)) = self.n1.by_upper.get(&(li, port)) {
-            let now = self.now();
-            let _ = self.layers[lo].ipcp.flow_write(now, eid, data);
+        let now = self.now();
+        if let Some(up) = self.n1.by_upper.get_mut(&(li, port)) {
+            match self.layers[up.lower].ipcp.flow_write(now, up.eid, data) {
+                Ok(()) => {
+                    up.tx_pdus += 1;
+                    up.tx_bytes += data.len() as u64;
+                }
+                Err(_) => up.tx_drops += 1,
+            }
         }
+    }
+
+    /// How many N-1 flows carry ports of upper IPCP `li`.
+    pub(super) fn n1_port_count(&self, li: usize) -> usize {
+        self.n1.by_upper.keys().filter(|(up, _)| *up == li).count()
     }
 
     /// End every N-1 flow of upper IPCP `li` (it is being destroyed).
@@ -219,13 +280,47 @@ impl Daemon {
             .copied()
             .collect();
         for k in ports {
-            if let Some((lo, eid, _)) = self.n1.by_upper.remove(&k) {
-                self.n1.by_lower.remove(&(lo, eid));
-                let _ = self.layers[lo].ipcp.dealloc_flow(now, eid);
+            if let Some(up) = self.n1.by_upper.remove(&k) {
+                self.n1.by_lower.remove(&(up.lower, up.eid));
+                let _ = self.layers[up.lower].ipcp.dealloc_flow(now, up.eid);
             }
         }
         self.n1.pending.retain(|_, w| w.upper != li);
         self.n1.retry.retain(|(_, w)| w.upper != li);
+    }
+
+    /// PDUs and bytes the N-1 flow behind `u` delivered to its upper IPCP.
+    fn n1_received(&self, u: &Up) -> (u64, u64) {
+        self.n1
+            .by_lower
+            .get(&(u.lower, u.eid))
+            .map_or((0, 0), |d| (d.rx_pdus, d.rx_bytes))
+    }
+
+    /// The ports of upper IPCP `li` (N-1 flows) with their counters, as the UDP ports'
+    /// are shown: each way PDUs and bytes, and PDUs the lower layer refused.
+    pub(super) fn n1_ports_json(&self, li: usize) -> Vec<serde_json::Value> {
+        let mut v: Vec<_> = self
+            .n1
+            .by_upper
+            .iter()
+            .filter(|((up, _), _)| *up == li)
+            .map(|((_, port), u)| {
+                let lower = &self.layers[u.lower];
+                let (rx_pdus, rx_bytes) = self.n1_received(u);
+                json!({
+                    "port": port.0,
+                    "peer": (!u.peer.is_empty()).then_some(&u.peer),
+                    "remote_address": lower.ipcp.flow_peer(u.eid).map(|p| p.0.0),
+                    "lower": lower.ipcp_name,
+                    "flow": u.eid.0,
+                    "rx_pdus": rx_pdus, "rx_bytes": rx_bytes,
+                    "tx_pdus": u.tx_pdus, "tx_bytes": u.tx_bytes, "tx_drops": u.tx_drops,
+                })
+            })
+            .collect();
+        v.sort_by_key(|r| r["port"].as_u64());
+        v
     }
 
     /// The N-1 flows, for `ouro flows`.
@@ -234,15 +329,18 @@ impl Daemon {
             .n1
             .by_upper
             .iter()
-            .map(|((up, port), (lo, eid, peer))| {
+            .map(|((up, port), u)| {
+                let (rx_msgs, rx_bytes) = self.n1_received(u);
                 json!({
-                    "layer": self.layers[*lo].name,
-                    "ipcp": self.layers[*lo].ipcp_name,
-                    "flow": eid.0,
-                    "name": if peer.is_empty() { None } else { Some(peer) },
+                    "layer": self.layers[u.lower].name,
+                    "ipcp": self.layers[u.lower].ipcp_name,
+                    "flow": u.eid.0,
+                    "name": if u.peer.is_empty() { None } else { Some(&u.peer) },
                     "qos": "raw",
                     "n1_for": self.layers[*up].ipcp_name,
                     "port": port.0,
+                    "tx_msgs": u.tx_pdus, "tx_bytes": u.tx_bytes, "tx_errors": u.tx_drops,
+                    "rx_msgs": rx_msgs, "rx_bytes": rx_bytes,
                 })
             })
             .collect();
