@@ -16,6 +16,9 @@
 //! 4. Scheduled ports against the old FIFO path: the same `ouro perf` runs on a second
 //!    A → B → C whose UDP layers say `schedule = false` (PDUs go straight to the shim's send
 //!    queue instead of through the per-cube queues and the scheduler's batches).
+//!
+//! `OURO_BENCH=rtt` runs part 2 only, `OURO_BENCH=throughput` part 1 only (unset or `all`:
+//! everything); `OURO_BENCH_PINGS` sets the number of pings (default 1,000).
 
 use ouro_shim_udp::{ShimOptions, UdpShim};
 use std::net::{SocketAddr, UdpSocket};
@@ -426,16 +429,52 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and friends
     }
+    let part = std::env::var("OURO_BENCH").unwrap_or_else(|_| "all".into());
+    let (throughput, rtt, all) = match part.as_str() {
+        "all" => (true, true, true),
+        "rtt" => (false, true, false),
+        "throughput" => (true, false, false),
+        other => panic!("OURO_BENCH={other}: expected all, rtt or throughput"),
+    };
+    let pings: usize = std::env::var("OURO_BENCH_PINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let net = Net::start();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average at start: {}", load.trim());
+    let load = || {
+        let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        l.trim().to_string()
+    };
+    println!("load average at start: {}", load());
     println!();
+    if throughput {
+        throughput_table(&net);
+    }
+    if all {
+        fifo_table(&net);
+    }
+    if rtt {
+        rtt_table(&net, pings);
+    }
+    if all {
+        let (mean, p50, p99) = alloc_latency(&net, 300);
+        println!();
+        println!(
+            "flow allocation A → C through B (300 allocations): mean {mean:.0} µs, p50 {p50:.0} µs, p99 {p99:.0} µs"
+        );
+    }
+    println!();
+    println!("load average at end: {}", load());
+}
+
+/// Part 1: `ouro perf` through one relay against the two relay baselines.
+fn throughput_table(net: &Net) {
     println!(
         "| payload | ouro perf, received | baseline 1 relay | ratio | baseline 3 relays | ratio | ouro Mb/s | 1-relay Mb/s | 3-relay Mb/s | ouro loss |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in [64usize, 1000, 1400] {
-        let (pps, _tx, loss) = ouro_perf(&net, size);
+        let (pps, _tx, loss) = ouro_perf(net, size);
         let base1 = baseline_relay(size, 1);
         let base3 = baseline_relay(size, 3);
         let mbps = |p: f64| p * size as f64 * 8.0 / 1e6;
@@ -448,8 +487,11 @@ fn main() {
             mbps(base3)
         );
     }
-    // Scheduled ports (the default) against the FIFO path, in the same run: three
-    // alternating runs each, medians.
+}
+
+/// Part 4: scheduled ports (the default) against the FIFO path, in the same run: three
+/// alternating runs each, medians.
+fn fifo_table(net: &Net) {
     let fifo = Net::start_with("fifo", "schedule = false");
     println!();
     println!(
@@ -463,16 +505,19 @@ fn main() {
     for size in [64usize, 1000, 1400] {
         let (mut sched, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            sched.push(ouro_perf(&net, size).0);
+            sched.push(ouro_perf(net, size).0);
             plain.push(ouro_perf(&fifo, size).0);
         }
         let (s, p) = (median(sched), median(plain));
         println!("| {size} B | {s:.0} pkt/s | {p:.0} pkt/s | {:.2}× |", s / p);
     }
-    drop(fifo);
-    let (oavg, omin) = ouro_ping(&net, 1000);
-    let (bavg, bmin) = baseline_ping(1000, 1);
-    let (cavg, cmin) = baseline_ping(1000, 3);
+}
+
+/// Part 2: round trips through one relay against the plain UDP ping-pongs.
+fn rtt_table(net: &Net, pings: usize) {
+    let (oavg, omin) = ouro_ping(net, pings);
+    let (bavg, bmin) = baseline_ping(pings, 1);
+    let (cavg, cmin) = baseline_ping(pings, 3);
     println!();
     println!("| round trip through one relay (64 B) | avg | min |");
     println!("|---|---:|---:|");
@@ -493,15 +538,10 @@ fn main() {
         cmin * 1e3
     );
     println!("| ratio | {:.2}× | {:.2}× |", oavg / cavg, omin / cmin);
-    let (lavg, lmin) = local_ping(&net, 1000);
+    let (lavg, lmin) = local_ping(net, pings);
     println!(
         "| `ouro ping` on one daemon's local layer (the app ↔ daemon path alone) | {:.1} µs | {:.1} µs |",
         lavg * 1e3,
         lmin * 1e3
-    );
-    let (mean, p50, p99) = alloc_latency(&net, 300);
-    println!();
-    println!(
-        "flow allocation A → C through B (300 allocations): mean {mean:.0} µs, p50 {p50:.0} µs, p99 {p99:.0} µs"
     );
 }
