@@ -303,7 +303,6 @@ impl UdpShim {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(0),
             Err(e) => return Err(e),
         };
-        drop(slices);
         if n < self.rx_bufs.len() {
             // Fewer than asked for: the socket was empty. Clear the readiness now instead of
             // spending the next receive call to learn it (a datagram that arrived since is a
