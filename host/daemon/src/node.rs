@@ -1291,13 +1291,21 @@ async fn writable(
 /// Receives on one shim (and flushes its send queue when the socket was full).
 pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
     let ready = d.borrow().shims[si].udp.readiness();
+    // False after a failed wait for room (no descriptor to watch it with): the queue is
+    // then flushed on the next event instead.
+    let mut can_wait = true;
     loop {
-        let queued = d.borrow().shims[si].udp.has_queued();
+        let queued = can_wait && d.borrow().shims[si].udp.has_queued();
         // `biased`: polled in this order, without drawing a random number per wake-up.
         tokio::select! {
             biased;
             w = ready.writable(), if queued => {
-                if w.is_err() { break; }
+                if let Err(e) = w {
+                    let name = d.borrow().shims[si].name.clone();
+                    tracing::warn!(shim = %name, error = %e, "cannot wait for room in the socket");
+                    can_wait = false;
+                    continue;
+                }
                 // Flush, then pull what waits in the cores' per-cube queues into the room.
                 let mut dm = d.borrow_mut();
                 dm.shims[si].udp.flush();
@@ -1305,6 +1313,7 @@ pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
             }
             r = ready.readable() => {
                 if r.is_err() { break; }
+                can_wait = true;
                 d.borrow_mut().shim_rx(si);
             }
         }
