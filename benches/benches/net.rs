@@ -11,11 +11,17 @@
 //!    processes and hops as ouro's path, one relay standing for each daemon).
 //! 2. Round-trip time through one relay: `ouro ping` against plain UDP ping-pongs over one
 //!    relay (client → relay → echo and back) and over three (client → A → B → C → echo and
-//!    back).
+//!    back), blocking `recv_from`/`send_to` loops in threads of this process, the same with
+//!    the relays and the echo in processes of their own (five processes, as ouro's path),
+//!    and over three relays that are each the daemon's event loop without the daemon (a
+//!    tokio task on the shim's socket).
 //! 3. Flow allocation latency (A allocates a flow to a name on C, through B).
 //! 4. Scheduled ports against the old FIFO path: the same `ouro perf` runs on a second
 //!    A → B → C whose UDP layers say `schedule = false` (PDUs go straight to the shim's send
 //!    queue instead of through the per-cube queues and the scheduler's batches).
+//!
+//! `OURO_BENCH=rtt` runs part 2 only, `OURO_BENCH=throughput` part 1 only (unset or `all`:
+//! everything); `OURO_BENCH_PINGS` sets the number of pings (default 1,000).
 
 use ouro_shim_udp::{ShimOptions, UdpShim};
 use std::net::{SocketAddr, UdpSocket};
@@ -254,6 +260,25 @@ fn baseline_relay(size: usize, relays: usize) -> f64 {
     received.load(Ordering::Relaxed) as f64 / SECS
 }
 
+/// `n` free loopback addresses (free when asked).
+fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    (0..n)
+        .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())))
+        .collect()
+}
+
+/// The echo of the ping-pongs: a thread answering every datagram until `stop`.
+fn echo_thread(echo: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = echo.recv_from(&mut b) {
+                let _ = echo.send_to(&b[..n], from);
+            }
+        }
+    })
+}
+
 /// Plain UDP ping-pong through `relays` relays (client → relays → echo and back), each a
 /// thread with a blocking socket: average and minimum RTT in ms.
 fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
@@ -272,15 +297,7 @@ fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
     chain.push(echo.local_addr().expect("a"));
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
-    let s1 = stop.clone();
-    threads.push(std::thread::spawn(move || {
-        let mut b = [0u8; 2048];
-        while !s1.load(Ordering::Relaxed) {
-            if let Ok((n, from)) = echo.recv_from(&mut b) {
-                let _ = echo.send_to(&b[..n], from);
-            }
-        }
-    }));
+    threads.push(echo_thread(echo, Arc::clone(&stop)));
     for (i, relay) in relay_socks.into_iter().enumerate() {
         let (prev, next) = (chain[i], chain[i + 2]);
         let s2 = stop.clone();
@@ -294,6 +311,18 @@ fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
             }
         }));
     }
+    ping_through(&client, chain[1], count, stop, threads)
+}
+
+/// Send `count` pings from `client` to `first` (1 ms apart) and wait for each echo; then set
+/// `stop` and join `threads`. Average and minimum RTT in ms.
+fn ping_through(
+    client: &UdpSocket,
+    first: SocketAddr,
+    count: usize,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+) -> (f64, f64) {
     let mut rtts = Vec::new();
     let mut b = [0u8; 2048];
     client
@@ -302,7 +331,7 @@ fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
     for i in 0..count {
         let msg = [i as u8; 64];
         let t = Instant::now();
-        client.send_to(&msg, chain[1]).expect("send");
+        client.send_to(&msg, first).expect("send");
         if client.recv_from(&mut b).is_ok() {
             rtts.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -315,6 +344,140 @@ fn baseline_ping(count: usize, relays: usize) -> (f64, f64) {
     let avg = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
     let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
     (avg, min)
+}
+
+/// The ping-pong of [`baseline_ping`] with each relay and the echo in a process of its own
+/// (this executable again, see [`hop_process`]), as ouro's path has five processes: the
+/// same shape, and the same cost of switching between address spaces. Average and minimum
+/// RTT in ms.
+fn baseline_ping_processes(count: usize, relays: usize) -> (f64, f64) {
+    use std::io::BufRead;
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut chain = vec![client.local_addr().expect("a")];
+    chain.extend(free_addrs(relays + 1));
+    let mut children = Vec::new();
+    for i in 1..chain.len() {
+        let spec = if i == chain.len() - 1 {
+            format!("echo {}", chain[i])
+        } else {
+            format!("relay {} {} {}", chain[i], chain[i - 1], chain[i + 1])
+        };
+        let mut child = Command::new(std::env::current_exe().expect("exe"))
+            .env("OURO_BENCH_HOP", spec)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("hop");
+        let mut line = String::new();
+        let out = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .expect("ready");
+        assert_eq!(line.trim(), "ready");
+        children.push(child);
+    }
+    let r = ping_through(
+        &client,
+        chain[1],
+        count,
+        Arc::new(AtomicBool::new(false)),
+        Vec::new(),
+    );
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    r
+}
+
+/// One hop of [`baseline_ping_processes`], in its own process: `relay ME PREV NEXT` (a
+/// blocking loop forwarding each datagram to the other side) or `echo ME` (sending each
+/// back). Prints `ready` once bound; runs until killed.
+fn hop_process(spec: &str) {
+    let words: Vec<SocketAddr> = spec
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().expect("address"))
+        .collect();
+    let sock = UdpSocket::bind(words[0]).expect("bind");
+    println!("ready");
+    let mut b = [0u8; 2048];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut b) else {
+            continue;
+        };
+        let to = match words[1..] {
+            [prev, next] if from == prev => next,
+            [prev, _] => prev,
+            _ => from,
+        };
+        let _ = sock.send_to(&b[..n], to);
+    }
+}
+
+/// The ping-pong of [`baseline_ping`] through `relays` relays, each the daemon's event loop
+/// without the daemon: a task on a tokio current-thread runtime's `LocalSet`, awaiting the
+/// `ouro-shim-udp` socket's readiness, receiving a batch and sending it on (`recv_batch`,
+/// `send`, `flush`). The blocking client and echo are the same. Average and minimum RTT in
+/// ms.
+fn baseline_ping_event_loop(count: usize, relays: usize) -> (f64, f64) {
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let echo = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    echo.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("t");
+    let mut chain = vec![client.local_addr().expect("a")];
+    chain.extend(free_addrs(relays));
+    chain.push(echo.local_addr().expect("a"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    threads.push(echo_thread(echo, Arc::clone(&stop)));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    for i in 0..relays {
+        let (me, prev, next) = (chain[i + 1], chain[i], chain[i + 2]);
+        let ready = ready_tx.clone();
+        threads.push(std::thread::spawn(move || {
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt(), async move {
+                let relay = tokio::task::spawn_local(async move {
+                    let mut s = UdpShim::bind(me, ShimOptions::default()).expect("bind");
+                    let (to_prev, to_next) = (s.add_peer(prev), s.add_peer(next));
+                    ready.send(()).expect("ready");
+                    let mut out = Vec::new();
+                    loop {
+                        if s.readable().await.is_err() {
+                            return;
+                        }
+                        let mut quit = false;
+                        let _ = s.recv_batch(|r| {
+                            // A one-byte datagram from the client stops the relay.
+                            quit |= r.data.len() == 1;
+                            let to = if r.port == to_prev { to_next } else { to_prev };
+                            out.push((to, r.data.to_vec()));
+                        });
+                        if quit {
+                            return;
+                        }
+                        for (to, d) in out.drain(..) {
+                            s.send(to, d);
+                        }
+                        s.flush();
+                    }
+                });
+                let _ = relay.await;
+            });
+        }));
+    }
+    for _ in 0..relays {
+        ready_rx.recv().expect("relay ready");
+    }
+    let r = ping_through(&client, chain[1], count, Arc::clone(&stop), Vec::new());
+    stop.store(true, Ordering::Relaxed);
+    for relay in &chain[1..=relays] {
+        let _ = client.send_to(&[0xFF], relay);
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    r
 }
 
 fn ouro_perf(net: &Net, size: usize) -> (f64, f64, f64) {
@@ -426,16 +589,56 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and friends
     }
+    if let Ok(spec) = std::env::var("OURO_BENCH_HOP") {
+        hop_process(&spec);
+        return;
+    }
+    let part = std::env::var("OURO_BENCH").unwrap_or_else(|_| "all".into());
+    let (throughput, rtt, all) = match part.as_str() {
+        "all" => (true, true, true),
+        "rtt" => (false, true, false),
+        "throughput" => (true, false, false),
+        other => panic!("OURO_BENCH={other}: expected all, rtt or throughput"),
+    };
+    let pings: usize = std::env::var("OURO_BENCH_PINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let net = Net::start();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average at start: {}", load.trim());
+    let load = || {
+        let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        l.trim().to_string()
+    };
+    println!("load average at start: {}", load());
     println!();
+    if throughput {
+        throughput_table(&net);
+    }
+    if all {
+        fifo_table(&net);
+    }
+    if rtt {
+        rtt_table(&net, pings);
+    }
+    if all {
+        let (mean, p50, p99) = alloc_latency(&net, 300);
+        println!();
+        println!(
+            "flow allocation A → C through B (300 allocations): mean {mean:.0} µs, p50 {p50:.0} µs, p99 {p99:.0} µs"
+        );
+    }
+    println!();
+    println!("load average at end: {}", load());
+}
+
+/// Part 1: `ouro perf` through one relay against the two relay baselines.
+fn throughput_table(net: &Net) {
     println!(
         "| payload | ouro perf, received | baseline 1 relay | ratio | baseline 3 relays | ratio | ouro Mb/s | 1-relay Mb/s | 3-relay Mb/s | ouro loss |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in [64usize, 1000, 1400] {
-        let (pps, _tx, loss) = ouro_perf(&net, size);
+        let (pps, _tx, loss) = ouro_perf(net, size);
         let base1 = baseline_relay(size, 1);
         let base3 = baseline_relay(size, 3);
         let mbps = |p: f64| p * size as f64 * 8.0 / 1e6;
@@ -448,8 +651,11 @@ fn main() {
             mbps(base3)
         );
     }
-    // Scheduled ports (the default) against the FIFO path, in the same run: three
-    // alternating runs each, medians.
+}
+
+/// Part 4: scheduled ports (the default) against the FIFO path, in the same run: three
+/// alternating runs each, medians.
+fn fifo_table(net: &Net) {
     let fifo = Net::start_with("fifo", "schedule = false");
     println!();
     println!(
@@ -463,16 +669,29 @@ fn main() {
     for size in [64usize, 1000, 1400] {
         let (mut sched, mut plain) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            sched.push(ouro_perf(&net, size).0);
+            sched.push(ouro_perf(net, size).0);
             plain.push(ouro_perf(&fifo, size).0);
         }
         let (s, p) = (median(sched), median(plain));
         println!("| {size} B | {s:.0} pkt/s | {p:.0} pkt/s | {:.2}× |", s / p);
     }
-    drop(fifo);
-    let (oavg, omin) = ouro_ping(&net, 1000);
-    let (bavg, bmin) = baseline_ping(1000, 1);
-    let (cavg, cmin) = baseline_ping(1000, 3);
+}
+
+/// Part 2: round trips through one relay against the plain UDP ping-pongs.
+fn rtt_table(net: &Net, pings: usize) {
+    let (oavg, omin) = ouro_ping(net, pings);
+    let baselines = [
+        ("plain UDP ping-pong, 1 relay", baseline_ping(pings, 1)),
+        ("plain UDP ping-pong, 3 relays", baseline_ping(pings, 3)),
+        (
+            "plain UDP ping-pong, 3 relays, relays and echo in processes of their own",
+            baseline_ping_processes(pings, 3),
+        ),
+        (
+            "UDP ping-pong, 3 relays, each a tokio task on the shim's socket",
+            baseline_ping_event_loop(pings, 3),
+        ),
+    ];
     println!();
     println!("| round trip through one relay (64 B) | avg | min |");
     println!("|---|---:|---:|");
@@ -481,27 +700,14 @@ fn main() {
         oavg * 1e3,
         omin * 1e3
     );
-    println!(
-        "| plain UDP ping-pong, 1 relay | {:.1} µs | {:.1} µs |",
-        bavg * 1e3,
-        bmin * 1e3
-    );
-    println!("| ratio | {:.2}× | {:.2}× |", oavg / bavg, omin / bmin);
-    println!(
-        "| plain UDP ping-pong, 3 relays | {:.1} µs | {:.1} µs |",
-        cavg * 1e3,
-        cmin * 1e3
-    );
-    println!("| ratio | {:.2}× | {:.2}× |", oavg / cavg, omin / cmin);
-    let (lavg, lmin) = local_ping(&net, 1000);
+    for (what, (avg, min)) in baselines {
+        println!("| {what} | {:.1} µs | {:.1} µs |", avg * 1e3, min * 1e3);
+        println!("| ratio | {:.2}× | {:.2}× |", oavg / avg, omin / min);
+    }
+    let (lavg, lmin) = local_ping(net, pings);
     println!(
         "| `ouro ping` on one daemon's local layer (the app ↔ daemon path alone) | {:.1} µs | {:.1} µs |",
         lavg * 1e3,
         lmin * 1e3
-    );
-    let (mean, p50, p99) = alloc_latency(&net, 300);
-    println!();
-    println!(
-        "flow allocation A → C through B (300 allocations): mean {mean:.0} µs, p50 {p50:.0} µs, p99 {p99:.0} µs"
     );
 }

@@ -12,7 +12,6 @@ use ouro_flow::pack::{self, Next};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
-use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 /// Most messages queued per flow for its application.
@@ -88,7 +87,7 @@ impl Backlog {
 
     /// Write as much of the queue as the socket takes, without blocking, as few socket
     /// messages as packing allows (one system call each). What stays queued waits for the
-    /// socket to become writable (the readiness is cleared when it is full).
+    /// socket to become writable.
     pub fn flush(&mut self, fd: &AsyncFd<OwnedFd>) -> Flushed {
         let mut out = Flushed::default();
         let mut buf = std::mem::take(&mut self.pack);
@@ -97,7 +96,9 @@ impl Backlog {
                 Next::Plain => (first.as_slice(), 1),
                 Next::Packed(n) => (buf.as_slice(), n),
             };
-            match fd.try_io(Interest::WRITABLE, |f| ipc::send(f, data)) {
+            // Sent directly: the daemon registers flow sockets for readability only (see
+            // `ipc::async_fd_with`), and waits for room on a duplicate descriptor.
+            match ipc::send(fd.get_ref(), data) {
                 Ok(_) => {
                     for d in self.msgs.drain(..n) {
                         self.bytes -= d.len();

@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
@@ -261,6 +262,13 @@ impl Daemon {
 
     /// Drain every core's transmissions and events, send, and re-arm the timer.
     pub fn pump(&mut self) {
+        let now = self.now();
+        self.pump_at(now);
+    }
+
+    /// [`Daemon::pump`] with the time of this wake-up, read by the caller (one clock read
+    /// per wake-up on the data path).
+    fn pump_at(&mut self, now: Instant) {
         loop {
             let mut busy = false;
             for li in 0..self.layers.len() {
@@ -278,7 +286,6 @@ impl Daemon {
                 break;
             }
         }
-        let now = self.now();
         for si in 0..self.shims.len() {
             self.pull(si, now);
         }
@@ -477,7 +484,10 @@ impl Daemon {
             return false;
         }
         drop(theirs);
-        let Ok(fd) = ipc::async_fd(mine) else {
+        // Readable only: writes go straight to the socket, and the flow's task watches a
+        // duplicate descriptor for room only while the backlog waits (a registration for
+        // writability would wake the daemon each time the application reads a message).
+        let Ok(fd) = ipc::async_fd_with(mine, Interest::READABLE) else {
             return false;
         };
         let fd = Rc::new(fd);
@@ -716,7 +726,7 @@ impl Daemon {
                 }
             }
         }
-        self.pump();
+        self.pump_at(now);
     }
 
     fn conn_closed(&mut self, conn_id: u64) {
@@ -1246,13 +1256,40 @@ async fn flow_task(
     fd: Fd,
     wake: Rc<Notify>,
 ) {
+    // Registered for writability (a duplicate of `fd`) only while the backlog waits.
+    let mut room: Option<AsyncFd<OwnedFd>> = None;
     loop {
         let backlog = d
             .borrow()
             .flows
             .get(&key)
             .is_some_and(|s| s.generation == generation && !s.backlog.is_empty());
+        if !backlog {
+            room = None;
+        } else if room.is_none() {
+            room = fd
+                .get_ref()
+                .try_clone()
+                .and_then(|dup| ipc::async_fd_with(dup, Interest::WRITABLE))
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot watch a flow socket"))
+                .ok();
+        }
+        // `biased`: polled in this order, without drawing a random number per wake-up.
+        // Room for the backlog first (only armed while it waits), so a flood of
+        // application messages cannot keep it waiting.
         tokio::select! {
+            biased;
+            w = writable(room.as_ref()), if backlog => {
+                let Ok(mut guard) = w else { break };
+                let mut dm = d.borrow_mut();
+                dm.deliver(key);
+                dm.pump();
+                let still = dm.flows.get(&key).is_some_and(|s| !s.backlog.is_empty());
+                if still {
+                    // Full again: wait for the next drain (an event since this one stays).
+                    guard.clear_ready();
+                }
+            }
             r = fd.readable() => {
                 let Ok(mut guard) = r else { break };
                 let mut dm = d.borrow_mut();
@@ -1265,33 +1302,48 @@ async fn flow_task(
                     break;
                 }
             }
-            w = fd.writable(), if backlog => {
-                if w.is_err() { break; }
-                let mut dm = d.borrow_mut();
-                dm.deliver(key);
-                dm.pump();
-            }
             _ = wake.notified() => {}
         }
+    }
+}
+
+/// Waits until `room` is writable (forever if there is none).
+async fn writable(
+    room: Option<&AsyncFd<OwnedFd>>,
+) -> std::io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>> {
+    match room {
+        Some(fd) => fd.writable().await,
+        None => std::future::pending().await,
     }
 }
 
 /// Receives on one shim (and flushes its send queue when the socket was full).
 pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
     let ready = d.borrow().shims[si].udp.readiness();
+    // False after a failed wait for room (no descriptor to watch it with): the queue is
+    // then flushed on the next event instead.
+    let mut can_wait = true;
     loop {
-        let queued = d.borrow().shims[si].udp.has_queued();
+        let queued = can_wait && d.borrow().shims[si].udp.has_queued();
+        // `biased`: polled in this order, without drawing a random number per wake-up.
         tokio::select! {
-            r = ready.readable() => {
-                if r.is_err() { break; }
-                d.borrow_mut().shim_rx(si);
-            }
+            biased;
             w = ready.writable(), if queued => {
-                if w.is_err() { break; }
+                if let Err(e) = w {
+                    let name = d.borrow().shims[si].name.clone();
+                    tracing::warn!(shim = %name, error = %e, "cannot wait for room in the socket");
+                    can_wait = false;
+                    continue;
+                }
                 // Flush, then pull what waits in the cores' per-cube queues into the room.
                 let mut dm = d.borrow_mut();
                 dm.shims[si].udp.flush();
                 dm.pump();
+            }
+            r = ready.readable() => {
+                if r.is_err() { break; }
+                can_wait = true;
+                d.borrow_mut().shim_rx(si);
             }
         }
     }

@@ -262,19 +262,29 @@ pub fn set_nonblocking(fd: &impl AsFd, on: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Register a descriptor with the tokio reactor (inside a runtime).
+/// Register a descriptor with the tokio reactor (inside a runtime), for reading and writing.
 #[cfg(feature = "tokio")]
-#[allow(unsafe_code)]
 pub fn async_fd(fd: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     use tokio::io::Interest;
+    async_fd_with(fd, Interest::READABLE | Interest::WRITABLE)
+}
+
+/// Register a descriptor with the tokio reactor (inside a runtime) for `interest` only.
+///
+/// A socket registered for writability wakes the reactor each time its send space grows
+/// (for a flow socket: each time the peer reads a message), whether or not anyone waits
+/// to write. A writer that sends without waiting and waits only when the socket is full
+/// registers for [`Interest::READABLE`](tokio::io::Interest::READABLE) here, and for
+/// writability on a duplicate descriptor (`try_clone`) while it waits.
+#[cfg(feature = "tokio")]
+#[allow(unsafe_code)]
+pub fn async_fd_with(
+    fd: OwnedFd,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // SAFETY: the AsyncFd takes ownership of the OwnedFd, so the descriptor stays open and
     // refers to the same file description for the AsyncFd's whole life, and
     // `OwnedFd::as_raw_fd` always returns that descriptor.
-    unsafe {
-        tokio::io::unix::AsyncFd::register_with_interest(
-            fd,
-            Interest::READABLE | Interest::WRITABLE,
-        )
-    }
-    .map_err(|e| io::Error::other(e.to_string()))
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }
+        .map_err(|e| io::Error::other(e.to_string()))
 }

@@ -14,8 +14,14 @@
 //! - [`fault`] is a fault-injecting wrapper (loss, duplication, reordering, delay, link down)
 //!   the driver can put in front of [`UdpShim::send`].
 //!
-//! All unsafe code lives in `quinn-udp`; this crate has none.
-#![forbid(unsafe_code)]
+//! - The socket is registered with the reactor for readability only: a socket registered
+//!   for writability wakes the reactor after every send (its send space grows again at
+//!   once on loopback), which costs a reactor turn per PDU. While PDUs wait for room,
+//!   [`Readiness::writable`] watches a duplicate descriptor.
+//!
+//! Apart from [`register`] (one call handing an owned socket to the reactor), all unsafe
+//! code lives in `quinn-udp`.
+#![deny(unsafe_code)]
 
 pub mod fault;
 
@@ -25,6 +31,8 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 /// The UDP port the shim uses when none is configured (as in Ouroboros).
 pub const DEFAULT_PORT: u16 = 3435;
@@ -112,7 +120,7 @@ pub struct Received<'a> {
 
 /// A UDP shim: one socket, the peer table, receive buffers and the send queue.
 pub struct UdpShim {
-    socket: Arc<tokio::net::UdpSocket>,
+    socket: Arc<AsyncFd<std::net::UdpSocket>>,
     state: UdpSocketState,
     opts: ShimOptions,
     by_addr: HashMap<SocketAddr, PortId>,
@@ -130,7 +138,7 @@ pub struct UdpShim {
 impl std::fmt::Debug for UdpShim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UdpShim")
-            .field("local", &self.socket.local_addr().ok())
+            .field("local", &self.socket.get_ref().local_addr().ok())
             .field("peers", &self.by_port.len())
             .finish()
     }
@@ -146,7 +154,7 @@ impl UdpShim {
         // Best effort: the kernel may cap these.
         let _ = state.set_send_buffer_size((&std_sock).into(), opts.socket_buffer);
         let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
-        let socket = Arc::new(tokio::net::UdpSocket::from_std(std_sock)?);
+        let socket = Arc::new(register(std_sock, Interest::READABLE)?);
         let gro = state.gro_segments().max(1);
         // Each receive buffer holds one GRO super-datagram (or one plain datagram).
         let buf_len = (MAX_PDU + 1).max(gro * 1500).min(1 << 16);
@@ -168,7 +176,7 @@ impl UdpShim {
 
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.socket.get_ref().local_addr()
     }
 
     /// The port of peer `addr`, creating it if new (configured peers).
@@ -261,13 +269,13 @@ impl UdpShim {
 
     /// Wait until the socket has datagrams to read.
     pub async fn readable(&self) -> io::Result<()> {
-        self.socket.readable().await
+        self.socket.readable().await.map(|_| ())
     }
 
     /// Wait until the socket can take more datagrams (only useful while
-    /// [`UdpShim::has_queued`]).
+    /// [`UdpShim::has_queued`]; see [`Readiness::writable`]).
     pub async fn writable(&self) -> io::Result<()> {
-        self.socket.writable().await
+        writable(&self.socket).await
     }
 
     /// Read one batch of datagrams without blocking and hand each to `f`. Returns how many
@@ -281,10 +289,13 @@ impl UdpShim {
             ..
         } = self;
         let socket = &*socket;
-        let mut slices: Vec<IoSliceMut<'_>> =
-            rx_bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-        let n = match socket.try_io(tokio::io::Interest::READABLE, || {
-            state.recv((&**socket).into(), &mut slices, rx_meta)
+        // On the stack: no allocation per receive call.
+        let mut bufs = rx_bufs.iter_mut();
+        let mut slices: [IoSliceMut<'_>; BATCH_SIZE] = std::array::from_fn(|_| {
+            IoSliceMut::new(bufs.next().map_or(&mut [][..], |b| b.as_mut_slice()))
+        });
+        let n = match socket.try_io(Interest::READABLE, |s| {
+            state.recv(s.into(), &mut slices, rx_meta)
         }) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
@@ -292,12 +303,11 @@ impl UdpShim {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(0),
             Err(e) => return Err(e),
         };
-        drop(slices);
         if n < self.rx_bufs.len() {
             // Fewer than asked for: the socket was empty. Clear the readiness now instead of
             // spending the next receive call to learn it (a datagram that arrived since is a
             // newer readiness event, which this leaves set).
-            let _ = self.socket.try_io(tokio::io::Interest::READABLE, || {
+            let _ = self.socket.try_io(Interest::READABLE, |_| {
                 Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
             });
         }
@@ -404,9 +414,7 @@ impl UdpShim {
                     segment_size: None,
                     src_ip: None,
                 };
-                self.socket.try_io(tokio::io::Interest::WRITABLE, || {
-                    self.state.try_send((&*self.socket).into(), &t)
-                })
+                self.state.try_send(self.socket.get_ref().into(), &t)
             } else {
                 self.gso_buf.clear();
                 for (_, d) in self.tx_queue.iter().take(run) {
@@ -419,9 +427,7 @@ impl UdpShim {
                     segment_size: Some(size),
                     src_ip: None,
                 };
-                self.socket.try_io(tokio::io::Interest::WRITABLE, || {
-                    self.state.try_send((&*self.socket).into(), &t)
-                })
+                self.state.try_send(self.socket.get_ref().into(), &t)
             };
             match result {
                 Ok(()) => {
@@ -460,18 +466,38 @@ enum Origin {
 
 /// Waits on a shim's socket readiness; see [`UdpShim::readiness`].
 #[derive(Clone, Debug)]
-pub struct Readiness(Arc<tokio::net::UdpSocket>);
+pub struct Readiness(Arc<AsyncFd<std::net::UdpSocket>>);
 
 impl Readiness {
     /// Wait until datagrams can be read.
     pub async fn readable(&self) -> io::Result<()> {
-        self.0.readable().await
+        self.0.readable().await.map(|_| ())
     }
 
-    /// Wait until datagrams can be sent.
+    /// Wait until datagrams can be sent. The socket is registered for readability only, so
+    /// this registers a duplicate descriptor for writability for the time of the wait (two
+    /// `epoll_ctl` calls; a wait happens only when the socket was full).
     pub async fn writable(&self) -> io::Result<()> {
-        self.0.writable().await
+        writable(&self.0).await
     }
+}
+
+async fn writable(socket: &AsyncFd<std::net::UdpSocket>) -> io::Result<()> {
+    let dup = register(socket.get_ref().try_clone()?, Interest::WRITABLE)?;
+    dup.writable().await.map(|_| ())
+}
+
+/// Hand an owned socket to the reactor, registered for `interest` only.
+#[allow(unsafe_code)]
+fn register(
+    socket: std::net::UdpSocket,
+    interest: Interest,
+) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: the AsyncFd takes ownership of the socket, so its descriptor stays open and
+    // refers to the same file description for the AsyncFd's whole life, and
+    // `UdpSocket::as_raw_fd` always returns that descriptor.
+    unsafe { AsyncFd::register_with_interest(socket, interest) }
+        .map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) become plain IPv4, so a peer has one

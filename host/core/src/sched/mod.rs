@@ -20,7 +20,6 @@ pub use native::{Drr, StrictPriority};
 pub use queues::{BatchOutcome, CubeStats, Enqueued, PortQueues, QueueLimits};
 
 use crate::QosCube;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One cube queue's state at the start of a batch.
@@ -82,18 +81,30 @@ pub trait SchedulerPolicy: Send {
 /// taken from a queue than it holds, no more in total than `budget`, no action on more
 /// packets than a queue holds.
 pub fn validate(budget: u32, queues: &[QueueState], plan: &Plan) -> Result<(), String> {
-    let held: BTreeMap<u32, u32> = queues.iter().map(|q| (q.id, q.packets)).collect();
-    let mut taken: BTreeMap<u32, u64> = BTreeMap::new();
+    // Called once per batch (once per PDU when PDUs come one at a time): no allocation. A
+    // port has a handful of cube queues, so a queue is found by a scan, and the packets
+    // taken so far are summed per queue position (the last queue of an id, should two
+    // share one, as a map built from the list would keep).
+    let at = |queue: u32| queues.iter().rposition(|q| q.id == queue);
+    let mut small = [0u64; 16];
+    let mut large = Vec::new();
+    let taken: &mut [u64] = if queues.len() <= small.len() {
+        &mut small[..queues.len()]
+    } else {
+        large.resize(queues.len(), 0);
+        &mut large
+    };
     let mut total = 0u64;
     for &(queue, packets) in &plan.takes {
-        let Some(&have) = held.get(&queue) else {
+        let Some(i) = at(queue) else {
             return Err(format!("unknown queue {queue}"));
         };
-        let sum = taken.entry(queue).or_insert(0);
+        let sum = &mut taken[i];
         *sum += u64::from(packets);
-        if *sum > u64::from(have) {
+        if *sum > u64::from(queues[i].packets) {
             return Err(format!(
-                "takes {sum} packets from queue {queue} holding {have}"
+                "takes {sum} packets from queue {queue} holding {}",
+                queues[i].packets
             ));
         }
         total += u64::from(packets);
@@ -102,9 +113,10 @@ pub fn validate(budget: u32, queues: &[QueueState], plan: &Plan) -> Result<(), S
         return Err(format!("plans {total} packets for a budget of {budget}"));
     }
     for &(queue, packets, _) in &plan.actions {
-        let Some(&have) = held.get(&queue) else {
+        let Some(i) = at(queue) else {
             return Err(format!("unknown queue {queue}"));
         };
+        let have = queues[i].packets;
         if packets > have {
             return Err(format!(
                 "acts on {packets} packets of queue {queue} holding {have}"
@@ -171,5 +183,29 @@ mod tests {
         for plan in bad {
             assert!(validate(5, &queues, &plan).is_err(), "{plan:?}");
         }
+    }
+
+    #[test]
+    fn validate_sums_takes_per_queue_beyond_the_small_table() {
+        // More queues than the on-stack table holds: the same checks.
+        let queues: Vec<QueueState> = (0..20).map(|i| q(i, 2)).collect();
+        let fits = Plan {
+            takes: vec![(19, 1), (0, 2), (19, 1)],
+            actions: vec![(18, 2, Verdict::Drop)],
+        };
+        assert_eq!(validate(10, &queues, &fits), Ok(()));
+        let over = Plan {
+            takes: vec![(19, 1), (17, 1), (19, 2)],
+            actions: vec![],
+        };
+        assert_eq!(
+            validate(10, &queues, &over),
+            Err("takes 3 packets from queue 19 holding 2".to_string())
+        );
+        let budget = Plan {
+            takes: vec![(1, 2), (2, 2)],
+            actions: vec![],
+        };
+        assert!(validate(3, &queues, &budget).is_err());
     }
 }

@@ -12,6 +12,7 @@ use ouro_shim_local::LocalShim;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use tokio::io::Interest;
 
 /// A local shim layer.
 pub(super) struct LocalLayer {
@@ -175,7 +176,12 @@ impl Daemon {
         if !send_reply(conn, &reply, Some(&a_theirs)) {
             return None; // the allocator is gone: dropping our ends ends the acceptor's too
         }
-        let (Ok(a), Ok(b)) = (ipc::async_fd(a_mine), ipc::async_fd(b_mine)) else {
+        // Readable only: the relay never waits to write, and a registration for writability
+        // would wake the daemon each time an application reads.
+        let (Ok(a), Ok(b)) = (
+            ipc::async_fd_with(a_mine, Interest::READABLE),
+            ipc::async_fd_with(b_mine, Interest::READABLE),
+        ) else {
             return Some(bad("cannot register the flow sockets".into()));
         };
         let task = self
