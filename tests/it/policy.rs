@@ -534,6 +534,73 @@ fn qos_cubes_with_their_own_metric_take_their_own_paths() {
     }
 }
 
+/// The native reference, plus a `voice` table that sends every PDU away from its
+/// destination where it can (to a neighbour off the shortest path): loops in that cube only.
+struct VoiceBackwards(NativeSpf);
+
+impl RoutingPolicy for VoiceBackwards {
+    fn name(&self) -> &str {
+        "voice-backwards"
+    }
+
+    fn compute(
+        &mut self,
+        own: Address,
+        topology: &Topology,
+    ) -> Result<ouro_core::routing::RoutingTable, ouro_core::routing::RoutingError> {
+        let mut table = self.0.compute(own, topology)?;
+        let me = topology.index_of(own).expect("own node");
+        let neighbours: Vec<Address> = topology
+            .neighbors(me)
+            .filter_map(|(i, _)| topology.address(i))
+            .collect();
+        let mut voice = table.routes.clone();
+        for hops in voice.values_mut() {
+            if let Some(away) = neighbours.iter().find(|n| !hops.ecmp.contains(n)) {
+                hops.ecmp = vec![*away];
+                hops.lfa = None;
+            }
+        }
+        table.cubes.insert(ouro_core::QosCube::Voice, voice);
+        Ok(table)
+    }
+}
+
+#[test]
+fn the_route_check_walks_each_cube_table_and_finds_loops_there_only() {
+    let g = TestGraph::line(4);
+    let mut sim = Simulator::with_policies(
+        graph_of(&g),
+        SimConfig::default(),
+        Box::new(|_| Box::new(VoiceBackwards(NativeSpf::new()))),
+    )
+    .expect("topology");
+    assert!(sim.run_until_converged(LIMIT), "did not converge");
+    let check = sim.check_routes(Optimality::Exact);
+    // The default table is the reference's: nothing wrong there.
+    assert_eq!(
+        (check.unreachable, check.loops, check.suboptimal),
+        (0, 0, 0)
+    );
+    // The voice table bounces between the inner nodes and their neighbours.
+    assert_eq!(check.cubes.len(), 1, "{check:?}");
+    let voice = &check.cubes[0];
+    assert_eq!((voice.cube.as_str(), voice.own_tables), ("voice", 4));
+    assert_eq!(voice.pairs, check.pairs);
+    assert!(voice.loops > 0, "{voice:?}");
+    assert!(!check.passed());
+    // A policy with correct cube tables passes (the built-in with hop-count cubes).
+    let params = Params::from([(
+        "hop-count-cubes".to_string(),
+        ParamValue::TextList(vec!["voice".into()]),
+    )]);
+    let choice = RoutingChoice::resolve(&engine(), "ecmp", params).expect("policy");
+    let sim = converged(&g, &choice, LinkParams::default());
+    let check = sim.check_routes(Optimality::Exact);
+    assert_eq!(check.cubes.len(), 1);
+    assert!(check.passed(), "{check:?}");
+}
+
 #[test]
 fn the_instance_is_kept_after_a_good_call_and_replaced_after_a_failure() {
     let engine = engine();

@@ -48,6 +48,11 @@ pub struct TestArgs {
     /// Optimality check (default: exact for native/ecmp/lfa, subset otherwise).
     #[arg(long, value_enum)]
     optimality: Option<OptimalityArg>,
+    /// A policy parameter `name=value` (true/false, integer, float, `[a,b]` list, else
+    /// text); repeatable. For example `--param hop-count-cubes=[voice]` gives the voice cube
+    /// its own table, which is then checked too.
+    #[arg(long = "param", value_name = "K=V")]
+    params: Vec<String>,
     /// Seed of the simulation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -64,6 +69,8 @@ enum TestError {
     Sim(#[from] SimError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Param(String),
 }
 
 /// Run `ouro policy ...` (`socket`: the daemon's control socket, for load and stats).
@@ -85,7 +92,8 @@ pub fn run(cmd: &PolicyCommand, socket: impl FnOnce() -> PathBuf) -> ExitCode {
 /// Returns whether every check passed (the report is printed either way).
 fn test(args: &TestArgs) -> Result<bool, TestError> {
     let graph = Graph::load(&args.topology, args.weight.as_deref())?;
-    let choice = routing_arg::resolve(&args.policy)?;
+    let params = routing_arg::typed_params(&args.params).map_err(TestError::Param)?;
+    let choice = routing_arg::resolve(&args.policy, params)?;
     let optimality = match args.optimality {
         Some(OptimalityArg::Exact) => Optimality::Exact,
         Some(OptimalityArg::Subset) => Optimality::Subset,
@@ -133,24 +141,44 @@ fn test(args: &TestArgs) -> Result<bool, TestError> {
 }
 
 fn print_check(c: &RouteCheck, optimality: Optimality) {
-    let show = |what: &str, n: usize, ex: &[(String, String)]| {
-        let list: Vec<String> = ex.iter().map(|(s, d)| format!("{s}->{d}")).collect();
-        let more = if n > 0 {
-            format!(" (e.g. {})", list.join(", "))
-        } else {
-            String::new()
-        };
-        println!("{what}: {n} of {} pairs{more}", c.pairs);
-    };
-    show("unreachable", c.unreachable, &c.unreachable_examples);
-    show("forwarding loops", c.loops, &c.loop_examples);
+    problems(
+        "",
+        "unreachable",
+        c.unreachable,
+        c.pairs,
+        &c.unreachable_examples,
+    );
+    problems("", "forwarding loops", c.loops, c.pairs, &c.loop_examples);
     if optimality == Optimality::Off {
         println!("optimality: not checked");
     } else {
-        show(
-            &format!("suboptimal ({optimality:?})"),
-            c.suboptimal,
-            &c.suboptimal_examples,
+        let what = format!("suboptimal ({optimality:?})");
+        problems("", &what, c.suboptimal, c.pairs, &c.suboptimal_examples);
+    }
+    for cube in &c.cubes {
+        let prefix = format!(
+            "cube {} ({} nodes with their own table): ",
+            cube.cube, cube.own_tables
+        );
+        let (n, pairs) = (cube.unreachable, cube.pairs);
+        problems(&prefix, "unreachable", n, pairs, &cube.unreachable_examples);
+        problems(
+            &prefix,
+            "forwarding loops",
+            cube.loops,
+            pairs,
+            &cube.loop_examples,
         );
     }
+}
+
+/// One report line: `n` problem pairs of `pairs`, with examples.
+fn problems(prefix: &str, what: &str, n: usize, pairs: usize, ex: &[(String, String)]) {
+    let more = if n > 0 {
+        let list: Vec<String> = ex.iter().map(|(s, d)| format!("{s}->{d}")).collect();
+        format!(" (e.g. {})", list.join(", "))
+    } else {
+        String::new()
+    };
+    println!("{prefix}{what}: {n} of {pairs} pairs{more}");
 }

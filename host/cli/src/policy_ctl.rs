@@ -39,13 +39,10 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 
 /// `ouro policy load`.
 pub fn load(socket: &Path, a: &LoadArgs) -> ExitCode {
-    let mut params = Vec::new();
-    for p in &a.params {
-        let Some((k, v)) = p.split_once('=') else {
-            return fail(format!("parameter `{p}` is not name=value"));
-        };
-        params.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let params = match crate::routing_arg::split_params(&a.params) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let mut policy = a.policy.clone();
     if policy.ends_with(".wasm")
         && let Ok(abs) = std::path::absolute(&policy)

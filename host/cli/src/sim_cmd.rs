@@ -91,7 +91,7 @@ fn simulate(args: &SimArgs) -> Result<(), CliError> {
         seed: args.seed,
         ..SimConfig::default()
     };
-    let choice = crate::routing_arg::resolve(&args.routing)?;
+    let choice = crate::routing_arg::resolve(&args.routing, ouro_policy::Params::new())?;
     let mut sim = Simulator::with_policies(graph, config, crate::routing_arg::factory(&choice))?;
     let limit = Duration::from_secs(args.time_limit);
     if !sim.run_until_converged(limit) {

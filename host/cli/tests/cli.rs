@@ -178,6 +178,35 @@ fn policy_test_fails_when_a_check_fails() {
 }
 
 #[test]
+fn policy_test_checks_the_cube_tables_a_parameter_asks_for() {
+    let topo = repo_file("examples/topologies/grid4x4.json");
+    let cubes = "hop-count-cubes=[voice, video]";
+    let out = ouro_cached(&[
+        "policy",
+        "test",
+        "lfa",
+        "--topology",
+        &topo,
+        "--param",
+        cubes,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for cube in ["voice", "video"] {
+        let line =
+            format!("cube {cube} (16 nodes with their own table): forwarding loops: 0 of 240");
+        assert!(stdout.contains(&line), "{stdout}");
+    }
+    // Without the parameter no cube has a table of its own, so no cube lines.
+    let out = ouro_cached(&["policy", "test", "lfa", "--topology", &topo]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("cube "));
+    let out = ouro_cached(&["policy", "test", "lfa", "--topology", &topo, "--param", "x"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, "error: parameter `x` is not name=value\n");
+}
+
+#[test]
 fn policy_test_rejects_a_file_that_is_not_a_component() {
     let bogus = temp_file("bogus.wasm", "not wasm");
     let topo = repo_file("examples/topologies/line5.json");

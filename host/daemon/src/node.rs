@@ -20,7 +20,7 @@ mod stack;
 
 use crate::backlog::Backlog;
 use crate::config::Config;
-use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, param_from_cli};
+use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
 use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
@@ -1001,7 +1001,7 @@ impl Daemon {
             policy,
             params: params
                 .iter()
-                .map(|(k, v)| (k.clone(), param_from_cli(v)))
+                .map(|(k, v)| (k.clone(), ouro_policy::ParamValue::from_cli(v)))
                 .collect(),
         };
         match self

@@ -122,29 +122,6 @@ pub fn param_from_toml(v: &toml::Value) -> Result<ParamValue, String> {
     })
 }
 
-/// A command-line parameter value: `true`/`false`, an integer, a float, `[a,b,...]` (a
-/// text list), else text.
-pub fn param_from_cli(s: &str) -> ParamValue {
-    if let Ok(b) = s.parse::<bool>() {
-        ParamValue::Boolean(b)
-    } else if let Ok(i) = s.parse::<i64>() {
-        ParamValue::Integer(i)
-    } else if let Ok(f) = s.parse::<f64>() {
-        ParamValue::Float(f)
-    } else if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        ParamValue::TextList(
-            inner
-                .split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect(),
-        )
-    } else {
-        ParamValue::Text(s.to_string())
-    }
-}
-
 /// What was loaded, for the stats.
 struct Loaded {
     layer: String,
@@ -333,18 +310,6 @@ impl Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cli_params_are_typed() {
-        assert_eq!(param_from_cli("true"), ParamValue::Boolean(true));
-        assert_eq!(param_from_cli("3"), ParamValue::Integer(3));
-        assert_eq!(param_from_cli("0.5"), ParamValue::Float(0.5));
-        assert_eq!(
-            param_from_cli("[ab, cd]"),
-            ParamValue::TextList(vec!["ab".into(), "cd".into()])
-        );
-        assert_eq!(param_from_cli("x"), ParamValue::Text("x".into()));
-    }
 
     #[test]
     fn names_are_checked_per_kind() {

@@ -3,8 +3,8 @@
 //! `ouro policy test` reports.
 
 use crate::sim::Simulator;
-use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
+use ouro_core::{Address, QosCube};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +41,30 @@ pub struct RouteCheck {
     pub loop_examples: Vec<(String, String)>,
     /// Examples of suboptimal pairs.
     pub suboptimal_examples: Vec<(String, String)>,
+    /// The cubes some member forwards with a table of its own (per-cube routing), each
+    /// checked for reachability and loops along the tables that cube's PDUs really follow
+    /// (optimality is not checked there: the policy chose that cube's costs).
+    pub cubes: Vec<CubeCheck>,
+}
+
+/// Reachability and loops along one QoS cube's forwarding tables.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CubeCheck {
+    /// The cube's name.
+    pub cube: String,
+    /// Members with a table of their own for this cube (the others forward it with their
+    /// default table).
+    pub own_tables: usize,
+    /// Ordered (source, destination) pairs checked.
+    pub pairs: usize,
+    /// Pairs this cube's PDUs cannot reach.
+    pub unreachable: usize,
+    /// Pairs this cube's PDUs can loop between.
+    pub loops: usize,
+    /// Examples of unreachable pairs.
+    pub unreachable_examples: Vec<(String, String)>,
+    /// Examples of looping pairs.
+    pub loop_examples: Vec<(String, String)>,
 }
 
 impl RouteCheck {
@@ -49,7 +73,13 @@ impl RouteCheck {
 
     /// True if nothing is wrong.
     pub fn passed(&self) -> bool {
-        self.unreachable == 0 && self.loops == 0 && self.suboptimal == 0
+        self.unreachable == 0
+            && self.loops == 0
+            && self.suboptimal == 0
+            && self
+                .cubes
+                .iter()
+                .all(|c| c.unreachable == 0 && c.loops == 0)
     }
 }
 
@@ -78,27 +108,38 @@ impl Simulator {
             nodes: members.len(),
             ..RouteCheck::default()
         };
-        // Reachability and loops, per destination: walk every ECMP branch from each source.
-        for &d in &members {
-            let mut state = vec![UNSEEN; n];
-            state[d] = memo(Walk::Reaches);
-            for &s in &members {
-                if s == d {
-                    continue;
-                }
-                check.pairs += 1;
-                match walk(s, d, &tables, &mut state) {
-                    Walk::Reaches => {}
-                    Walk::Loops => note(&mut check.loops, &mut check.loop_examples, ids, s, d),
-                    Walk::Dead => note(
-                        &mut check.unreachable,
-                        &mut check.unreachable_examples,
-                        ids,
-                        s,
-                        d,
-                    ),
-                }
+        let walked = walk_all(&members, &tables, n, ids);
+        check.pairs = walked.pairs;
+        check.unreachable = walked.unreachable;
+        check.unreachable_examples = walked.unreachable_examples;
+        check.loops = walked.loops;
+        check.loop_examples = walked.loop_examples;
+        for c in 0..QosCube::COUNT as u8 {
+            let Some(cube) = QosCube::from_u8(c) else {
+                continue;
+            };
+            let own_tables = members
+                .iter()
+                .filter(|&&s| {
+                    self.nodes[s]
+                        .ipcp
+                        .fib()
+                        .cube_tables()
+                        .any(|(k, _)| k == cube)
+                })
+                .count();
+            if own_tables == 0 {
+                continue;
             }
+            let tables: BTreeMap<usize, Vec<BTreeSet<usize>>> = members
+                .iter()
+                .map(|&s| (s, self.next_hops_for(s, Some(cube))))
+                .collect();
+            check.cubes.push(CubeCheck {
+                cube: cube.to_string(),
+                own_tables,
+                ..walk_all(&members, &tables, n, ids)
+            });
         }
         if optimality != Optimality::Off {
             self.check_optimality(&members, &tables, optimality, &mut check);
@@ -172,6 +213,38 @@ impl Simulator {
             }
         }
     }
+}
+
+/// Reachability and loops for every ordered pair of `members` along `tables`.
+fn walk_all(
+    members: &[usize],
+    tables: &BTreeMap<usize, Vec<BTreeSet<usize>>>,
+    n: usize,
+    ids: &[String],
+) -> CubeCheck {
+    let mut check = CubeCheck::default();
+    for &d in members {
+        let mut state = vec![UNSEEN; n];
+        state[d] = memo(Walk::Reaches);
+        for &s in members {
+            if s == d {
+                continue;
+            }
+            check.pairs += 1;
+            match walk(s, d, tables, &mut state) {
+                Walk::Reaches => {}
+                Walk::Loops => note(&mut check.loops, &mut check.loop_examples, ids, s, d),
+                Walk::Dead => note(
+                    &mut check.unreachable,
+                    &mut check.unreachable_examples,
+                    ids,
+                    s,
+                    d,
+                ),
+            }
+        }
+    }
+    check
 }
 
 /// Where following next hops from a node leads (worst case over every ECMP branch).

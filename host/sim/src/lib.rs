@@ -31,7 +31,7 @@ pub mod streams;
 pub mod topology;
 mod traffic;
 
-pub use check::{Optimality, RouteCheck};
+pub use check::{CubeCheck, Optimality, RouteCheck};
 pub use flows::{FlowFailure, FlowOutcome, FlowRecord};
 pub use link::LinkParams;
 pub use node::{edge_of, port_of};

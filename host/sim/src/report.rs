@@ -1,7 +1,7 @@
 //! The simulation report and forwarding-table dumps in node ids.
 
 use crate::sim::Simulator;
-use ouro_core::Address;
+use ouro_core::{Address, QosCube};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +39,12 @@ impl Simulator {
     /// of next hops in its ECMP set (empty if it has no route). A next-hop address that is no
     /// node's address maps to `usize::MAX`.
     pub fn next_hops(&self, index: usize) -> Vec<BTreeSet<usize>> {
+        self.next_hops_for(index, None)
+    }
+
+    /// Like [`Simulator::next_hops`], for the table PDUs of `cube` are forwarded with (the
+    /// default table when the node has none of its own for that cube); `None`: the default.
+    pub fn next_hops_for(&self, index: usize, cube: Option<QosCube>) -> Vec<BTreeSet<usize>> {
         let by_addr = self.address_map();
         let fib = self.nodes[index].ipcp.fib();
         (0..self.nodes.len())
@@ -47,7 +53,11 @@ impl Simulator {
                     return BTreeSet::new();
                 }
                 let addr = self.nodes[dst].ipcp.address();
-                fib.get(addr)
+                let entry = match cube {
+                    Some(c) => fib.get_cube(addr, c),
+                    None => fib.get(addr),
+                };
+                entry
                     .map(|entry| {
                         entry
                             .next_hops
