@@ -11,6 +11,7 @@ mod authorize;
 mod directory_ops;
 mod enroll;
 mod flow_alloc;
+mod flow_control;
 mod io;
 mod link_state;
 mod policy_swap;
@@ -18,6 +19,7 @@ mod replay;
 mod scheduling;
 mod timers;
 
+pub use flow_control::{ECHO_INTERVAL, FlowCc};
 pub use replay::{REPLAY_CAPACITY, REPLAY_WINDOW};
 
 use crate::auth::{AllowAll, AuthPolicy, RequestKind};
@@ -131,6 +133,10 @@ pub enum IpcpError {
     /// No route to the flow's peer at the moment (the PDU was dropped and counted).
     #[error("no route")]
     NoRoute,
+    /// The flow may not send now: its outgoing queue is full or its congestion-controlled
+    /// rate says wait. Nothing was sent; try again later ([`Ipcp::flow_room`] says when).
+    #[error("would block")]
+    WouldBlock,
 }
 
 /// Drop and traffic counters of one IPCP.
@@ -479,6 +485,23 @@ impl Ipcp {
         res
     }
 
+    /// Send application data on a flow unless its outgoing queue is full or its congestion
+    /// control says wait: then nothing is sent and the result is
+    /// [`IpcpError::WouldBlock`] (the caller keeps the data and stops reading its
+    /// application until [`Ipcp::flow_room`] allows more). [`Ipcp::flow_write`] instead
+    /// always queues (and a full queue drops, counted).
+    pub fn flow_try_write(
+        &mut self,
+        now: Instant,
+        flow: Eid,
+        data: &[u8],
+    ) -> Result<(), IpcpError> {
+        self.tick_clock(now);
+        let res = self.try_write_flow(now, flow, data);
+        self.flush(now);
+        res
+    }
+
     /// Deallocate a flow (the peer is told).
     pub fn dealloc_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
         self.tick_clock(now);
@@ -601,6 +624,8 @@ impl Ipcp {
     }
 }
 
+#[cfg(test)]
+mod flow_control_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

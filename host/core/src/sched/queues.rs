@@ -130,6 +130,11 @@ impl PortQueues {
         self.cubes[cube as usize].packets.len()
     }
 
+    /// Packets `cube`'s queue still takes before it drops.
+    pub fn cube_room(&self, cube: QosCube) -> usize {
+        (self.limits.packets as usize).saturating_sub(self.cube_len(cube))
+    }
+
     /// The state and totals of `cube`'s queue.
     pub fn cube_stats(&self, cube: QosCube) -> CubeStats {
         let q = &self.cubes[cube as usize];
