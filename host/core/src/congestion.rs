@@ -7,8 +7,10 @@
 //! the time the previous decrease needs to show at the receiver) multiplies it by `beta`
 //! again. Between signals the rate grows by [`AimdConfig::increase_pps_per_ms`] per
 //! millisecond (additive increase). Once the allowed rate is more than twice what the
-//! application actually sends, the limit is lifted again (the flow is application-limited,
-//! the limit no longer does anything).
+//! application actually sends, over a measurement window in which the flow never had to
+//! wait for credit, the limit is lifted again (the flow is application-limited, the limit
+//! no longer does anything). A flow that waits — however slowly its driver comes back to
+//! it — keeps its limit.
 //!
 //! The driver asks [`Aimd::credit`] before handing the flow a PDU and reports what it sent
 //! with [`Aimd::sent`]; when the credit is exhausted it stops reading the application's
@@ -92,6 +94,10 @@ pub struct Aimd {
     /// Current measurement window: start and PDUs sent in it.
     window_start: Instant,
     window_sent: u64,
+    /// The flow had to wait for credit in the current window / in the last complete one
+    /// (then it is rate-limited, not application-limited, whatever it measured).
+    window_waited: bool,
+    last_window_waited: bool,
     /// The send rate measured over the last complete window (packets per second).
     measured_pps: u64,
     /// Counters.
@@ -109,6 +115,8 @@ impl Aimd {
             last_decrease: None,
             window_start: now,
             window_sent: 0,
+            window_waited: false,
+            last_window_waited: false,
             measured_pps: 0,
             stats: AimdStats::default(),
         }
@@ -145,6 +153,7 @@ impl Aimd {
                 .unwrap_or(u64::MAX);
         self.window_start = now;
         self.window_sent = 0;
+        self.last_window_waited = std::mem::take(&mut self.window_waited);
     }
 
     /// Bring the bucket and the additive increase up to `now`.
@@ -175,11 +184,14 @@ impl Aimd {
         }
     }
 
-    /// True once a full window passed since the last decrease (the measured rate is not
-    /// the one from before it).
+    /// True if the last complete window started after the last decrease (its measured
+    /// rate is not the one from before it) and the flow never waited for credit in it.
     fn idle_window(&self) -> bool {
-        self.last_decrease
-            .is_none_or(|t| self.window_start.saturating_duration_since(t) >= self.cfg.window)
+        !self.last_window_waited
+            && !self.window_waited
+            && self
+                .last_decrease
+                .is_none_or(|t| self.window_start.saturating_duration_since(t) >= self.cfg.window)
     }
 
     /// What may be sent at `now`.
@@ -194,6 +206,7 @@ impl Aimd {
             return Credit::Pdus(n);
         }
         self.stats.waits += 1;
+        self.window_waited = true;
         // Wake when a quarter of the bucket is back (not once per PDU).
         let want = (self.burst_ns(rate) / 4).max(per);
         Credit::Wait(self.at + Duration::from_nanos(want.saturating_sub(self.credit_ns)))
@@ -386,6 +399,27 @@ mod tests {
         assert_eq!(a.rate(), None);
         assert_eq!(a.stats.releases, 1);
         assert!(t <= 10_000, "released after {t} µs");
+    }
+
+    #[test]
+    fn a_flow_that_waits_for_credit_keeps_its_limit_however_slow_its_driver() {
+        let mut a = Aimd::new(AimdConfig::default(), ms(0));
+        flood(&mut a, 0, 5_000, 100);
+        a.congestion(ms(5));
+        assert!(matches!(a.credit(ms(5)), Credit::Wait(_)));
+        // The driver comes back only every 10 ms, sends its credit, and finds the bucket
+        // empty each time: it measures far below the limit, but it waited.
+        for i in 1..100 {
+            let t = 5_000 + i * 10_000;
+            let n = match a.credit(us(t)) {
+                Credit::Pdus(n) => n,
+                c => panic!("{c:?} at {t}"),
+            };
+            a.sent(us(t), n);
+            assert!(matches!(a.credit(us(t)), Credit::Wait(_)));
+        }
+        assert_eq!(a.stats.releases, 0);
+        assert!(a.rate().is_some());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
 //! `.await`.
 
+mod backpressure;
 mod flows;
 mod local;
 mod mgmt;
@@ -109,6 +110,15 @@ struct FlowSlot {
     tx_bytes: u64,
     /// Bytes delivered to the application.
     rx_bytes: u64,
+    /// Messages read from the application that the flow may not send yet (its queue is
+    /// full or its rate says wait): while any are held, the socket is not read.
+    held: std::collections::VecDeque<Vec<u8>>,
+    /// Times a message had to be held (the application was paused).
+    pauses: u64,
+    /// The backlog is deep: congestion is to be reported this pump.
+    congested: bool,
+    /// Times the deep backlog was reported to the core (a congestion echo to the sender).
+    congestion_reports: u64,
     /// When the flow was opened.
     created: Instant,
     /// The application's process id (from the control connection's credentials).
@@ -155,6 +165,10 @@ pub struct Daemon {
     batch: Vec<ouro_core::ipcp::Transmit>,
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
+    /// Flows holding messages they may not send yet, and when to look at them again.
+    parked: BTreeMap<(usize, Eid), Instant>,
+    /// Flows whose backlog towards the application is deep, to report this pump.
+    congested: Vec<(usize, Eid)>,
     /// Receive buffers for applications' messages, shared by all flows (one task runs at a
     /// time): [`FLOW_BATCH`] slots of [`pack::MAX_SOCKET_MESSAGE`] bytes (a socket message
     /// is one application message or a pack of several).
@@ -202,6 +216,8 @@ impl Daemon {
             out: Vec::new(),
             batch: Vec::with_capacity(pacer::BATCH as usize),
             to_deliver: Vec::new(),
+            parked: BTreeMap::new(),
+            congested: Vec::new(),
             app_bufs: (0..FLOW_BATCH)
                 .map(|_| vec![0; pack::MAX_SOCKET_MESSAGE])
                 .collect(),
@@ -276,6 +292,7 @@ impl Daemon {
                 }
             }
             busy |= self.local_deliver();
+            busy |= self.report_congestion();
             if !busy {
                 break;
             }
@@ -284,6 +301,7 @@ impl Daemon {
         for si in 0..self.shims.len() {
             self.pull(si, now);
         }
+        self.wake_parked(now);
         while let Some(key) = self.to_deliver.pop() {
             self.deliver(key);
         }
@@ -371,8 +389,11 @@ impl Daemon {
                     let was_empty = slot.backlog.is_empty();
                     if !slot.backlog.push(data) {
                         slot.rx_drops += 1;
+                        self.backlog_deep((li, flow));
                     } else if was_empty {
                         self.to_deliver.push((li, flow));
+                    } else if slot.backlog.len() >= backpressure::MARK_AT {
+                        self.backlog_deep((li, flow));
                     }
                 }
             }
@@ -400,6 +421,7 @@ impl Daemon {
                     };
                     send_reply(&p.conn, &Reply::Error { kind, message }, None);
                 }
+                self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.flows.remove(&(li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
                     slot.backlog.flush(&slot.fd); // what fits is still delivered
@@ -501,6 +523,10 @@ impl Daemon {
                 tx_errors: 0,
                 tx_bytes: 0,
                 rx_bytes: 0,
+                held: std::collections::VecDeque::new(),
+                pauses: 0,
+                congested: false,
+                congestion_reports: 0,
                 created: self.now(),
                 pid: names::peer_pid(conn),
             },
@@ -509,20 +535,6 @@ impl Daemon {
             tokio::task::spawn_local(flow_task(me, (li, flow), generation, fd, wake));
         }
         true
-    }
-
-    /// The application wrote a message on a flow.
-    fn app_write(&mut self, key: (usize, Eid), now: Instant, data: &[u8]) {
-        let Some(slot) = self.flows.get_mut(&key) else {
-            return;
-        };
-        match self.layers[key.0].ipcp.flow_write(now, key.1, data) {
-            Ok(()) => {
-                slot.tx_msgs += 1;
-                slot.tx_bytes += data.len() as u64;
-            }
-            Err(_) => slot.tx_errors += 1,
-        }
     }
 
     /// Write a flow's backlog to its application's socket; if some stays queued, the
@@ -572,6 +584,11 @@ impl Daemon {
                             }
                         }
                     }
+                    if self.is_held(key) {
+                        // The flow may not send more: stop reading until it is woken.
+                        self.park(key, now);
+                        break;
+                    }
                     if n < bufs.len() {
                         // The socket was empty: skip the read that would only say so. A
                         // message arriving since then is a newer readiness event, which
@@ -607,6 +624,7 @@ impl Daemon {
             .is_some_and(|s| s.generation == generation)
         {
             self.flows.remove(&key);
+            self.parked.remove(&key);
             self.stats.app_closed += 1;
             let now = self.now();
             let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
@@ -634,12 +652,14 @@ impl Daemon {
         take(self.sweep_at);
         take(self.n1_deadline());
         take(self.pacer_deadline());
+        take(self.parked_deadline());
         next
     }
 
     /// Run whatever is due.
     fn on_timer(&mut self) {
         let now = self.now();
+        self.wake_due(now);
         if self.sweep_at.is_some_and(|t| t <= now) {
             self.sweep_learned(now);
         }
@@ -1096,6 +1116,8 @@ impl Daemon {
                             "tx_msgs": s.tx_msgs, "rx_msgs": s.rx_msgs,
                             "tx_bytes": s.tx_bytes, "rx_bytes": s.rx_bytes, "pid": s.pid,
                             "rx_drops": s.rx_drops, "tx_errors": s.tx_errors,
+                            "held": s.held.len(), "pauses": s.pauses,
+                            "congestion_reports": s.congestion_reports,
                         }))
                     })
                     .collect();
@@ -1218,13 +1240,15 @@ async fn flow_task(
     wake: Rc<Notify>,
 ) {
     loop {
-        let backlog = d
+        let (backlog, held) = d
             .borrow()
             .flows
             .get(&key)
-            .is_some_and(|s| s.generation == generation && !s.backlog.is_empty());
+            .filter(|s| s.generation == generation)
+            .map_or((false, false), |s| (!s.backlog.is_empty(), !s.held.is_empty()));
         tokio::select! {
-            r = fd.readable() => {
+            // Not read while the flow holds messages it may not send (back-pressure).
+            r = fd.readable(), if !held => {
                 let Ok(mut guard) = r else { break };
                 let mut dm = d.borrow_mut();
                 let closed = dm.app_read(key, &mut guard);
@@ -1242,7 +1266,13 @@ async fn flow_task(
                 dm.deliver(key);
                 dm.pump();
             }
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                if held {
+                    let mut dm = d.borrow_mut();
+                    dm.resume(key);
+                    dm.pump();
+                }
+            }
         }
     }
 }
