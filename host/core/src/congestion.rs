@@ -41,14 +41,14 @@ pub struct AimdConfig {
 }
 
 impl Default for AimdConfig {
-    /// beta 0.75, +2,000 pkt/s per ms, at least 1,000 pkt/s, one decrease per 4 ms, a
+    /// beta 0.75, +2,000 pkt/s per ms, at least 1,000 pkt/s, one decrease per 2 ms, a
     /// 4 ms bucket of at least 64 PDUs, 2 ms measurement windows.
     fn default() -> Self {
         AimdConfig {
             beta_num: 768,
             increase_pps_per_ms: 2_000,
             min_pps: 1_000,
-            holdoff: Duration::from_millis(4),
+            holdoff: Duration::from_millis(2),
             burst: Duration::from_millis(4),
             min_burst: 64,
             window: Duration::from_millis(2),
@@ -336,15 +336,15 @@ mod tests {
         a.congestion(ms(5));
         flood(&mut a, 5_000, 5_500, 50);
         a.congestion(us(5_500));
-        flood(&mut a, 5_500, 8_000, 50);
-        a.congestion(ms(8));
+        flood(&mut a, 5_500, 6_500, 50);
+        a.congestion(us(6_500));
         assert_eq!(a.stats.signals, 3);
         assert_eq!(a.stats.decreases, 1);
-        flood(&mut a, 8_000, 9_000, 50);
-        a.congestion(ms(9));
+        flood(&mut a, 6_500, 7_000, 50);
+        a.congestion(ms(7));
         assert_eq!(a.stats.decreases, 2);
-        // 750,000 + 4 ms × 2,000 = 758,000, × 0.75.
-        assert_eq!(a.rate(), Some(568_500));
+        // 750,000 + 2 ms × 2,000 = 754,000, × 0.75.
+        assert_eq!(a.rate(), Some(565_500));
     }
 
     #[test]
