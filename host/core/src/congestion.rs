@@ -8,7 +8,7 @@
 //! again. Between signals the rate grows by [`AimdConfig::increase_pps_per_ms`] per
 //! millisecond (additive increase). Once the allowed rate is more than twice what the
 //! application actually sends, over a measurement window in which the flow never had to
-//! wait for credit, the limit is lifted again (the flow is application-limited, the limit
+//! wait for credit, and no signal came for a while, the limit is lifted again (the flow is application-limited, the limit
 //! no longer does anything). A flow that waits — however slowly its driver comes back to
 //! it — keeps its limit.
 //!
@@ -26,6 +26,10 @@ pub struct AimdConfig {
     pub beta_num: u32,
     /// Additive increase: packets per second added per millisecond without congestion.
     pub increase_pps_per_ms: u64,
+    /// Faster growth at high rates: per millisecond the rate grows by at least
+    /// `rate >> increase_shift` (0: additive only). At a million packets per second a fixed
+    /// step would take a second to win back one cut.
+    pub increase_shift: u32,
     /// The rate never goes below this (packets per second).
     pub min_pps: u64,
     /// At most one decrease per this interval (signals within it are counted, not acted on).
@@ -38,20 +42,25 @@ pub struct AimdConfig {
     pub min_burst: u64,
     /// Length of one send-rate measurement window.
     pub window: Duration,
+    /// The limit is lifted only after this long without a congestion signal.
+    pub release_quiet: Duration,
 }
 
 impl Default for AimdConfig {
-    /// beta 0.75, +2,000 pkt/s per ms, at least 1,000 pkt/s, one decrease per 2 ms, a
-    /// 4 ms bucket of at least 64 PDUs, 2 ms measurement windows.
+    /// beta 0.75, +2,000 pkt/s or 1/32 of the rate per ms (whichever is more), at least
+    /// 1,000 pkt/s, one decrease per 2 ms, a 4 ms bucket of at least 64 PDUs, 2 ms
+    /// measurement windows, released after 50 ms without a signal.
     fn default() -> Self {
         AimdConfig {
             beta_num: 768,
             increase_pps_per_ms: 2_000,
+            increase_shift: 5,
             min_pps: 1_000,
             holdoff: Duration::from_millis(2),
             burst: Duration::from_millis(4),
             min_burst: 64,
             window: Duration::from_millis(2),
+            release_quiet: Duration::from_millis(50),
         }
     }
 }
@@ -91,6 +100,7 @@ pub struct Aimd {
     /// Time the bucket and the additive increase were last brought up to.
     at: Instant,
     last_decrease: Option<Instant>,
+    last_signal: Option<Instant>,
     /// Current measurement window: start and PDUs sent in it.
     window_start: Instant,
     window_sent: u64,
@@ -113,6 +123,7 @@ impl Aimd {
             credit_ns: 0,
             at: now,
             last_decrease: None,
+            last_signal: None,
             window_start: now,
             window_sent: 0,
             window_waited: false,
@@ -165,13 +176,17 @@ impl Aimd {
             return;
         };
         let dt_ns = u64::try_from(dt.as_nanos()).unwrap_or(u64::MAX);
+        let step = match self.cfg.increase_shift {
+            0 => self.cfg.increase_pps_per_ms,
+            s => self.cfg.increase_pps_per_ms.max(rate >> s),
+        };
         let grown = rate.saturating_add(
-            u64::try_from(u128::from(self.cfg.increase_pps_per_ms) * u128::from(dt_ns) / 1_000_000)
-                .unwrap_or(u64::MAX),
+            u64::try_from(u128::from(step) * u128::from(dt_ns) / 1_000_000).unwrap_or(u64::MAX),
         );
         // The credit is kept in time units of the old rate; convert it so the bucket's
-        // PDUs stay the same, then add the elapsed time.
-        let pdus_ns = u128::from(self.credit_ns) * u128::from(grown) / u128::from(rate.max(1));
+        // PDUs stay the same (a PDU takes less time at the higher rate), then add the
+        // elapsed time.
+        let pdus_ns = u128::from(self.credit_ns) * u128::from(rate) / u128::from(grown.max(1));
         let credit = u64::try_from(pdus_ns).unwrap_or(u64::MAX);
         self.credit_ns = credit.saturating_add(dt_ns).min(self.burst_ns(grown));
         self.rate = Some(grown);
@@ -185,9 +200,14 @@ impl Aimd {
     }
 
     /// True if the last complete window started after the last decrease (its measured
-    /// rate is not the one from before it) and the flow never waited for credit in it.
+    /// rate is not the one from before it), the flow never waited for credit in it, and no
+    /// congestion signal came for [`AimdConfig::release_quiet`].
     fn idle_window(&self) -> bool {
-        !self.last_window_waited
+        let quiet = self.last_signal.is_none_or(|t| {
+            self.window_start.saturating_duration_since(t) >= self.cfg.release_quiet
+        });
+        quiet
+            && !self.last_window_waited
             && !self.window_waited
             && self
                 .last_decrease
@@ -229,9 +249,11 @@ impl Aimd {
             .last_decrease
             .is_some_and(|t| now.saturating_duration_since(t) < self.cfg.holdoff)
         {
+            self.last_signal = Some(now);
             return;
         }
-        self.advance(now);
+        self.advance(now); // may lift a limit nothing needed for a while (then cut anew)
+        self.last_signal = Some(now);
         let base = match self.rate {
             Some(r) => r,
             // First signal: start from what the flow was sending (this window if the
@@ -262,6 +284,14 @@ impl Aimd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default tuning with additive increase only (exact arithmetic in the tests).
+    fn additive() -> AimdConfig {
+        AimdConfig {
+            increase_shift: 0,
+            ..AimdConfig::default()
+        }
+    }
 
     fn us(n: u64) -> Instant {
         Instant::from_nanos(n * 1_000)
@@ -322,16 +352,17 @@ mod tests {
         let mut a = Aimd::new(AimdConfig::default(), ms(0));
         flood(&mut a, 0, 5_000, 100);
         a.congestion(ms(5));
-        // Nothing sent for 4 ms: measured 1,000 PDUs over 5 ms, 200,000 pkt/s, far below
-        // the limit: lifted, then cut from what the flow really sends.
-        a.congestion(ms(9));
+        // Nothing sent for 55 ms, no signal for 50: measured 1,000 PDUs over 56 ms
+        // (17,857 pkt/s), far below the limit: lifted, then cut from what the flow really
+        // sends.
+        a.congestion(ms(60));
         assert_eq!(a.stats.releases, 1);
-        assert_eq!(a.rate(), Some(150_000));
+        assert_eq!(a.rate(), Some(13_392));
     }
 
     #[test]
     fn signals_within_the_holdoff_count_once() {
-        let mut a = Aimd::new(AimdConfig::default(), ms(0));
+        let mut a = Aimd::new(additive(), ms(0));
         flood(&mut a, 0, 5_000, 100);
         a.congestion(ms(5));
         flood(&mut a, 5_000, 5_500, 50);
@@ -349,7 +380,7 @@ mod tests {
 
     #[test]
     fn the_rate_grows_additively_and_the_bucket_enforces_it() {
-        let mut a = Aimd::new(AimdConfig::default(), ms(0));
+        let mut a = Aimd::new(additive(), ms(0));
         flood(&mut a, 0, 5_000, 100);
         a.congestion(ms(5)); // 750,000 pkt/s
         // Flood for 100 ms: the rate grows by 2,000 pkt/s per ms, to 950,000.
@@ -363,6 +394,23 @@ mod tests {
             "sent {sent}, expected ~{expect}"
         );
         assert_eq!(a.stats.releases, 0, "a flooding sender keeps its limit");
+    }
+
+    #[test]
+    fn high_rates_grow_in_proportion() {
+        let mut a = Aimd::new(AimdConfig::default(), ms(0));
+        flood(&mut a, 0, 5_000, 100);
+        a.congestion(ms(5)); // 750,000 pkt/s
+        flood(&mut a, 5_000, 15_000, 50);
+        // At least 1/32 of the rate per ms: 10 ms make ≥ 750,000 × (1 + 10/32).
+        let rate = a.rate().expect("limited");
+        assert!(rate >= 984_375, "{rate}");
+        // An additive step alone would have reached 770,000.
+        let mut b = Aimd::new(additive(), ms(0));
+        flood(&mut b, 0, 5_000, 100);
+        b.congestion(ms(5));
+        flood(&mut b, 5_000, 15_000, 50);
+        assert_eq!(b.rate(), Some(770_000 - 100));
     }
 
     #[test]
@@ -387,7 +435,7 @@ mod tests {
         // The application now sends 10 PDUs per ms (10,000 pkt/s): far below the limit.
         let mut t = 6_000;
         loop {
-            assert!(t < 50_000, "never released");
+            assert!(t < 100_000, "never released");
             match a.credit(us(t)) {
                 Credit::Unlimited => break,
                 Credit::Pdus(n) => assert!(n >= 10),
@@ -398,7 +446,8 @@ mod tests {
         }
         assert_eq!(a.rate(), None);
         assert_eq!(a.stats.releases, 1);
-        assert!(t <= 10_000, "released after {t} µs");
+        // Released once the quiet time after the signal (50 ms) is over.
+        assert!((55_000..=60_000).contains(&t), "released at {t} µs");
     }
 
     #[test]

@@ -732,7 +732,14 @@ impl Daemon {
             });
             match res {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(_) => {
+                    // Move what this batch queued on towards the sockets before reading the
+                    // next one: a wake-up reads up to SHIM_BATCHES batches, more than a cube
+                    // queue holds, so pulling only at the end dropped relayed bursts.
+                    for s in 0..self.shims.len() {
+                        self.pull(s, now);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(shim = %self.shims[si].name, error = %e, "receive failed");
                     break;

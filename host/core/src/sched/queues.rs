@@ -231,8 +231,9 @@ impl PortQueues {
     }
 
     /// ECN-mark the packets at the head of each cube queue that were queued at least
-    /// `target` before `now` (only if the queues mark at all: `ecn_threshold` is set), up to
-    /// `budget` per queue (the ones about to leave); returns how many were newly marked.
+    /// `target` before `now`, or all of the head if the queue dropped since the last batch
+    /// (only if the queues mark at all: `ecn_threshold` is set), up to `budget` per queue
+    /// (the ones about to leave); returns how many were newly marked.
     pub fn mark_sojourn(
         &mut self,
         now: Instant,
@@ -244,8 +245,10 @@ impl PortQueues {
         }
         let mut n = 0;
         for q in &mut self.cubes {
+            // Drops since the last batch: the queue overflowed, mark what it kept.
+            let overflowed = q.drops > 0;
             for (at, pdu) in q.packets.iter_mut().take(budget as usize) {
-                if now.saturating_duration_since(*at) < target {
+                if !overflowed && now.saturating_duration_since(*at) < target {
                     break;
                 }
                 if mark(pdu) {
