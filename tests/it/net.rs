@@ -396,6 +396,62 @@ fn net_perf_end_to_end() {
 }
 
 #[test]
+fn net_unthrottled_perf_is_held_back_not_dropped_at_the_sender() {
+    let dir = Scratch::new("flood");
+    let (a, b, c) = line3(&dir.0, "");
+    let _srv = serve(&c, &["perf", "--server", "sink"], "sink");
+    // No --rate: the client writes full packs as fast as its socket takes them.
+    let out = a.ouro(&[
+        "perf",
+        "sink",
+        "--size",
+        "1000",
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = text
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON in {text}"));
+    let sent = json["sent"].as_u64().expect("sent");
+    let received = json["received"].as_u64().expect("received");
+    assert!(sent > 0 && received > 0, "{json}");
+    let sa = a.status().expect("status of A");
+    let ca = &layer(&sa)["counters"];
+    // A reads messages from the application only while their queue has room (or the
+    // flow's rate allows): the flood was held back, and A's queue dropped none of it.
+    let refused = ca["flow_refused"].as_u64().expect("flow_refused");
+    let pauses = sa["counters"]["app_pauses"].as_u64().expect("app_pauses");
+    assert!(
+        refused > 0 && pauses > 0,
+        "no back-pressure: {ca} {}",
+        sa["counters"]
+    );
+    assert_eq!(ca["drop_queue_full"], 0, "A dropped at its own queue: {ca}");
+    // What happened further on depends on the machine's speed; recorded, not asserted.
+    let sb = b.status().expect("status of B");
+    let cb = &layer(&sb)["counters"];
+    let sc = c.status().expect("status of C");
+    eprintln!(
+        "flood: sent {sent}, received {received}; A refused {refused}, paused {pauses}, \
+         rate cuts {} of {} signals; B dropped {}, marked {}; C echoed {}, backlog reports {}",
+        ca["cc_decreases"],
+        ca["cc_signals"],
+        cb["drop_queue_full"],
+        cb["ecn_marked"],
+        layer(&sc)["counters"]["echoes_sent"],
+        sc["counters"]["backlog_reports"],
+    );
+}
+
+#[test]
 fn net_loss_injected_on_a_link_shows_in_ping() {
     let dir = Scratch::new("loss");
     let (a, _b, c) = line3(&dir.0, "");

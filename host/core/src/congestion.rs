@@ -53,7 +53,7 @@ impl Default for AimdConfig {
     fn default() -> Self {
         AimdConfig {
             beta_num: 768,
-            increase_pps_per_ms: 2_000,
+            increase_pps_per_ms: 200,
             increase_shift: 5,
             min_pps: 1_000,
             holdoff: Duration::from_millis(2),

@@ -141,6 +141,10 @@ struct Stats {
     flows_refused: u64,
     app_closed: u64,
     bad_requests: u64,
+    /// Times an application's flow was paused (a message held, its socket not read).
+    app_pauses: u64,
+    /// Times a flow's deep backlog towards its application was reported as congestion.
+    backlog_reports: u64,
 }
 
 /// Everything the daemon holds.
@@ -1158,6 +1162,8 @@ impl Daemon {
                         "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
                         "denied_by_peer": c.denied_by_peer,
                         "proof_failures": c.proof_failures,
+                        "flow_refused": c.flow_refused, "echoes_sent": c.echoes_sent,
+                        "cc_signals": c.cc_signals, "cc_decreases": c.cc_decreases,
                     },
                 })
             })
@@ -1189,6 +1195,8 @@ impl Daemon {
                 "flows_refused": self.stats.flows_refused,
                 "app_closed": self.stats.app_closed,
                 "bad_requests": self.stats.bad_requests,
+                "app_pauses": self.stats.app_pauses,
+                "backlog_reports": self.stats.backlog_reports,
             },
         })
     }
@@ -1252,7 +1260,9 @@ async fn flow_task(
             .flows
             .get(&key)
             .filter(|s| s.generation == generation)
-            .map_or((false, false), |s| (!s.backlog.is_empty(), !s.held.is_empty()));
+            .map_or((false, false), |s| {
+                (!s.backlog.is_empty(), !s.held.is_empty())
+            });
         tokio::select! {
             // Not read while the flow holds messages it may not send (back-pressure).
             r = fd.readable(), if !held => {

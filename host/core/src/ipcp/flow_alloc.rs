@@ -390,12 +390,17 @@ impl Ipcp {
 
     /// Congestion feedback from the peer.
     pub(super) fn on_flow_update(&mut self, now: Instant, src: Address, eid: Eid, ece: u16) {
-        if let Some(flow) = self.flow_from_peer(src, eid) {
-            flow.last_rx = now;
-            flow.peer_ece = ece;
-            if ece > 0 {
-                flow.cc.congestion(now);
-            }
+        let Some(flow) = self.flow_from_peer(src, eid) else {
+            return;
+        };
+        flow.last_rx = now;
+        flow.peer_ece = ece;
+        if ece > 0 {
+            let before = flow.cc.stats.decreases;
+            flow.cc.congestion(now);
+            let cut = flow.cc.stats.decreases - before;
+            self.counters.cc_signals += 1;
+            self.counters.cc_decreases += cut;
         }
     }
 
@@ -457,6 +462,7 @@ impl Ipcp {
                         });
                         flow.ecn_seen = 0;
                         flow.echoes_sent += 1;
+                        self.counters.echoes_sent += 1;
                         flow.next_echo = now + super::flow_control::ECHO_INTERVAL;
                     }
                     for msg in msgs {

@@ -48,10 +48,12 @@ impl Ipcp {
             return Err(IpcpError::NoSuchFlow);
         };
         if let Credit::Wait(_) = flow.cc.credit(now) {
+            self.counters.flow_refused += 1;
             return Err(IpcpError::WouldBlock);
         }
         let cube = flow.qos.cube();
         if self.queue_room(peer, peer_eid, cube) == Some(0) {
+            self.counters.flow_refused += 1;
             return Err(IpcpError::WouldBlock);
         }
         if let Some(flow) = self.flows.get_mut(eid) {
@@ -120,6 +122,7 @@ impl Ipcp {
         f.ecn_seen = 0;
         f.next_echo = now + ECHO_INTERVAL;
         f.echoes_sent += 1;
+        self.counters.echoes_sent += 1;
         let _ = self.send_mgmt(peer, &MgmtMsg::FlowUpdate { eid: peer_eid, ece });
     }
 

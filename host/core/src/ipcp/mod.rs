@@ -186,6 +186,15 @@ pub struct Counters {
     /// its key failed (forged key, tampered or replayed message, low-order key), plus
     /// proofs this IPCP could not make for a peer's low-order key.
     pub proof_failures: u64,
+    /// Application writes refused because the flow's queue was full or its rate said wait
+    /// ([`Ipcp::flow_try_write`]; the driver holds them, nothing is lost).
+    pub flow_refused: u64,
+    /// Congestion echoes (`FlowUpdate` with ECE) sent to our flows' senders.
+    pub echoes_sent: u64,
+    /// Congestion echoes received from our flows' receivers.
+    pub cc_signals: u64,
+    /// Send-rate decreases they caused.
+    pub cc_decreases: u64,
 }
 
 /// A challenge sent to an enrollee, waiting for its proof.

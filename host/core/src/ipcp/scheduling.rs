@@ -10,7 +10,8 @@ use super::{Ipcp, Transmit};
 use crate::PortId;
 use crate::QosCube;
 use crate::sched::{
-    ECN_SOJOURN, Enqueued, Plan, PortQueues, QueueLimits, SchedError, SchedulerPolicy, StrictPriority, validate,
+    ECN_SOJOURN, Enqueued, Plan, PortQueues, QueueLimits, SchedError, SchedulerPolicy,
+    StrictPriority, validate,
 };
 use crate::time::Instant;
 

@@ -234,12 +234,7 @@ impl PortQueues {
     /// `target` before `now`, or all of the head if the queue dropped since the last batch
     /// (only if the queues mark at all: `ecn_threshold` is set), up to `budget` per queue
     /// (the ones about to leave); returns how many were newly marked.
-    pub fn mark_sojourn(
-        &mut self,
-        now: Instant,
-        target: std::time::Duration,
-        budget: u32,
-    ) -> u32 {
+    pub fn mark_sojourn(&mut self, now: Instant, target: std::time::Duration, budget: u32) -> u32 {
         if self.limits.ecn_threshold.is_none() {
             return 0;
         }
@@ -404,9 +399,14 @@ mod tests {
         });
         let t = Instant::from_millis(1);
         let be = Some(QosCube::BestEffort);
-        let own = |q: &mut PortQueues, i| q.enqueue_marking(t, be, pdu(QosCube::BestEffort, i), false);
+        let own =
+            |q: &mut PortQueues, i| q.enqueue_marking(t, be, pdu(QosCube::BestEffort, i), false);
         assert_eq!(own(&mut q, 1), Enqueued::Queued);
-        assert_eq!(own(&mut q, 2), Enqueued::Queued, "over the threshold, not marked");
+        assert_eq!(
+            own(&mut q, 2),
+            Enqueued::Queued,
+            "over the threshold, not marked"
+        );
         assert_eq!(q.cube_room(QosCube::BestEffort), 0);
         assert_eq!(own(&mut q, 3), Enqueued::Dropped);
         assert_eq!(q.cube_stats(QosCube::BestEffort).marked, 0);

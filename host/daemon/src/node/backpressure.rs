@@ -53,6 +53,7 @@ impl Daemon {
             Err(IpcpError::WouldBlock) => {
                 slot.held.push_back(data.to_vec());
                 slot.pauses += 1;
+                self.stats.app_pauses += 1;
             }
             Err(_) => slot.tx_errors += 1,
         }
@@ -153,6 +154,7 @@ impl Daemon {
             if let Some(slot) = self.flows.get_mut(&key) {
                 slot.congested = false;
                 slot.congestion_reports += 1;
+                self.stats.backlog_reports += 1;
                 self.layers[key.0].ipcp.flow_congested(now, key.1);
             }
         }
