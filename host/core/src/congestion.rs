@@ -47,7 +47,7 @@ pub struct AimdConfig {
 }
 
 impl Default for AimdConfig {
-    /// beta 0.75, +2,000 pkt/s or 1/32 of the rate per ms (whichever is more), at least
+    /// beta 0.75, +200 pkt/s or 1/32 of the rate per ms (whichever is more), at least
     /// 1,000 pkt/s, one decrease per 2 ms, a 4 ms bucket of at least 64 PDUs, 2 ms
     /// measurement windows, released after 50 ms without a signal.
     fn default() -> Self {
@@ -285,10 +285,12 @@ impl Aimd {
 mod tests {
     use super::*;
 
-    /// The default tuning with additive increase only (exact arithmetic in the tests).
+    /// The default tuning with additive increase only, 2,000 pkt/s per ms (exact
+    /// arithmetic in the tests).
     fn additive() -> AimdConfig {
         AimdConfig {
             increase_shift: 0,
+            increase_pps_per_ms: 2_000,
             ..AimdConfig::default()
         }
     }

@@ -20,22 +20,22 @@ pub struct QueueLimits {
 }
 
 impl Default for QueueLimits {
-    /// 256 packets per cube, 1,024 management packets, marking from 192 queued packets
-    /// (a daemon enqueues a whole receive wake-up's PDUs before it pulls, so a lower mark
-    /// flags bursts, not congestion; a standing queue is marked by its sojourn time,
-    /// [`ECN_SOJOURN`]).
+    /// 1,024 packets per cube, 1,024 management packets, marking from 768 queued packets
+    /// (a daemon enqueues a whole receive batch before it pulls, and paced senders send
+    /// bursts of a few hundred PDUs: a lower mark flags bursts, not congestion; a standing
+    /// queue is marked by its sojourn time, [`ECN_SOJOURN`]).
     fn default() -> Self {
         QueueLimits {
-            packets: 256,
+            packets: 1024,
             mgmt_packets: 1024,
-            ecn_threshold: Some(192),
+            ecn_threshold: Some(768),
         }
     }
 }
 
 /// A packet that waited this long in a cube queue is ECN-marked when it leaves (see
 /// [`PortQueues::mark_sojourn`]): the queue is standing, not a passing burst.
-pub const ECN_SOJOURN: std::time::Duration = std::time::Duration::from_millis(1);
+pub const ECN_SOJOURN: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What became of an enqueued packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
