@@ -1439,7 +1439,7 @@ fn cube_dropped(s: &Value, cube: &str) -> u64 {
 }
 
 #[test]
-fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
+fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_is_held_back() {
     let dir = Scratch::new("sched");
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
     // A's link to B carries 200 PDUs/s: a flood of 2,000 messages/s congests it for sure,
@@ -1485,13 +1485,10 @@ fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
         "best-effort",
         "--json",
     ]);
-    // Congestion is there before the voice flow starts (bulk drops counted on A's port).
-    let s0 = a.wait_for("the bulk queue overflowing", |s| {
-        layer(s)["ports"][0]["cubes"]
-            .as_array()
-            .and_then(|c| c.iter().find(|q| q["cube"] == "besteffort"))
-            .is_some_and(|q| q["dropped"].as_u64() > Some(0))
-    });
+    // Congestion is there before the voice flow starts: the bulk queue is full, and A holds
+    // the flood back at its application (writes refused, counted) instead of dropping it.
+    let refused = |s: &Value| layer(s)["counters"]["flow_refused"].as_u64().unwrap_or(0);
+    let s0 = a.wait_for("the bulk flow held back", |s| refused(s) > 0);
     let voice = ping(&a, "pong", 40, &["--qos", "voice"]);
     let s1 = a.status().expect("status");
     let out = flood.wait_with_output().expect("perf ends");
@@ -1511,25 +1508,27 @@ fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_loses() {
     );
     assert_eq!(sent, 40, "{voice}");
     assert!(received >= 36, "voice lost messages: {voice}");
-    // ...while the flood on the same port loses most of its own.
+    // ...while the flood on the same port is held back at its application, not dropped.
     let (tx, rx) = (
         perf["sent"].as_u64().expect("sent"),
         perf["received"].as_u64().expect("received"),
     );
-    assert!(tx >= 1_000, "{perf}");
-    assert!(rx * 2 < tx, "the bulk flow should lose over half: {perf}");
+    assert!(tx > 0 && rx > 0, "{perf}");
     assert!(
-        cube_dropped(&s1, "besteffort") > cube_dropped(&s0, "besteffort"),
-        "the flood went on losing while voice ran: {s1}"
+        refused(&s1) > refused(&s0),
+        "the flood went on being held back while voice ran: {s1}"
     );
-    // Counted drops are in the bulk cube only; its queue also ECN-marked.
     assert_eq!(cube_dropped(&s1, "voice"), 0, "{s1}");
+    assert_eq!(
+        cube_dropped(&s1, "besteffort"),
+        0,
+        "held, not dropped: {s1}"
+    );
+    assert_eq!(layer(&s1)["counters"]["drop_queue_full"], 0, "{s1}");
+    // The bulk queue stands (seconds at 200 PDUs/s): its packets leave ECN-marked.
     assert!(
         cube_queue(&s1, "besteffort")["ecn_marked"].as_u64() > Some(0),
         "{s1}"
-    );
-    assert!(
-        layer(&s1)["counters"]["drop_queue_full"].as_u64() >= Some(cube_dropped(&s1, "besteffort"))
     );
     // The shim below never queued more than its small mark: the backlog was in the core.
     assert!(

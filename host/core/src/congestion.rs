@@ -48,14 +48,14 @@ pub struct AimdConfig {
 
 impl Default for AimdConfig {
     /// beta 0.75, +200 pkt/s or 1/32 of the rate per ms (whichever is more), at least
-    /// 1,000 pkt/s, one decrease per 2 ms, a 4 ms bucket of at least 64 PDUs, 2 ms
+    /// 100 pkt/s, one decrease per 2 ms, a 4 ms bucket of at least 64 PDUs, 2 ms
     /// measurement windows, released after 50 ms without a signal.
     fn default() -> Self {
         AimdConfig {
             beta_num: 768,
             increase_pps_per_ms: 200,
             increase_shift: 5,
-            min_pps: 1_000,
+            min_pps: 100,
             holdoff: Duration::from_millis(2),
             burst: Duration::from_millis(4),
             min_burst: 64,
@@ -426,7 +426,7 @@ mod tests {
         for _ in 0..50 {
             a.congestion(ms(5));
         }
-        assert_eq!(a.rate(), Some(1_000));
+        assert_eq!(a.rate(), Some(100));
     }
 
     #[test]
