@@ -338,10 +338,11 @@ fn congestion_control_stops_a_flood_wasting_the_bottleneck() {
         stats.decreases > 0 && stats.signals >= stats.decreases,
         "{stats:?}"
     );
-    // Deterministic: 4.8 % lost (most while the first signals travel), 80 % of the
-    // bottleneck used (AIMD's saw-tooth below it), against 90 % lost without.
+    // Deterministic: 12.9 % lost (the first signals travel while the flood goes on, and
+    // each saw-tooth peak overflows the queue), 91 % of the bottleneck used, against 90 %
+    // lost without.
     assert!(
-        loss(&cc) < 0.1,
+        loss(&cc) < 0.2,
         "loss {:.3} ({} of {})",
         loss(&cc),
         cc.received,
@@ -354,7 +355,7 @@ fn congestion_control_stops_a_flood_wasting_the_bottleneck() {
          with back-pressure sent {} received {} (relay dropped {cc_drops}), refused {}, {stats:?}",
         open.sent, open.received, cc.sent, cc.received, cc.refused
     );
-    assert!(goodput > 0.7, "goodput {goodput:.3} of the bottleneck");
+    assert!(goodput > 0.85, "goodput {goodput:.3} of the bottleneck");
     assert!(
         f64::from(open.received) / capacity > 0.8,
         "the flood fills it too"

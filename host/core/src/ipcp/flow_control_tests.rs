@@ -81,9 +81,9 @@ fn marked_pdus_are_echoed_once_per_interval_and_cut_the_senders_rate() {
     let tx = net.nodes[0].flow_cc(flow).expect("flow");
     assert!(tx.stats.signals >= 1);
     assert_eq!(tx.stats.decreases, 1, "one cut per hold-off");
-    // Cut to 0.75 × the rate measured when the echo arrived (at 4 ms: the flood of
+    // Cut to 0.875 × the rate measured when the echo arrived (at 4 ms: the flood of
     // 1 M pkt/s stopped at 3 ms, so the last 2 ms window saw 500,000 pkt/s).
-    assert_eq!(tx.rate_pps, Some(375_000));
+    assert_eq!(tx.rate_pps, Some(437_500));
     assert_eq!(net.nodes[0].flow_congestion(flow), Some(1));
     // The limit now says wait once the bucket is spent.
     let now = net.now;
