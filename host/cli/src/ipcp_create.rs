@@ -81,7 +81,7 @@ pub struct CreateArgs {
     /// keeps the key out of the process list).
     #[arg(long)]
     key: Option<String>,
-    /// unicast: PDUs per cube queue of each scheduled port (default 256).
+    /// unicast: PDUs per cube queue of each scheduled port (default 1024).
     #[arg(long, value_name = "N")]
     queue_pdus: Option<u32>,
     /// unicast: PDUs in each scheduled port's management queue (default 1,024).

@@ -322,15 +322,19 @@ fn perf_client(socket: &Path, a: &PerfArgs) -> Result<(), String> {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    // Tell the server we are done, until it reports (the END message may be lost).
+    // Tell the server we are done, until it reports (the END message may be lost). Once a
+    // second, for up to 15 s: under back-pressure what the client wrote last may still wait
+    // in the sending daemon (held, or queued before a slow link), and END behind it.
     let mut end = [0u8; 17];
     end[0] = END;
     end[1..9].copy_from_slice(&sent.to_be_bytes());
     let mut buf = vec![0u8; 256];
     flow.set_read_timeout(Some(Duration::from_millis(200)));
     let mut report = None;
-    for _ in 0..25 {
-        flow.write(&end).map_err(|e| e.to_string())?;
+    for attempt in 0..75 {
+        if attempt % 5 == 0 {
+            flow.write(&end).map_err(|e| e.to_string())?;
+        }
         match flow.read(&mut buf) {
             Ok(n) if n >= 25 && buf[0] == REPORT => {
                 let rx = u64::from_be_bytes(buf[1..9].try_into().unwrap_or_default());

@@ -1,5 +1,6 @@
 //! Per-flow state of the flow allocator.
 
+use crate::congestion::{Aimd, AimdConfig};
 use crate::rng::SplitMix64;
 use crate::time::Instant;
 use crate::{Address, Eid, NameHash, QosSpec};
@@ -64,6 +65,12 @@ pub struct Flow {
     pub ecn_seen: u8,
     /// The latest congestion echo from the peer.
     pub peer_ece: u16,
+    /// Receiver: no congestion echo before this instant (echoes are rate-limited).
+    pub next_echo: Instant,
+    /// Congestion echoes sent.
+    pub echoes_sent: u64,
+    /// Sender: the AIMD send rate this end keeps for the flow.
+    pub cc: Aimd,
 }
 
 impl Flow {
@@ -78,6 +85,9 @@ impl Flow {
             last_tx: now,
             ecn_seen: 0,
             peer_ece: 0,
+            next_echo: now,
+            echoes_sent: 0,
+            cc: Aimd::new(AimdConfig::default(), now),
         }
     }
 

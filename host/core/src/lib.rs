@@ -13,6 +13,7 @@
 //!   reference policy and the forwarding table;
 //! - [`directory`]: the name directory (a one-hop DHT over the link-state membership);
 //! - [`flow`]: the flow allocator's per-flow state;
+//! - [`congestion`]: the per-flow AIMD send rate the sender keeps;
 //! - [`sched`]: per-port, per-QoS-cube queues and the [`sched::SchedulerPolicy`] that plans
 //!   each transmit batch;
 //! - [`auth`]: the [`auth::AuthPolicy`] consulted on enrollment and flow allocation;
@@ -22,6 +23,7 @@
 pub mod addr;
 pub mod auth;
 pub mod config;
+pub mod congestion;
 pub mod directory;
 pub mod flow;
 pub mod identity;

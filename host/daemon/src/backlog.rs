@@ -80,6 +80,11 @@ impl Backlog {
         true
     }
 
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()

@@ -26,7 +26,7 @@
 //! connect = [ { peer = "a", cost = 1 } ]
 //! key = "net.key"                  # X25519 private key: 64 hex digits or a key file
 //!                                  # (relative to this file; created if missing)
-//! # queue_pdus = 256               # PDUs per cube queue of each scheduled (UDP) port
+//! # queue_pdus = 1024              # PDUs per cube queue of each scheduled (UDP) port
 //! # mgmt_queue_pdus = 1024         # PDUs in each scheduled port's management queue
 //! # backlog_sdus = 4096            # SDUs kept per flow while its application's socket is full
 //! # backlog_bytes = 4194304        # bytes kept per flow likewise

@@ -10,6 +10,7 @@
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
 //! `.await`.
 
+mod backpressure;
 mod flows;
 mod local;
 mod mgmt;
@@ -112,6 +113,15 @@ struct FlowSlot {
     tx_bytes: u64,
     /// Bytes delivered to the application.
     rx_bytes: u64,
+    /// Messages read from the application that the flow may not send yet (its queue is
+    /// full or its rate says wait): while any are held, the socket is not read.
+    held: std::collections::VecDeque<Vec<u8>>,
+    /// Times a message had to be held (the application was paused).
+    pauses: u64,
+    /// The backlog is deep: congestion is to be reported this pump.
+    congested: bool,
+    /// Times the deep backlog was reported to the core (a congestion echo to the sender).
+    congestion_reports: u64,
     /// When the flow was opened.
     created: Instant,
     /// The application's process id (from the control connection's credentials).
@@ -134,6 +144,10 @@ struct Stats {
     flows_refused: u64,
     app_closed: u64,
     bad_requests: u64,
+    /// Times an application's flow was paused (a message held, its socket not read).
+    app_pauses: u64,
+    /// Times a flow's deep backlog towards its application was reported as congestion.
+    backlog_reports: u64,
 }
 
 /// Everything the daemon holds.
@@ -158,6 +172,10 @@ pub struct Daemon {
     batch: Vec<ouro_core::ipcp::Transmit>,
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
+    /// Flows holding messages they may not send yet, and when to look at them again.
+    parked: BTreeMap<(usize, Eid), Instant>,
+    /// Flows whose backlog towards the application is deep, to report this pump.
+    congested: Vec<(usize, Eid)>,
     /// Receive buffers for applications' messages, shared by all flows (one task runs at a
     /// time): [`FLOW_BATCH`] slots of [`pack::MAX_SOCKET_MESSAGE`] bytes (a socket message
     /// is one application message or a pack of several).
@@ -202,6 +220,8 @@ impl Daemon {
             out: Vec::new(),
             batch: Vec::with_capacity(pacer::BATCH as usize),
             to_deliver: Vec::new(),
+            parked: BTreeMap::new(),
+            congested: Vec::new(),
             app_bufs: (0..FLOW_BATCH)
                 .map(|_| vec![0; pack::MAX_SOCKET_MESSAGE])
                 .collect(),
@@ -282,6 +302,7 @@ impl Daemon {
                 }
             }
             busy |= self.local_deliver();
+            busy |= self.report_congestion();
             if !busy {
                 break;
             }
@@ -289,6 +310,7 @@ impl Daemon {
         for si in 0..self.shims.len() {
             self.pull(si, now);
         }
+        self.wake_parked(now);
         while let Some(key) = self.to_deliver.pop() {
             self.deliver(key);
         }
@@ -376,8 +398,11 @@ impl Daemon {
                     let was_empty = slot.backlog.is_empty();
                     if !slot.backlog.push(data) {
                         slot.rx_drops += 1;
+                        self.backlog_deep((li, flow));
                     } else if was_empty {
                         self.to_deliver.push((li, flow));
+                    } else if slot.backlog.len() >= backpressure::MARK_AT {
+                        self.backlog_deep((li, flow));
                     }
                 }
             }
@@ -405,6 +430,7 @@ impl Daemon {
                     };
                     send_reply(&p.conn, &Reply::Error { kind, message }, None);
                 }
+                self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.flows.remove(&(li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
                     slot.backlog.flush(&slot.fd); // what fits is still delivered
@@ -509,6 +535,10 @@ impl Daemon {
                 tx_errors: 0,
                 tx_bytes: 0,
                 rx_bytes: 0,
+                held: std::collections::VecDeque::new(),
+                pauses: 0,
+                congested: false,
+                congestion_reports: 0,
                 created: self.now(),
                 pid: names::peer_pid(conn),
             },
@@ -517,20 +547,6 @@ impl Daemon {
             tokio::task::spawn_local(flow_task(me, (li, flow), generation, fd, wake));
         }
         true
-    }
-
-    /// The application wrote a message on a flow.
-    fn app_write(&mut self, key: (usize, Eid), now: Instant, data: &[u8]) {
-        let Some(slot) = self.flows.get_mut(&key) else {
-            return;
-        };
-        match self.layers[key.0].ipcp.flow_write(now, key.1, data) {
-            Ok(()) => {
-                slot.tx_msgs += 1;
-                slot.tx_bytes += data.len() as u64;
-            }
-            Err(_) => slot.tx_errors += 1,
-        }
     }
 
     /// Write a flow's backlog to its application's socket; if some stays queued, the
@@ -580,6 +596,11 @@ impl Daemon {
                             }
                         }
                     }
+                    if self.is_held(key) {
+                        // The flow may not send more: stop reading until it is woken.
+                        self.park(key, now);
+                        break;
+                    }
                     if n < bufs.len() {
                         // The socket was empty: skip the read that would only say so. A
                         // message arriving since then is a newer readiness event, which
@@ -615,6 +636,7 @@ impl Daemon {
             .is_some_and(|s| s.generation == generation)
         {
             self.flows.remove(&key);
+            self.parked.remove(&key);
             self.stats.app_closed += 1;
             let now = self.now();
             let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
@@ -642,12 +664,14 @@ impl Daemon {
         take(self.sweep_at);
         take(self.n1_deadline());
         take(self.pacer_deadline());
+        take(self.parked_deadline());
         next
     }
 
     /// Run whatever is due.
     fn on_timer(&mut self) {
         let now = self.now();
+        self.wake_due(now);
         if self.sweep_at.is_some_and(|t| t <= now) {
             self.sweep_learned(now);
         }
@@ -719,7 +743,14 @@ impl Daemon {
             });
             match res {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(_) => {
+                    // Move what this batch queued on towards the sockets before reading the
+                    // next one: a wake-up reads up to SHIM_BATCHES batches, more than a cube
+                    // queue holds, so pulling only at the end dropped relayed bursts.
+                    for s in 0..self.shims.len() {
+                        self.pull(s, now);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(shim = %self.shims[si].name, error = %e, "receive failed");
                     break;
@@ -1103,6 +1134,8 @@ impl Daemon {
                             "tx_msgs": s.tx_msgs, "rx_msgs": s.rx_msgs,
                             "tx_bytes": s.tx_bytes, "rx_bytes": s.rx_bytes, "pid": s.pid,
                             "rx_drops": s.rx_drops, "tx_errors": s.tx_errors,
+                            "held": s.held.len(), "pauses": s.pauses,
+                            "congestion_reports": s.congestion_reports,
                         }))
                     })
                     .collect();
@@ -1138,6 +1171,8 @@ impl Daemon {
                         "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
                         "denied_by_peer": c.denied_by_peer,
                         "proof_failures": c.proof_failures,
+                        "flow_refused": c.flow_refused, "echoes_sent": c.echoes_sent,
+                        "cc_signals": c.cc_signals, "cc_decreases": c.cc_decreases,
                     },
                 })
             })
@@ -1169,6 +1204,8 @@ impl Daemon {
                 "flows_refused": self.stats.flows_refused,
                 "app_closed": self.stats.app_closed,
                 "bad_requests": self.stats.bad_requests,
+                "app_pauses": self.stats.app_pauses,
+                "backlog_reports": self.stats.backlog_reports,
             },
         })
     }
@@ -1259,11 +1296,14 @@ async fn flow_task(
     // Registered for writability (a duplicate of `fd`) only while the backlog waits.
     let mut room: Option<AsyncFd<OwnedFd>> = None;
     loop {
-        let backlog = d
+        let (backlog, held) = d
             .borrow()
             .flows
             .get(&key)
-            .is_some_and(|s| s.generation == generation && !s.backlog.is_empty());
+            .filter(|s| s.generation == generation)
+            .map_or((false, false), |s| {
+                (!s.backlog.is_empty(), !s.held.is_empty())
+            });
         if !backlog {
             room = None;
         } else if room.is_none() {
@@ -1290,7 +1330,8 @@ async fn flow_task(
                     guard.clear_ready();
                 }
             }
-            r = fd.readable() => {
+            // Not read while the flow holds messages it may not send (back-pressure).
+            r = fd.readable(), if !held => {
                 let Ok(mut guard) = r else { break };
                 let mut dm = d.borrow_mut();
                 let closed = dm.app_read(key, &mut guard);
@@ -1302,7 +1343,13 @@ async fn flow_task(
                     break;
                 }
             }
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                if held {
+                    let mut dm = d.borrow_mut();
+                    dm.resume(key);
+                    dm.pump();
+                }
+            }
         }
     }
 }

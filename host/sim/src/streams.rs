@@ -1,5 +1,10 @@
 //! Timed test streams: a flow with a QoS spec that writes one message every interval, and
-//! the one-way delay of every message that arrives (for scheduling scenarios).
+//! the one-way delay of every message that arrives (for scheduling scenarios). Floods
+//! ([`Simulator::run_floods`]) write a burst every interval instead, either regardless
+//! (a flood with no flow control: what the layer cannot carry is dropped somewhere) or as
+//! an application whose writes block while the layer pushes back
+//! ([`ouro_core::Ipcp::flow_try_write`]: a full local queue or the flow's congestion-
+//! controlled rate).
 //!
 //! A stream message starts with [`MAGIC`], the stream index, its sequence number and the
 //! simulated send time in nanoseconds (big-endian u32, u32, u32, u64), padded to its size.
@@ -44,6 +49,11 @@ pub struct StreamResult {
     pub arrivals: Vec<ouro_core::time::Instant>,
     /// How the flow ended, if it did (a denied allocation, for one).
     pub ended: Option<FlowEnd>,
+    /// Flood with back-pressure: writes the layer refused (the application would have
+    /// blocked; not sent, not lost).
+    pub refused: u64,
+    /// The sender's congestion-control state of the flow at the end of the run.
+    pub cc: Option<ouro_core::ipcp::FlowCc>,
 }
 
 impl StreamResult {
@@ -70,9 +80,20 @@ impl StreamResult {
     }
 }
 
+/// How a stream writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// One message per interval.
+    Timed,
+    /// Up to `burst` messages per interval; with `back_pressure`, only while the layer
+    /// accepts them.
+    Flood { burst: u32, back_pressure: bool },
+}
+
 #[derive(Debug)]
 struct Running {
     spec: Stream,
+    mode: Mode,
     eid: Option<Eid>,
     result: StreamResult,
 }
@@ -88,6 +109,33 @@ impl Simulator {
     /// QoS); each starts writing once allocated. Runs for `span` and returns the results in
     /// stream order.
     pub fn run_streams(&mut self, streams: &[Stream], span: Duration) -> Vec<StreamResult> {
+        self.start_streams(streams, Mode::Timed, span)
+    }
+
+    /// Like [`Simulator::run_streams`], but each stream writes up to `burst` messages every
+    /// interval (until `count` in all). With `back_pressure` it writes with
+    /// [`ouro_core::Ipcp::flow_try_write`] and stops at the first refusal of an interval
+    /// (counted in [`StreamResult::refused`]); without, with `flow_write` regardless.
+    pub fn run_floods(
+        &mut self,
+        streams: &[Stream],
+        burst: u32,
+        back_pressure: bool,
+        span: Duration,
+    ) -> Vec<StreamResult> {
+        let mode = Mode::Flood {
+            burst: burst.max(1),
+            back_pressure,
+        };
+        self.start_streams(streams, mode, span)
+    }
+
+    fn start_streams(
+        &mut self,
+        streams: &[Stream],
+        mode: Mode,
+        span: Duration,
+    ) -> Vec<StreamResult> {
         let first = self.streams.running.len();
         let now = self.now;
         for spec in streams {
@@ -101,6 +149,7 @@ impl Simulator {
             }
             self.streams.running.push(Running {
                 spec: spec.clone(),
+                mode,
                 eid,
                 result: StreamResult::default(),
             });
@@ -108,9 +157,13 @@ impl Simulator {
         }
         self.flush();
         self.run_for(span);
+        let nodes = &self.nodes;
         self.streams.running[first..]
-            .iter()
-            .map(|r| r.result.clone())
+            .iter_mut()
+            .map(|r| {
+                r.result.cc = r.eid.and_then(|e| nodes[r.spec.src].ipcp.flow_cc(e));
+                r.result.clone()
+            })
             .collect()
     }
 
@@ -152,11 +205,15 @@ impl Simulator {
         if r.result.ended.is_some() {
             return;
         }
-        let mut msg = vec![0u8; r.spec.size.max(HEADER)];
-        msg[..4].copy_from_slice(&MAGIC.to_be_bytes());
-        msg[4..8].copy_from_slice(&(idx as u32).to_be_bytes());
-        msg[8..12].copy_from_slice(&r.result.sent.to_be_bytes());
-        msg[12..20].copy_from_slice(&self.now.as_nanos().to_be_bytes());
+        if let Mode::Flood {
+            burst,
+            back_pressure,
+        } = r.mode
+        {
+            self.flood_tick(idx, eid, burst, back_pressure);
+            return;
+        }
+        let msg = stream_message(idx, r.result.sent, self.now, r.spec.size);
         r.result.sent += 1;
         let (src, interval) = (r.spec.src, r.spec.interval);
         if r.result.sent < r.spec.count {
@@ -166,6 +223,43 @@ impl Simulator {
         let now = self.now;
         if self.nodes[src].ipcp.flow_write(now, eid, &msg).is_err() {
             self.counters.call_errors += 1;
+        }
+        self.mark(src);
+    }
+
+    /// One interval of a flood: up to `burst` messages.
+    fn flood_tick(&mut self, idx: usize, eid: Eid, burst: u32, back_pressure: bool) {
+        let now = self.now;
+        let Some(r) = self.streams.running.get_mut(idx) else {
+            return;
+        };
+        let (src, interval, size, count) = (r.spec.src, r.spec.interval, r.spec.size, r.spec.count);
+        let ipcp = &mut self.nodes[src].ipcp;
+        for _ in 0..burst {
+            if r.result.sent >= count {
+                break;
+            }
+            let msg = stream_message(idx, r.result.sent, now, size);
+            let res = if back_pressure {
+                ipcp.flow_try_write(now, eid, &msg)
+            } else {
+                ipcp.flow_write(now, eid, &msg)
+            };
+            match res {
+                Ok(()) => r.result.sent += 1,
+                Err(ouro_core::ipcp::IpcpError::WouldBlock) => {
+                    r.result.refused += 1;
+                    break;
+                }
+                Err(_) => {
+                    r.result.sent += 1; // written, lost (no route...)
+                    self.counters.call_errors += 1;
+                }
+            }
+        }
+        if r.result.sent < count {
+            self.queue
+                .push(now + interval, Action::StreamTick { stream: idx });
         }
         self.mark(src);
     }
@@ -189,4 +283,14 @@ impl Simulator {
         }
         true
     }
+}
+
+/// Stream `idx`'s message number `seq`, sent at `now`, `size` bytes (at least the header).
+fn stream_message(idx: usize, seq: u32, now: ouro_core::time::Instant, size: usize) -> Vec<u8> {
+    let mut msg = vec![0u8; size.max(HEADER)];
+    msg[..4].copy_from_slice(&MAGIC.to_be_bytes());
+    msg[4..8].copy_from_slice(&(idx as u32).to_be_bytes());
+    msg[8..12].copy_from_slice(&seq.to_be_bytes());
+    msg[12..20].copy_from_slice(&now.as_nanos().to_be_bytes());
+    msg
 }

@@ -264,8 +264,8 @@ impl FaultSpec {
 /// The queue sizes of a unicast IPCP; `None` keeps the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueOptions {
-    /// PDUs each per-cube queue of a scheduled port holds (default 256; ECN marking starts
-    /// at a quarter of it).
+    /// PDUs each per-cube queue of a scheduled port holds (default 1024; ECN marking starts
+    /// at three quarters of it).
     #[serde(default)]
     pub cube_pdus: Option<u32>,
     /// PDUs the management queue of a scheduled port holds (default 1,024).

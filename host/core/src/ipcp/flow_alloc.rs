@@ -327,7 +327,10 @@ impl Ipcp {
             return;
         }
         flow.last_rx = now;
-        flow.ecn_seen = flow.ecn_seen.max(header.ecn);
+        if header.ecn > 0 {
+            flow.ecn_seen = flow.ecn_seen.max(header.ecn);
+            self.echo_congestion(now, header.eid);
+        }
         self.counters.delivered += 1;
         self.emit_event(Event::FlowData {
             flow: header.eid,
@@ -387,9 +390,17 @@ impl Ipcp {
 
     /// Congestion feedback from the peer.
     pub(super) fn on_flow_update(&mut self, now: Instant, src: Address, eid: Eid, ece: u16) {
-        if let Some(flow) = self.flow_from_peer(src, eid) {
-            flow.last_rx = now;
-            flow.peer_ece = ece;
+        let Some(flow) = self.flow_from_peer(src, eid) else {
+            return;
+        };
+        flow.last_rx = now;
+        flow.peer_ece = ece;
+        if ece > 0 {
+            let before = flow.cc.stats.decreases;
+            flow.cc.congestion(now);
+            let cut = flow.cc.stats.decreases - before;
+            self.counters.cc_signals += 1;
+            self.counters.cc_decreases += cut;
         }
     }
 
@@ -400,7 +411,8 @@ impl Ipcp {
         }
     }
 
-    /// Retries, timeouts, keepalives and congestion echoes, once per hello interval.
+    /// Retries, timeouts, keepalives and congestion echoes left over from
+    /// [`Ipcp::echo_congestion`]'s rate limit, once per hello interval.
     pub(super) fn flow_tick(&mut self, now: Instant) {
         for eid in self.flows.eids() {
             let Some(flow) = self.flows.get_mut(eid) else {
@@ -449,6 +461,9 @@ impl Ipcp {
                             ece: u16::from(flow.ecn_seen),
                         });
                         flow.ecn_seen = 0;
+                        flow.echoes_sent += 1;
+                        self.counters.echoes_sent += 1;
+                        flow.next_echo = now + super::flow_control::ECHO_INTERVAL;
                     }
                     for msg in msgs {
                         let _ = self.send_mgmt(peer, &msg);

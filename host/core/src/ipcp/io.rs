@@ -67,7 +67,9 @@ impl Ipcp {
         {
             Some(port) => {
                 let class = (eid != Eid::MGMT).then_some(cube);
-                self.push_transmit(port, class, pdu);
+                // Our own data is not ECN-marked by our own queue: a full local queue
+                // pushes back on the application directly (`flow_try_write`).
+                self.push_transmit_local(port, class, pdu);
                 Ok(())
             }
             None => {

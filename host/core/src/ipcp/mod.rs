@@ -11,6 +11,7 @@ mod authorize;
 mod directory_ops;
 mod enroll;
 mod flow_alloc;
+mod flow_control;
 mod io;
 mod link_state;
 mod policy_swap;
@@ -18,6 +19,7 @@ mod replay;
 mod scheduling;
 mod timers;
 
+pub use flow_control::{ECHO_INTERVAL, FlowCc};
 pub use replay::{REPLAY_CAPACITY, REPLAY_WINDOW};
 
 use crate::auth::{AllowAll, AuthPolicy, RequestKind};
@@ -131,6 +133,10 @@ pub enum IpcpError {
     /// No route to the flow's peer at the moment (the PDU was dropped and counted).
     #[error("no route")]
     NoRoute,
+    /// The flow may not send now: its outgoing queue is full or its congestion-controlled
+    /// rate says wait. Nothing was sent; try again later ([`Ipcp::flow_room`] says when).
+    #[error("would block")]
+    WouldBlock,
 }
 
 /// Drop and traffic counters of one IPCP.
@@ -180,6 +186,15 @@ pub struct Counters {
     /// its key failed (forged key, tampered or replayed message, low-order key), plus
     /// proofs this IPCP could not make for a peer's low-order key.
     pub proof_failures: u64,
+    /// Application writes refused because the flow's queue was full or its rate said wait
+    /// ([`Ipcp::flow_try_write`]; the driver holds them, nothing is lost).
+    pub flow_refused: u64,
+    /// Congestion echoes (`FlowUpdate` with ECE) sent to our flows' senders.
+    pub echoes_sent: u64,
+    /// Congestion echoes received from our flows' receivers.
+    pub cc_signals: u64,
+    /// Send-rate decreases they caused.
+    pub cc_decreases: u64,
 }
 
 /// A challenge sent to an enrollee, waiting for its proof.
@@ -479,6 +494,23 @@ impl Ipcp {
         res
     }
 
+    /// Send application data on a flow unless its outgoing queue is full or its congestion
+    /// control says wait: then nothing is sent and the result is
+    /// [`IpcpError::WouldBlock`] (the caller keeps the data and stops reading its
+    /// application until [`Ipcp::flow_room`] allows more). [`Ipcp::flow_write`] instead
+    /// always queues (and a full queue drops, counted).
+    pub fn flow_try_write(
+        &mut self,
+        now: Instant,
+        flow: Eid,
+        data: &[u8],
+    ) -> Result<(), IpcpError> {
+        self.tick_clock(now);
+        let res = self.try_write_flow(now, flow, data);
+        self.flush(now);
+        res
+    }
+
     /// Deallocate a flow (the peer is told).
     pub fn dealloc_flow(&mut self, now: Instant, flow: Eid) -> Result<(), IpcpError> {
         self.tick_clock(now);
@@ -601,6 +633,8 @@ impl Ipcp {
     }
 }
 
+#[cfg(test)]
+mod flow_control_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]

@@ -10,15 +10,37 @@ use super::{Ipcp, Transmit};
 use crate::PortId;
 use crate::QosCube;
 use crate::sched::{
-    Enqueued, Plan, PortQueues, QueueLimits, SchedError, SchedulerPolicy, StrictPriority, validate,
+    ECN_SOJOURN, Enqueued, Plan, PortQueues, QueueLimits, SchedError, SchedulerPolicy,
+    StrictPriority, validate,
 };
 use crate::time::Instant;
 
 impl Ipcp {
     /// Queue a PDU on `port`: for the management queue if `cube` is `None`.
     pub(super) fn push_transmit(&mut self, port: PortId, cube: Option<QosCube>, data: Vec<u8>) {
+        self.push_transmit_marking(port, cube, data, true);
+    }
+
+    /// Queue a PDU this IPCP made on `port`: as [`Ipcp::push_transmit`], but never
+    /// ECN-marked on enqueue.
+    pub(super) fn push_transmit_local(
+        &mut self,
+        port: PortId,
+        cube: Option<QosCube>,
+        data: Vec<u8>,
+    ) {
+        self.push_transmit_marking(port, cube, data, false);
+    }
+
+    fn push_transmit_marking(
+        &mut self,
+        port: PortId,
+        cube: Option<QosCube>,
+        data: Vec<u8>,
+        mark: bool,
+    ) {
         if let Some(q) = self.port_queues.get_mut(&port) {
-            match q.enqueue(self.clock, cube, data) {
+            match q.enqueue_marking(self.clock, cube, data, mark) {
                 Enqueued::Queued => {}
                 Enqueued::Marked => self.counters.ecn_marked += 1,
                 Enqueued::Dropped => self.counters.drop_queue_full += 1,
@@ -74,6 +96,8 @@ impl Ipcp {
         let mut sent = q.take_mgmt(budget, |data| out.push(Transmit { port, data }));
         let left = budget - sent;
         if left > 0 {
+            let marked = q.mark_sojourn(now, ECN_SOJOURN, left);
+            self.counters.ecn_marked += u64::from(marked);
             q.states(now, &mut self.sched_scratch);
             if !self.sched_scratch.is_empty() {
                 let queues = &self.sched_scratch;

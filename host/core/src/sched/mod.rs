@@ -17,7 +17,7 @@ mod native;
 mod queues;
 
 pub use native::{Drr, StrictPriority};
-pub use queues::{BatchOutcome, CubeStats, Enqueued, PortQueues, QueueLimits};
+pub use queues::{BatchOutcome, CubeStats, ECN_SOJOURN, Enqueued, PortQueues, QueueLimits};
 
 use crate::QosCube;
 use std::time::Duration;

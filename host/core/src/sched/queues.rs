@@ -20,15 +20,22 @@ pub struct QueueLimits {
 }
 
 impl Default for QueueLimits {
-    /// 256 packets per cube, 1,024 management packets, marking from 64 queued packets.
+    /// 1,024 packets per cube, 1,024 management packets, marking from 768 queued packets
+    /// (a daemon enqueues a whole receive batch before it pulls, and paced senders send
+    /// bursts of a few hundred PDUs: a lower mark flags bursts, not congestion; a standing
+    /// queue is marked by its sojourn time, [`ECN_SOJOURN`]).
     fn default() -> Self {
         QueueLimits {
-            packets: 256,
+            packets: 1024,
             mgmt_packets: 1024,
-            ecn_threshold: Some(64),
+            ecn_threshold: Some(768),
         }
     }
 }
+
+/// A packet that waited this long in a cube queue is ECN-marked when it leaves (see
+/// [`PortQueues::mark_sojourn`]): the queue is standing, not a passing burst.
+pub const ECN_SOJOURN: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What became of an enqueued packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,13 +102,15 @@ pub struct PortQueues {
     cubes: [CubeQueue; QosCube::COUNT],
 }
 
-/// Raise a PDU's ECN field to at least 1.
-fn mark(pdu: &mut [u8]) {
+/// Raise a PDU's ECN field to at least 1; true if it was 0.
+fn mark(pdu: &mut [u8]) -> bool {
     if let Ok(mut p) = DtPacket::new_checked(pdu)
         && p.ecn() == 0
     {
         p.set_ecn(1);
+        return true;
     }
+    false
 }
 
 impl PortQueues {
@@ -130,6 +139,11 @@ impl PortQueues {
         self.cubes[cube as usize].packets.len()
     }
 
+    /// Packets `cube`'s queue still takes before it drops.
+    pub fn cube_room(&self, cube: QosCube) -> usize {
+        (self.limits.packets as usize).saturating_sub(self.cube_len(cube))
+    }
+
     /// The state and totals of `cube`'s queue.
     pub fn cube_stats(&self, cube: QosCube) -> CubeStats {
         let q = &self.cubes[cube as usize];
@@ -154,6 +168,19 @@ impl PortQueues {
     /// Queue `pdu` (received or made at `now`): on the management queue if `cube` is
     /// `None`, else on the cube's queue.
     pub fn enqueue(&mut self, now: Instant, cube: Option<QosCube>, pdu: Vec<u8>) -> Enqueued {
+        self.enqueue_marking(now, cube, pdu, true)
+    }
+
+    /// [`PortQueues::enqueue`], ECN-marking over the threshold only if `may_mark` (the router's
+    /// own PDUs are not marked by its own queue: a full queue pushes back on their
+    /// application instead).
+    pub fn enqueue_marking(
+        &mut self,
+        now: Instant,
+        cube: Option<QosCube>,
+        pdu: Vec<u8>,
+        may_mark: bool,
+    ) -> Enqueued {
         let Some(cube) = cube else {
             if self.mgmt.len() >= self.limits.mgmt_packets as usize {
                 self.mgmt_dropped += 1;
@@ -171,7 +198,7 @@ impl PortQueues {
         }
         let mut pdu = pdu;
         let outcome = match self.limits.ecn_threshold {
-            Some(t) if len >= t as usize => {
+            Some(t) if may_mark && len >= t as usize => {
                 mark(&mut pdu);
                 q.marked += 1;
                 Enqueued::Marked
@@ -201,6 +228,31 @@ impl PortQueues {
                 drops,
             });
         }
+    }
+
+    /// ECN-mark the packets at the head of each cube queue that were queued at least
+    /// `target` before `now`, or all of the head if the queue dropped since the last batch
+    /// (only if the queues mark at all: `ecn_threshold` is set), up to `budget` per queue
+    /// (the ones about to leave); returns how many were newly marked.
+    pub fn mark_sojourn(&mut self, now: Instant, target: std::time::Duration, budget: u32) -> u32 {
+        if self.limits.ecn_threshold.is_none() {
+            return 0;
+        }
+        let mut n = 0;
+        for q in &mut self.cubes {
+            // Drops since the last batch: the queue overflowed, mark what it kept.
+            let overflowed = q.drops > 0;
+            for (at, pdu) in q.packets.iter_mut().take(budget as usize) {
+                if !overflowed && now.saturating_duration_since(*at) < target {
+                    break;
+                }
+                if mark(pdu) {
+                    q.marked += 1;
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// Hand out up to `budget` management packets (they go before any cube).
@@ -307,6 +359,57 @@ mod tests {
 
     fn tag(p: &[u8]) -> u8 {
         p[p.len() - 1]
+    }
+
+    #[test]
+    fn packets_that_waited_are_marked_as_they_leave() {
+        let mut q = PortQueues::new(QueueLimits::default());
+        let be = Some(QosCube::BestEffort);
+        let t0 = Instant::from_millis(1);
+        let t1 = t0 + ECN_SOJOURN;
+        for i in 0..3 {
+            q.enqueue(t0, be, pdu(QosCube::BestEffort, i));
+        }
+        q.enqueue(t1, be, pdu(QosCube::BestEffort, 9));
+        assert_eq!(q.mark_sojourn(t0, ECN_SOJOURN, 64), 0, "young");
+        // At t1 the first three waited long enough; the budget bounds the work.
+        assert_eq!(q.mark_sojourn(t1, ECN_SOJOURN, 2), 2);
+        assert_eq!(q.mark_sojourn(t1, ECN_SOJOURN, 64), 1, "marked once each");
+        assert_eq!(q.cube_stats(QosCube::BestEffort).marked, 3);
+        let mut ecn = Vec::new();
+        q.apply(&Plan::default(), 64, |p| {
+            ecn.push(DtPacket::new_checked(p).expect("pdu").ecn())
+        });
+        assert_eq!(ecn, [1, 1, 1, 0]);
+        // Queues that never mark do not mark by age either.
+        let mut q = PortQueues::new(QueueLimits {
+            ecn_threshold: None,
+            ..QueueLimits::default()
+        });
+        q.enqueue(t0, be, pdu(QosCube::BestEffort, 1));
+        assert_eq!(q.mark_sojourn(t1, ECN_SOJOURN, 64), 0);
+    }
+
+    #[test]
+    fn own_pdus_are_not_marked_but_still_bounded() {
+        let mut q = PortQueues::new(QueueLimits {
+            packets: 2,
+            mgmt_packets: 1,
+            ecn_threshold: Some(1),
+        });
+        let t = Instant::from_millis(1);
+        let be = Some(QosCube::BestEffort);
+        let own =
+            |q: &mut PortQueues, i| q.enqueue_marking(t, be, pdu(QosCube::BestEffort, i), false);
+        assert_eq!(own(&mut q, 1), Enqueued::Queued);
+        assert_eq!(
+            own(&mut q, 2),
+            Enqueued::Queued,
+            "over the threshold, not marked"
+        );
+        assert_eq!(q.cube_room(QosCube::BestEffort), 0);
+        assert_eq!(own(&mut q, 3), Enqueued::Dropped);
+        assert_eq!(q.cube_stats(QosCube::BestEffort).marked, 0);
     }
 
     #[test]

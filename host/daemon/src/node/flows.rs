@@ -1,6 +1,7 @@
 //! Listing flows: every flow of this system with its layer, endpoint ids (local and remote,
 //! and the remote IPCP's address), remote name (and its hash in the layer), QoS, age,
-//! messages and bytes each way and the owning process.
+//! messages and bytes each way, back-pressure and congestion-control state, and the
+//! owning process.
 
 use super::Daemon;
 use ouro_core::identity::hex;
@@ -17,6 +18,14 @@ impl Daemon {
                 let l = &self.layers[*li];
                 let hash = l.ipcp.hash_name(&s.name);
                 let peer = l.ipcp.flow_peer(*eid);
+                let cc = l.ipcp.flow_cc(*eid).map(|c| {
+                    json!({
+                        "rate_pps": c.rate_pps, "measured_pps": c.measured_pps,
+                        "signals": c.stats.signals, "decreases": c.stats.decreases,
+                        "releases": c.stats.releases, "waits": c.stats.waits,
+                        "echoes_sent": c.echoes_sent,
+                    })
+                });
                 (
                     l.name.clone(),
                     eid.0,
@@ -33,6 +42,8 @@ impl Daemon {
                         "tx_msgs": s.tx_msgs, "tx_bytes": s.tx_bytes,
                         "rx_msgs": s.rx_msgs, "rx_bytes": s.rx_bytes,
                         "rx_drops": s.rx_drops, "tx_errors": s.tx_errors,
+                        "held": s.held.len(), "pauses": s.pauses,
+                        "congestion_reports": s.congestion_reports, "cc": cc,
                         "pid": s.pid,
                     }),
                 )

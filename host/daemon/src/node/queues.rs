@@ -24,8 +24,8 @@ impl Queues {
         let mut q = Queues::default();
         if let Some(n) = opts.cube_pdus {
             q.ports.packets = n;
-            // ECN marking from a quarter of the queue, as the default 64 of 256.
-            q.ports.ecn_threshold = Some((n / 4).max(1));
+            // ECN marking from three quarters of the queue, as the default 768 of 1,024.
+            q.ports.ecn_threshold = Some((n - n / 4).max(1));
         }
         if let Some(n) = opts.mgmt_pdus {
             q.ports.mgmt_packets = n;
@@ -56,7 +56,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_the_old_fixed_sizes_and_options_replace_them() {
+    fn defaults_are_the_core_defaults_and_options_replace_them() {
         let d = Queues::new(&QueueOptions::default()).expect("defaults");
         assert_eq!(d.ports, QueueLimits::default());
         assert_eq!((d.backlog.msgs, d.backlog.bytes), (4096, 4 << 20));
@@ -72,7 +72,7 @@ mod tests {
             QueueLimits {
                 packets: 32,
                 mgmt_packets: 64,
-                ecn_threshold: Some(8),
+                ecn_threshold: Some(24),
             }
         );
         assert_eq!((q.backlog.msgs, q.backlog.bytes), (10, 1 << 16));
