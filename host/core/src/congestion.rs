@@ -47,17 +47,17 @@ pub struct AimdConfig {
 }
 
 impl Default for AimdConfig {
-    /// beta 0.875, +200 pkt/s or 1/32 of the rate per ms (whichever is more), at least
-    /// 100 pkt/s, one decrease per 2 ms, a 4 ms bucket of at least 64 PDUs, 2 ms
+    /// beta 0.875, +200 pkt/s or 1/256 of the rate per ms (whichever is more), at least
+    /// 100 pkt/s, one decrease per 2 ms, a 1 ms bucket of at least 64 PDUs, 2 ms
     /// measurement windows, released after 50 ms without a signal.
     fn default() -> Self {
         AimdConfig {
             beta_num: 896,
             increase_pps_per_ms: 200,
-            increase_shift: 5,
+            increase_shift: 6,
             min_pps: 100,
             holdoff: Duration::from_millis(2),
-            burst: Duration::from_millis(4),
+            burst: Duration::from_millis(1),
             min_burst: 64,
             window: Duration::from_millis(2),
             release_quiet: Duration::from_millis(50),
@@ -412,9 +412,9 @@ mod tests {
         flood(&mut a, 0, 5_000, 100);
         a.congestion(ms(5)); // 750,000 pkt/s
         flood(&mut a, 5_000, 15_000, 50);
-        // At least 1/32 of the rate per ms: 10 ms make ≥ 750,000 × (1 + 10/32).
+        // At least 1/256 of the rate per ms: 10 ms make ≥ 750,000 × (1 + 10/256).
         let rate = a.rate().expect("limited");
-        assert!(rate >= 984_375, "{rate}");
+        assert!(rate >= 779_296, "{rate}");
         // An additive step alone would have reached 770,000.
         let mut b = Aimd::new(additive(), ms(0));
         flood(&mut b, 0, 5_000, 100);

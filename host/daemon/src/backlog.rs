@@ -90,6 +90,12 @@ impl Backlog {
         self.msgs.is_empty()
     }
 
+    /// Whether it holds half of its limit or more (in messages or bytes): the application
+    /// has fallen well behind, not just missed one wake-up.
+    pub fn half_full(&self) -> bool {
+        self.msgs.len() >= self.limits.msgs / 2 || self.bytes >= self.limits.bytes / 2
+    }
+
     /// Write as much of the queue as the socket takes, without blocking, as few socket
     /// messages as packing allows (one system call each). What stays queued waits for the
     /// socket to become writable.

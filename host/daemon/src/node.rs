@@ -401,7 +401,7 @@ impl Daemon {
                         self.backlog_deep((li, flow));
                     } else if was_empty {
                         self.to_deliver.push((li, flow));
-                    } else if slot.backlog.len() >= backpressure::MARK_AT {
+                    } else if slot.backlog.half_full() {
                         self.backlog_deep((li, flow));
                     }
                 }

@@ -12,8 +12,10 @@
 //! [`RECHECK`] while it waits on a queue). Woken, the flow's task resends what is held, and
 //! reads the socket again once nothing is held.
 //!
-//! **Receiver.** When a flow's backlog towards its application passes [`MARK_AT`]
-//! messages (or overflows), the daemon tells the core ([`Ipcp::flow_congested`]) once per
+//! **Receiver.** When a flow's backlog towards its application is half full (2,048 of the
+//! default 4,096 messages, or half its bytes; a lower mark, 512, flagged an application
+//! that merely missed a wake-up on a busy machine and held floods at a third of what the
+//! path carries) or overflows, the daemon tells the core ([`Ipcp::flow_congested`]) once per
 //! pump, which echoes congestion to the sender (rate-limited in the core).
 //!
 //! [`Ipcp::flow_try_write`]: ouro_core::Ipcp::flow_try_write
@@ -30,9 +32,6 @@ pub(super) const RESUME_ROOM: u64 = 64;
 /// A flow parked on a full queue looks again after this long even if no pull woke it
 /// (its port went down, say).
 pub(super) const RECHECK: Duration = Duration::from_millis(5);
-/// Messages in a flow's backlog towards its application from which the daemon reports
-/// congestion to the sender.
-pub(super) const MARK_AT: usize = 512;
 
 impl Daemon {
     /// The application wrote a message on a flow: send it, or hold it if the flow may not
