@@ -80,11 +80,6 @@ impl Backlog {
         true
     }
 
-    /// Messages waiting.
-    pub fn len(&self) -> usize {
-        self.msgs.len()
-    }
-
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()
@@ -241,6 +236,22 @@ mod tests {
         assert!(!q.push(vec![1; 5]), "11 bytes > 10");
         assert!(q.push(vec![1; 4]));
         assert!(!q.push(Vec::new()), "3 messages > 2");
+    }
+
+    #[test]
+    fn half_full_by_count_or_bytes() {
+        let mut q = Backlog::new(Limits {
+            msgs: 4,
+            bytes: 100,
+        });
+        assert!(q.push(vec![1; 10]) && !q.half_full());
+        assert!(q.push(vec![1; 10]) && q.half_full(), "2 of 4 messages");
+        let mut q = Backlog::new(Limits {
+            msgs: 4,
+            bytes: 100,
+        });
+        assert!(q.push(vec![1; 49]) && !q.half_full());
+        assert!(q.push(vec![1; 1]) && q.half_full(), "50 of 100 bytes");
     }
 
     #[tokio::test(flavor = "current_thread")]
