@@ -385,23 +385,21 @@ fn net_line3_enrolls_forwards_through_relay_and_shuts_down_cleanly() {
     assert!(!a.socket.exists(), "control socket left behind");
 }
 
-#[test]
-fn net_perf_end_to_end() {
-    let dir = Scratch::new("perf");
-    let (a, _b, c) = line3(&dir.0, "");
-    let _srv = serve(&c, &["perf", "--server", "sink"], "sink");
-    let out = a.ouro(&[
+/// One second of `ouro perf sink --size 1000 --json EXTRA...` from `node`: the JSON
+/// report and the whole output (the run must succeed).
+fn perf_json(node: &Node, extra: &[&str]) -> (Value, String) {
+    let mut args = vec![
         "perf",
         "sink",
         "--size",
         "1000",
         "--duration",
         "1",
-        "--rate",
-        "8000000",
         "--json",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    ];
+    args.extend_from_slice(extra);
+    let out = node.ouro(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text}{}",
@@ -411,6 +409,15 @@ fn net_perf_end_to_end() {
         .lines()
         .find_map(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no JSON in {text}"));
+    (json, text)
+}
+
+#[test]
+fn net_perf_end_to_end() {
+    let dir = Scratch::new("perf");
+    let (a, _b, c) = line3(&dir.0, "");
+    let _srv = serve(&c, &["perf", "--server", "sink"], "sink");
+    let (json, text) = perf_json(&a, &["--rate", "8000000"]);
     let sent = json["sent"].as_u64().expect("sent");
     let received = json["received"].as_u64().expect("received");
     // 8 Mb/s of 1,000-byte messages for 1 s: about 1,000 messages, all delivered on an idle
@@ -429,25 +436,7 @@ fn net_unthrottled_perf_is_held_back_not_dropped_at_the_sender() {
     let (a, b, c) = line3(&dir.0, "");
     let _srv = serve(&c, &["perf", "--server", "sink"], "sink");
     // No --rate: the client writes full packs as fast as its socket takes them.
-    let out = a.ouro(&[
-        "perf",
-        "sink",
-        "--size",
-        "1000",
-        "--duration",
-        "1",
-        "--json",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: Value = text
-        .lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no JSON in {text}"));
+    let (json, _) = perf_json(&a, &[]);
     let sent = json["sent"].as_u64().expect("sent");
     let received = json["received"].as_u64().expect("received");
     assert!(sent > 0 && received > 0, "{json}");
