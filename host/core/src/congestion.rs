@@ -54,7 +54,7 @@ impl Default for AimdConfig {
         AimdConfig {
             beta_num: 896,
             increase_pps_per_ms: 200,
-            increase_shift: 6,
+            increase_shift: 8,
             min_pps: 100,
             holdoff: Duration::from_millis(2),
             burst: Duration::from_millis(1),

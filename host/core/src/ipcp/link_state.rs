@@ -11,7 +11,7 @@ use crate::routing::{Fib, FibEntries, FibEntry, NextHops, RoutingTable, Topology
 use crate::time::Instant;
 use crate::wire::{Lsa, LsaRef};
 use crate::{Address, PortId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Delay between an adjacency change and the origination of our advertisement, so that the
@@ -241,7 +241,7 @@ impl Ipcp {
 
     /// The forwarding entries of one table of next hops.
     fn fib_entries(&self, routes: &BTreeMap<Address, NextHops>) -> Option<FibEntries> {
-        let mut entries = HashMap::with_capacity(routes.len());
+        let mut entries = FibEntries::with_capacity_and_hasher(routes.len(), Default::default());
         for (dst, hops) in routes {
             if *dst == self.address {
                 continue;
@@ -275,7 +275,7 @@ impl Ipcp {
     /// loop-free alternates, until the next route computation.
     pub(super) fn repair_fib_without(&mut self, port: PortId) {
         let fib = self.fib.map_tables(|table| {
-            let mut entries = HashMap::with_capacity(table.len());
+            let mut entries = FibEntries::with_capacity_and_hasher(table.len(), Default::default());
             for (dst, entry) in table {
                 let next_hops: Vec<_> = entry
                     .next_hops

@@ -4,6 +4,7 @@
 use crate::qos::QosCube;
 use crate::{Address, PortId};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Forwarding state towards one destination.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,8 +15,35 @@ pub struct FibEntry {
     pub backup: Option<(Address, PortId)>,
 }
 
-/// The entries of one table.
-pub type FibEntries = HashMap<Address, FibEntry>;
+/// The entries of one table, hashed with [`AddressHasher`] (looked up once per PDU).
+pub type FibEntries = HashMap<Address, FibEntry, BuildHasherDefault<AddressHasher>>;
+
+/// Hasher for the forwarding table's 32-bit address keys: one multiplication (Fibonacci
+/// hashing) instead of SipHash, which cost about as much per relayed PDU as the rest of
+/// the lookup. Addresses are not chosen by whoever sends the PDUs being forwarded (they
+/// are the layer's members, admitted at enrollment), so flooding the table with colliding
+/// keys is not a concern SipHash would have to answer here.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for keys other than `Address` (which hashes with `write_u32`).
+        for b in bytes {
+            self.write_u32(u32::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // hashbrown takes its control byte from the top 7 bits and the bucket from the
+        // low ones: the multiplication spreads the address over both.
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// The forwarding table of one IPCP: the default table plus one per QoS cube that routes
 /// differently. A lookup picks the table by an array index on the cube, then hashes the
@@ -30,7 +58,7 @@ pub struct Fib {
 
 impl Default for Fib {
     fn default() -> Fib {
-        Fib::new(FibEntries::new())
+        Fib::new(FibEntries::default())
     }
 }
 
@@ -70,11 +98,14 @@ impl Fib {
     }
 
     fn pick(entry: &FibEntry, flow_hash: u64) -> Option<PortId> {
-        if entry.next_hops.is_empty() {
-            return entry.backup.map(|(_, port)| port);
+        match entry.next_hops.as_slice() {
+            [] => entry.backup.map(|(_, port)| port),
+            // The common case: no division per PDU.
+            [(_, port)] => Some(*port),
+            hops => hops
+                .get((flow_hash % hops.len() as u64) as usize)
+                .map(|(_, port)| *port),
         }
-        let i = (flow_hash % entry.next_hops.len() as u64) as usize;
-        entry.next_hops.get(i).map(|(_, port)| *port)
     }
 
     /// The table `cube` forwards with.
@@ -151,8 +182,8 @@ mod tests {
 
     #[test]
     fn cubes_without_a_table_use_the_default() {
-        let default = FibEntries::from([(Address(9), entry(1))]);
-        let voice = FibEntries::from([(Address(9), entry(2))]);
+        let default = FibEntries::from_iter([(Address(9), entry(1))]);
+        let voice = FibEntries::from_iter([(Address(9), entry(2))]);
         let fib = Fib::with_cubes(default, [(QosCube::Voice, voice)]);
         assert_eq!(fib.lookup(Address(9), 7), Some(PortId(1)));
         assert_eq!(
@@ -176,5 +207,45 @@ mod tests {
         });
         assert_eq!(repaired.lookup_cube(Address(9), QosCube::Voice, 7), None);
         assert_eq!(repaired.lookup(Address(9), 7), Some(PortId(1)));
+    }
+
+    #[test]
+    fn address_hashes_spread_over_buckets_and_control_bytes() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let build = BuildHasherDefault::<AddressHasher>::default();
+        // Sequential addresses (as a small layer might hand out) and random-looking ones.
+        let keys: Vec<Address> = (1..=4096u32)
+            .chain((1..=4096u32).map(|i| i.wrapping_mul(0x2545_f491)))
+            .map(Address)
+            .collect();
+        let hashes: Vec<u64> = keys.iter().map(|a| build.hash_one(a)).collect();
+        let mut distinct = hashes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), hashes.len(), "no two addresses collide");
+        // hashbrown's control byte is the top 7 bits: all 128 values occur.
+        let mut top = [false; 128];
+        for h in &hashes {
+            top[(h >> 57) as usize] = true;
+        }
+        assert!(top.iter().all(|t| *t));
+        // Bucket bits (the low ones, for a 1,024-bucket table): no bucket holds more than
+        // a few times its share.
+        let mut buckets = vec![0u32; 1024];
+        for h in &hashes {
+            buckets[(h & 1023) as usize] += 1;
+        }
+        assert!(
+            buckets.iter().all(|n| *n <= 32),
+            "{:?}",
+            buckets.iter().max()
+        );
+        // And a table keyed this way finds every entry.
+        let table: FibEntries = keys.iter().map(|a| (*a, entry(a.0 % 7))).collect();
+        assert!(keys.iter().all(|a| {
+            table
+                .get(a)
+                .is_some_and(|e| e.next_hops[0].1 == PortId(a.0 % 7))
+        }));
     }
 }
