@@ -18,6 +18,9 @@ mod names;
 mod pacer;
 mod queues;
 mod stack;
+mod timer;
+
+pub use timer::timer_task;
 
 use crate::backlog::Backlog;
 use crate::config::Config;
@@ -1392,32 +1395,6 @@ pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
                 can_wait = true;
                 d.borrow_mut().shim_rx(si);
             }
-        }
-    }
-}
-
-/// Sleeps until the earliest deadline, then runs the timers.
-pub async fn timer_task(d: Rc<RefCell<Daemon>>) {
-    let (notify, start) = {
-        let dm = d.borrow();
-        (Rc::clone(&dm.timer), dm.start)
-    };
-    loop {
-        let next = {
-            let mut dm = d.borrow_mut();
-            let n = dm.next_deadline();
-            dm.armed = n;
-            n
-        };
-        match next {
-            Some(t) => {
-                let at = tokio::time::Instant::from_std(start + Duration::from_nanos(t.as_nanos()));
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => d.borrow_mut().on_timer(),
-                    _ = notify.notified() => {}
-                }
-            }
-            None => notify.notified().await,
         }
     }
 }
