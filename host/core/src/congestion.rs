@@ -170,6 +170,11 @@ impl Aimd {
     /// Bring the bucket and the additive increase up to `now`.
     fn advance(&mut self, now: Instant) {
         self.measure(now);
+        if now <= self.at {
+            // Same instant as the last call (a driver reads the clock once per batch):
+            // nothing grew, and no divisions per PDU.
+            return;
+        }
         let dt = now.saturating_duration_since(self.at);
         self.at = self.at.max(now);
         let Some(rate) = self.rate else {

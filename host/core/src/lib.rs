@@ -26,6 +26,7 @@ pub mod config;
 pub mod congestion;
 pub mod directory;
 pub mod flow;
+pub mod id_hash;
 pub mod identity;
 pub mod ipcp;
 pub mod lsdb;

@@ -25,6 +25,7 @@ pub use timer::timer_task;
 use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
+use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
@@ -160,7 +161,8 @@ pub struct Daemon {
     node: String,
     shims: Vec<Shim>,
     layers: Vec<Layer>,
-    flows: HashMap<(usize, Eid), FlowSlot>,
+    /// Per PDU: looked up with [`IdHashBuilder`], not SipHash.
+    flows: HashMap<(usize, Eid), FlowSlot, IdHashBuilder>,
     pending: HashMap<(usize, Eid), PendingAlloc>,
     /// name → listening connections (id, socket); flows go to the first.
     listeners: BTreeMap<String, Vec<(u64, Fd)>>,
@@ -212,7 +214,7 @@ impl Daemon {
             node: cfg.node.clone(),
             shims: Vec::new(),
             layers: Vec::new(),
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             pending: HashMap::new(),
             listeners: BTreeMap::new(),
             static_names: BTreeMap::new(),

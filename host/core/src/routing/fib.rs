@@ -1,10 +1,12 @@
 //! The forwarding table: destination → next-hop ports, one table per QoS cube that routes
 //! differently (most share the default one), replaced whole after each route computation.
 
+use crate::id_hash::IdHashBuilder;
+#[cfg(doc)]
+use crate::id_hash::IdHasher;
 use crate::qos::QosCube;
 use crate::{Address, PortId};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Forwarding state towards one destination.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,35 +17,8 @@ pub struct FibEntry {
     pub backup: Option<(Address, PortId)>,
 }
 
-/// The entries of one table, hashed with [`AddressHasher`] (looked up once per PDU).
-pub type FibEntries = HashMap<Address, FibEntry, BuildHasherDefault<AddressHasher>>;
-
-/// Hasher for the forwarding table's 32-bit address keys: one multiplication (Fibonacci
-/// hashing) instead of SipHash, which cost about as much per relayed PDU as the rest of
-/// the lookup. Addresses are not chosen by whoever sends the PDUs being forwarded (they
-/// are the layer's members, admitted at enrollment), so flooding the table with colliding
-/// keys is not a concern SipHash would have to answer here.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached for keys other than `Address` (which hashes with `write_u32`).
-        for b in bytes {
-            self.write_u32(u32::from(*b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        // hashbrown takes its control byte from the top 7 bits and the bucket from the
-        // low ones: the multiplication spreads the address over both.
-        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
+/// The entries of one table, hashed with [`IdHasher`] (looked up once per PDU).
+pub type FibEntries = HashMap<Address, FibEntry, IdHashBuilder>;
 
 /// The forwarding table of one IPCP: the default table plus one per QoS cube that routes
 /// differently. A lookup picks the table by an array index on the cube, then hashes the
@@ -211,8 +186,8 @@ mod tests {
 
     #[test]
     fn address_hashes_spread_over_buckets_and_control_bytes() {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        let build = BuildHasherDefault::<AddressHasher>::default();
+        use std::hash::BuildHasher;
+        let build = IdHashBuilder::default();
         // Sequential addresses (as a small layer might hand out) and random-looking ones.
         let keys: Vec<Address> = (1..=4096u32)
             .chain((1..=4096u32).map(|i| i.wrapping_mul(0x2545_f491)))
