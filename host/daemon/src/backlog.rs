@@ -7,6 +7,7 @@
 //! flow and writes them when the socket drains (the flow's task waits for it to become
 //! writable). Only beyond that are SDUs dropped, and counted.
 
+use crate::spare::Spare;
 use ouro_flow::ipc;
 use ouro_flow::pack::{self, Next};
 use std::collections::VecDeque;
@@ -93,8 +94,8 @@ impl Backlog {
 
     /// Write as much of the queue as the socket takes, without blocking, as few socket
     /// messages as packing allows (one system call each). What stays queued waits for the
-    /// socket to become writable.
-    pub fn flush(&mut self, fd: &AsyncFd<OwnedFd>) -> Flushed {
+    /// socket to become writable. The buffers of the messages written go back to `spare`.
+    pub fn flush(&mut self, fd: &AsyncFd<OwnedFd>, spare: &mut Spare) -> Flushed {
         let mut out = Flushed::default();
         let mut buf = std::mem::take(&mut self.pack);
         while let Some(first) = self.msgs.front() {
@@ -109,6 +110,7 @@ impl Backlog {
                     for d in self.msgs.drain(..n) {
                         self.bytes -= d.len();
                         out.sent_bytes += d.len() as u64;
+                        spare.give(d);
                     }
                     out.sent += n as u64;
                     out.writes += 1;
@@ -161,7 +163,7 @@ mod tests {
             m[..4].copy_from_slice(&i.to_be_bytes());
             assert!(q.push(m));
         }
-        let first = q.flush(&fd);
+        let first = q.flush(&fd, &mut Spare::default());
         assert!(
             first.sent < u64::from(total),
             "the socket should fill: {first:?}"
@@ -181,7 +183,7 @@ mod tests {
             }
             if !q.is_empty() {
                 fd.writable().await.expect("writable").retain_ready();
-                q.flush(&fd);
+                q.flush(&fd, &mut Spare::default());
             }
         }
         assert!(q.is_empty());
@@ -200,7 +202,7 @@ mod tests {
         for _ in 0..3 {
             assert!(q.push(big.clone()));
         }
-        let done = q.flush(&fd);
+        let done = q.flush(&fd, &mut Spare::default());
         assert_eq!((done.sent, done.writes), (3, 3), "{done:?}");
         let mut buf = vec![0u8; pack::MAX_SOCKET_MESSAGE];
         for _ in 0..3 {
@@ -210,14 +212,14 @@ mod tests {
         for m in [b"a".to_vec(), b"b".to_vec(), looks_packed.clone()] {
             assert!(q.push(m));
         }
-        let done = q.flush(&fd);
+        let done = q.flush(&fd, &mut Spare::default());
         assert_eq!((done.sent, done.writes), (3, 1), "{done:?}");
         let n = ipc::recv(&theirs, &mut buf).expect("packed");
         let got: Vec<&[u8]> = pack::parse(&buf[..n]).expect("pack").collect();
         assert_eq!(got, [b"a".as_slice(), b"b", &looks_packed]);
         // A lone message that starts like a pack goes as a pack of one.
         assert!(q.push(looks_packed.clone()));
-        q.flush(&fd);
+        q.flush(&fd, &mut Spare::default());
         assert_eq!(receive(&theirs), (vec![looks_packed], 1));
     }
 
@@ -264,7 +266,7 @@ mod tests {
         q.push(vec![1, 2, 3]);
         q.push(vec![4]);
         assert_eq!(
-            q.flush(&fd),
+            q.flush(&fd, &mut Spare::default()),
             Flushed {
                 sent: 0,
                 sent_bytes: 0,

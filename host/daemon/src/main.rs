@@ -8,6 +8,7 @@ mod config;
 mod keys;
 mod node;
 mod policy;
+mod spare;
 
 use clap::Parser;
 use config::Config;

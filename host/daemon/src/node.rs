@@ -25,6 +25,7 @@ pub use timer::timer_task;
 use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
+use crate::spare::Spare;
 use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::identity::{Identity, hex};
 use ouro_core::ipcp::FlowEnd;
@@ -163,6 +164,8 @@ pub struct Daemon {
     layers: Vec<Layer>,
     /// Per PDU: looked up with [`IdHashBuilder`], not SipHash.
     flows: HashMap<(usize, Eid), FlowSlot, IdHashBuilder>,
+    /// Buffers of sent and delivered PDUs, reused for received ones.
+    spare: Spare,
     pending: HashMap<(usize, Eid), PendingAlloc>,
     /// name → listening connections (id, socket); flows go to the first.
     listeners: BTreeMap<String, Vec<(u64, Fd)>>,
@@ -215,6 +218,7 @@ impl Daemon {
             shims: Vec::new(),
             layers: Vec::new(),
             flows: HashMap::default(),
+            spare: Spare::default(),
             pending: HashMap::new(),
             listeners: BTreeMap::new(),
             static_names: BTreeMap::new(),
@@ -438,7 +442,7 @@ impl Daemon {
                 self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.flows.remove(&(li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
-                    slot.backlog.flush(&slot.fd); // what fits is still delivered
+                    slot.backlog.flush(&slot.fd, &mut self.spare); // what fits is still delivered
                     ipc::shutdown(slot.fd.get_ref());
                 }
             }
@@ -560,7 +564,7 @@ impl Daemon {
         let Some(slot) = self.flows.get_mut(&key) else {
             return;
         };
-        let done = slot.backlog.flush(&slot.fd);
+        let done = slot.backlog.flush(&slot.fd, &mut self.spare);
         slot.rx_msgs += done.sent;
         slot.rx_bytes += done.sent_bytes;
         slot.rx_drops += done.dropped;
@@ -736,6 +740,8 @@ impl Daemon {
         for _ in 0..SHIM_BATCHES {
             let Shim { udp, pacer, .. } = &mut self.shims[si];
             let layers = &mut self.layers;
+            let spare = &mut self.spare;
+            udp.reclaim(|buf| spare.give(buf));
             let res = udp.recv_batch(|r| {
                 if let Some(li) = li {
                     if r.new_peer && pacer.add_port(r.port) {
@@ -743,7 +749,9 @@ impl Daemon {
                         let limits = layers[li].queues.ports;
                         layers[li].ipcp.schedule_port(r.port, limits);
                     }
-                    layers[li].ipcp.handle_pdu(now, r.port, r.data.to_vec());
+                    layers[li]
+                        .ipcp
+                        .handle_pdu(now, r.port, spare.copy_of(r.data));
                 }
             });
             match res {

@@ -37,6 +37,9 @@ use tokio::io::unix::AsyncFd;
 /// The UDP port the shim uses when none is configured (as in Ouroboros).
 pub const DEFAULT_PORT: u16 = 3435;
 
+/// Buffers of sent PDUs kept for [`UdpShim::reclaim`] (beyond, they are freed).
+pub const MAX_SENT_KEPT: usize = 4096;
+
 /// Largest PDU the shim carries (a UDP payload over IPv4 or IPv6 without jumbograms).
 pub const MAX_PDU: usize = 65_507;
 
@@ -131,6 +134,8 @@ pub struct UdpShim {
     rx_bufs: Vec<Vec<u8>>,
     rx_meta: Vec<RecvMeta>,
     tx_queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// Buffers of sent PDUs, until [`UdpShim::reclaim`] takes them.
+    sent: Vec<Vec<u8>>,
     gso_buf: Vec<u8>,
     counters: ShimCounters,
 }
@@ -169,6 +174,7 @@ impl UdpShim {
             rx_bufs: (0..BATCH_SIZE).map(|_| vec![0; buf_len]).collect(),
             rx_meta: vec![RecvMeta::default(); BATCH_SIZE],
             tx_queue: VecDeque::new(),
+            sent: Vec::new(),
             gso_buf: Vec::with_capacity(1 << 16),
             counters: ShimCounters::default(),
         })
@@ -360,6 +366,12 @@ impl UdpShim {
         Ok(handed)
     }
 
+    /// Hand the buffers of sent PDUs to `f` (for reuse by the driver; see
+    /// [`UdpShim::flush`]), at most [`MAX_SENT_KEPT`] since the last call.
+    pub fn reclaim(&mut self, f: impl FnMut(Vec<u8>)) {
+        self.sent.drain(..).for_each(f);
+    }
+
     /// Queue a PDU for `port`; [`UdpShim::flush`] sends the queue.
     pub fn send(&mut self, port: PortId, data: Vec<u8>) {
         let Some(addr) = self.peer_addr(port) else {
@@ -436,6 +448,9 @@ impl UdpShim {
                         if let Some((_, d)) = self.tx_queue.pop_front() {
                             self.counters.tx_datagrams += 1;
                             self.counters.tx_bytes += d.len() as u64;
+                            if self.sent.len() < MAX_SENT_KEPT {
+                                self.sent.push(d);
+                            }
                         }
                     }
                 }
