@@ -70,6 +70,9 @@ pub struct ShimOptions {
     pub max_queued: usize,
     /// A learned peer silent for this long is forgotten (None: never).
     pub learned_ttl: Option<std::time::Duration>,
+    /// Keep the buffers of sent PDUs (up to [`MAX_SENT_KEPT`]) for the driver to take
+    /// with [`UdpShim::reclaim`]; a driver that never does should leave this off.
+    pub keep_sent: bool,
 }
 
 impl Default for ShimOptions {
@@ -78,6 +81,7 @@ impl Default for ShimOptions {
             max_learned: 1024,
             socket_buffer: 4 << 20,
             max_queued: 4096,
+            keep_sent: false,
             learned_ttl: Some(std::time::Duration::from_secs(300)),
         }
     }
@@ -448,7 +452,7 @@ impl UdpShim {
                         if let Some((_, d)) = self.tx_queue.pop_front() {
                             self.counters.tx_datagrams += 1;
                             self.counters.tx_bytes += d.len() as u64;
-                            if self.sent.len() < MAX_SENT_KEPT {
+                            if self.opts.keep_sent && self.sent.len() < MAX_SENT_KEPT {
                                 self.sent.push(d);
                             }
                         }

@@ -202,7 +202,10 @@ impl Daemon {
         for (n, a) in &u.peers {
             peers.push((n.clone(), addr(a)?));
         }
-        let mut opts = ShimOptions::default();
+        let mut opts = ShimOptions {
+            keep_sent: true, // reused for received PDUs (`Spare`)
+            ..ShimOptions::default()
+        };
         if let Some(m) = u.max_learned {
             opts.max_learned = m;
         }
