@@ -14,7 +14,7 @@ use crate::congestion::{AimdStats, Credit};
 use crate::routing::flow_hash;
 use crate::time::Instant;
 use crate::wire::MgmtMsg;
-use crate::{Eid, QosCube};
+use crate::{Eid, PortId, QosCube};
 use std::time::Duration;
 
 /// Least time between two congestion echoes of one flow.
@@ -52,7 +52,14 @@ impl Ipcp {
             return Err(IpcpError::WouldBlock);
         }
         let cube = flow.qos.cube();
-        if self.queue_room(peer, peer_eid, cube) == Some(0) {
+        // One route lookup per PDU: the port whose queue must have room is the one the PDU
+        // is then queued on.
+        let port = self.route(peer, peer_eid, cube);
+        if port
+            .and_then(|p| self.port_queues.get(&p))
+            .map(|q| q.cube_room(cube))
+            == Some(0)
+        {
             self.counters.flow_refused += 1;
             return Err(IpcpError::WouldBlock);
         }
@@ -60,18 +67,23 @@ impl Ipcp {
             flow.last_tx = now;
             flow.cc.sent(now, 1);
         }
-        self.send_routed(peer, peer_eid, cube, data)
+        self.send_routed_via(port, peer, peer_eid, cube, data)
+    }
+
+    /// The port a PDU of `cube` for `(dst, eid)` leaves on (`None`: no route, or `dst` is
+    /// this IPCP).
+    fn route(&self, dst: crate::Address, eid: Eid, cube: QosCube) -> Option<PortId> {
+        if dst == self.address {
+            return None;
+        }
+        self.fib
+            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
     }
 
     /// Room left in the scheduled queue PDUs to `(dst, eid)` in `cube` go to (`None`: the
     /// route's port is not scheduled, or there is no route).
     fn queue_room(&self, dst: crate::Address, eid: Eid, cube: QosCube) -> Option<usize> {
-        if dst == self.address {
-            return None;
-        }
-        let port = self
-            .fib
-            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))?;
+        let port = self.route(dst, eid, cube)?;
         self.port_queues.get(&port).map(|q| q.cube_room(cube))
     }
 

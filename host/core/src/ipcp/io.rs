@@ -46,6 +46,26 @@ impl Ipcp {
         cube: QosCube,
         payload: &[u8],
     ) -> Result<(), IpcpError> {
+        let port = if dst == self.address {
+            None
+        } else {
+            self.fib
+                .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
+        };
+        self.send_routed_via(port, dst, eid, cube, payload)
+    }
+
+    /// [`Ipcp::send_routed`] with the route already looked up: `port` is where
+    /// the forwarding table sends `(dst, eid)` in `cube` (`None`: no route; ignored for
+    /// `dst` = this IPCP, which is looped back).
+    pub(super) fn send_routed_via(
+        &mut self,
+        port: Option<PortId>,
+        dst: Address,
+        eid: Eid,
+        cube: QosCube,
+        payload: &[u8],
+    ) -> Result<(), IpcpError> {
         let header = DtHeader {
             dst,
             src: self.address,
@@ -54,18 +74,19 @@ impl Ipcp {
             ttl: self.config.default_ttl,
             ecn: 0,
         };
-        let mut pdu = Vec::with_capacity(crate::wire::DT_HEADER_LEN + payload.len());
-        header.emit(&mut pdu);
-        pdu.extend_from_slice(payload);
+        let pdu = || {
+            let mut pdu = Vec::with_capacity(crate::wire::DT_HEADER_LEN + payload.len());
+            header.emit(&mut pdu);
+            pdu.extend_from_slice(payload);
+            pdu
+        };
         if dst == self.address {
-            self.loopback.push_back(pdu);
+            self.loopback.push_back(pdu());
             return Ok(());
         }
-        match self
-            .fib
-            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
-        {
+        match port {
             Some(port) => {
+                let pdu = pdu();
                 let class = (eid != Eid::MGMT).then_some(cube);
                 // Our own data is not ECN-marked by our own queue: a full local queue
                 // pushes back on the application directly (`flow_try_write`).
