@@ -182,6 +182,12 @@ impl Aimd {
         };
         let dt_ns = u64::try_from(dt.as_nanos()).unwrap_or(u64::MAX);
         let step = match self.cfg.increase_shift {
+            // Grow only a limit the flow uses (it sent at least 3/4 of it over the last
+            // window, or waited for credit): a limit far above what the flow manages to
+            // send — held back by its queue, the path or its application — would otherwise
+            // keep growing, and the next signals would cut from a rate nobody sends at
+            // (congestion-window validation, as in RFC 7661).
+            _ if !self.limit_used(rate) => 0,
             0 => self.cfg.increase_pps_per_ms,
             s => self.cfg.increase_pps_per_ms.max(rate >> s),
         };
@@ -202,6 +208,14 @@ impl Aimd {
             self.rate = None;
             self.stats.releases += 1;
         }
+    }
+
+    /// True if the flow uses its limit `rate`: it waited for credit in this window or
+    /// the last, or sent at least 3/4 of `rate` over the last complete one.
+    fn limit_used(&self, rate: u64) -> bool {
+        self.window_waited
+            || self.last_window_waited
+            || self.measured_pps.saturating_mul(4) >= rate.saturating_mul(3)
     }
 
     /// True if the last complete window started after the last decrease (its measured
@@ -409,6 +423,30 @@ mod tests {
             "sent {sent}, expected ~{expect}"
         );
         assert_eq!(a.stats.releases, 0, "a flooding sender keeps its limit");
+    }
+
+    #[test]
+    fn a_limit_the_flow_does_not_use_does_not_grow() {
+        let mut a = Aimd::new(base(), ms(0));
+        flood(&mut a, 0, 5_000, 100);
+        a.congestion(ms(5)); // 750,000 pkt/s
+        // Held back elsewhere (its queue, the path): 30 PDUs per 100 µs, 300,000 pkt/s,
+        // for 20 ms — within the quiet time, so the limit is not lifted either.
+        for t in (5_000..25_000).step_by(100) {
+            if let Credit::Pdus(n) = a.credit(us(t)) {
+                a.sent(us(t), n.min(30));
+            }
+        }
+        // Grown only while the bucket refilled after the cut (the flow waited in the first
+        // two windows): growing all along would have made 750,000 × (1 + 20/256) ≈ 808,600.
+        let rate = a.rate().expect("limited");
+        assert!(rate < 770_000, "{rate}");
+        a.credit(us(30_000));
+        assert_eq!(a.rate(), Some(rate), "not grown while unused");
+        assert_eq!(a.stats.releases, 0);
+        // Using it again: it grows again.
+        flood(&mut a, 30_000, 40_000, 50);
+        assert!(a.rate().is_some_and(|r| r > rate), "{:?}", a.rate());
     }
 
     #[test]
