@@ -176,7 +176,7 @@ impl Aimd {
             return;
         }
         let dt = now.saturating_duration_since(self.at);
-        self.at = self.at.max(now);
+        self.at = now;
         let Some(rate) = self.rate else {
             return;
         };

@@ -11,7 +11,6 @@
 
 use super::{Ipcp, IpcpError};
 use crate::congestion::{AimdStats, Credit};
-use crate::routing::flow_hash;
 use crate::time::Instant;
 use crate::wire::MgmtMsg;
 use crate::{Eid, PortId, QosCube};
@@ -55,11 +54,7 @@ impl Ipcp {
         // One route lookup per PDU: the port whose queue must have room is the one the PDU
         // is then queued on.
         let port = self.route(peer, peer_eid, cube);
-        if port
-            .and_then(|p| self.port_queues.get(&p))
-            .map(|q| q.cube_room(cube))
-            == Some(0)
-        {
+        if self.port_room(port, cube) == Some(0) {
             self.counters.flow_refused += 1;
             return Err(IpcpError::WouldBlock);
         }
@@ -70,21 +65,15 @@ impl Ipcp {
         self.send_routed_via(port, peer, peer_eid, cube, data)
     }
 
-    /// The port a PDU of `cube` for `(dst, eid)` leaves on (`None`: no route, or `dst` is
-    /// this IPCP).
-    fn route(&self, dst: crate::Address, eid: Eid, cube: QosCube) -> Option<PortId> {
-        if dst == self.address {
-            return None;
-        }
-        self.fib
-            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
-    }
-
     /// Room left in the scheduled queue PDUs to `(dst, eid)` in `cube` go to (`None`: the
     /// route's port is not scheduled, or there is no route).
     fn queue_room(&self, dst: crate::Address, eid: Eid, cube: QosCube) -> Option<usize> {
-        let port = self.route(dst, eid, cube)?;
-        self.port_queues.get(&port).map(|q| q.cube_room(cube))
+        self.port_room(self.route(dst, eid, cube), cube)
+    }
+
+    /// Room left in `port`'s queue of `cube` (`None`: no port, or not scheduled).
+    fn port_room(&self, port: Option<PortId>, cube: QosCube) -> Option<usize> {
+        self.port_queues.get(&port?).map(|q| q.cube_room(cube))
     }
 
     /// What `flow` may send at `now`: [`Credit::Pdus`] with the room in its outgoing queue

@@ -46,13 +46,18 @@ impl Ipcp {
         cube: QosCube,
         payload: &[u8],
     ) -> Result<(), IpcpError> {
-        let port = if dst == self.address {
-            None
-        } else {
-            self.fib
-                .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
-        };
+        let port = self.route(dst, eid, cube);
         self.send_routed_via(port, dst, eid, cube, payload)
+    }
+
+    /// The port a PDU of `cube` for `(dst, eid)` leaves on (`None`: no route, or `dst` is
+    /// this IPCP).
+    pub(super) fn route(&self, dst: Address, eid: Eid, cube: QosCube) -> Option<PortId> {
+        if dst == self.address {
+            return None;
+        }
+        self.fib
+            .lookup_cube(dst, cube, flow_hash(self.address, dst, eid))
     }
 
     /// [`Ipcp::send_routed`] with the route already looked up: `port` is where

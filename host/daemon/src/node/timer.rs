@@ -82,6 +82,15 @@ impl PreciseTimer {
     }
 }
 
+impl Daemon {
+    /// The earliest deadline, noted as the one the timer is armed for (a pump that finds
+    /// an earlier one wakes the timer task).
+    fn arm_next_deadline(&mut self) -> Option<ouro_core::Instant> {
+        self.armed = self.next_deadline();
+        self.armed
+    }
+}
+
 /// A deadline still the earliest after the timer fired for it and its tasks ran is
 /// looked at again only after this long (what tokio's timer did for every deadline), so
 /// that a deadline nothing consumes cannot make the timer spin.
@@ -93,9 +102,7 @@ async fn precise_timer_task(d: Rc<RefCell<Daemon>>, timer: PreciseTimer) {
     loop {
         let (next, now) = {
             let mut dm = d.borrow_mut();
-            let n = dm.next_deadline();
-            dm.armed = n;
-            (n, dm.now())
+            (dm.arm_next_deadline(), dm.now())
         };
         match next {
             Some(t) => {
@@ -135,12 +142,7 @@ async fn tokio_timer_task(d: Rc<RefCell<Daemon>>) {
         (Rc::clone(&dm.timer), dm.start)
     };
     loop {
-        let next = {
-            let mut dm = d.borrow_mut();
-            let n = dm.next_deadline();
-            dm.armed = n;
-            n
-        };
+        let next = d.borrow_mut().arm_next_deadline();
         match next {
             Some(t) => {
                 let at = tokio::time::Instant::from_std(start + Duration::from_nanos(t.as_nanos()));
