@@ -13,7 +13,6 @@ use ouro_flow::pack::{self, Next};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
-use tokio::io::unix::AsyncFd;
 
 /// Most messages queued per flow for its application.
 pub const MAX_MSGS: usize = 4096;
@@ -95,7 +94,7 @@ impl Backlog {
     /// Write as much of the queue as the socket takes, without blocking, as few socket
     /// messages as packing allows (one system call each). What stays queued waits for the
     /// socket to become writable. The buffers of the messages written go back to `spare`.
-    pub fn flush(&mut self, fd: &AsyncFd<OwnedFd>, spare: &mut Spare) -> Flushed {
+    pub fn flush(&mut self, fd: &OwnedFd, spare: &mut Spare) -> Flushed {
         let mut out = Flushed::default();
         let mut buf = std::mem::take(&mut self.pack);
         while let Some(first) = self.msgs.front() {
@@ -103,9 +102,9 @@ impl Backlog {
                 Next::Plain => (first.as_slice(), 1),
                 Next::Packed(n) => (buf.as_slice(), n),
             };
-            // Sent directly: the daemon registers flow sockets for readability only (see
-            // `ipc::async_fd_with`), and waits for room on a duplicate descriptor.
-            match ipc::send(fd.get_ref(), data) {
+            // Sent directly: the daemon registers flow sockets for readability only, and
+            // waits for room on a duplicate descriptor.
+            match ipc::send(fd, data) {
                 Ok(_) => {
                     for d in self.msgs.drain(..n) {
                         self.bytes -= d.len();
@@ -150,13 +149,12 @@ mod tests {
         (msgs, socket_msgs)
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn queues_while_full_and_delivers_in_order_when_drained() {
+    #[test]
+    fn queues_while_full_and_delivers_in_order_when_drained() {
         let (mine, theirs) = ipc::seqpacket_pair().expect("pair");
-        let fd = ipc::async_fd(mine).expect("register");
+        let fd = mine;
         let mut q = Backlog::default();
-        // Fill the socket and then some; the reactor has seen the socket writable first.
-        fd.writable().await.expect("writable").retain_ready();
+        // Fill the socket and then some.
         let total = 2000u32;
         for i in 0..total {
             let mut m = vec![0u8; 1000];
@@ -182,18 +180,16 @@ mod tests {
                 next += 1;
             }
             if !q.is_empty() {
-                fd.writable().await.expect("writable").retain_ready();
                 q.flush(&fd, &mut Spare::default());
             }
         }
         assert!(q.is_empty());
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn big_messages_go_plain_and_small_ones_packed() {
+    #[test]
+    fn big_messages_go_plain_and_small_ones_packed() {
         let (mine, theirs) = ipc::seqpacket_pair().expect("pair");
-        let fd = ipc::async_fd(mine).expect("register");
-        fd.writable().await.expect("writable").retain_ready();
+        let fd = mine;
         let mut q = Backlog::default();
         let big = vec![5u8; 40_000];
         let mut looks_packed = pack::MAGIC.to_vec();
@@ -256,12 +252,11 @@ mod tests {
         assert!(q.push(vec![1; 1]) && q.half_full(), "50 of 100 bytes");
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_closed_application_end_drops_and_counts() {
+    #[test]
+    fn a_closed_application_end_drops_and_counts() {
         let (mine, theirs) = ipc::seqpacket_pair().expect("pair");
         drop(theirs);
-        let fd = ipc::async_fd(mine).expect("register");
-        fd.writable().await.expect("writable").retain_ready();
+        let fd = mine;
         let mut q = Backlog::default();
         q.push(vec![1, 2, 3]);
         q.push(vec![4]);

@@ -8,6 +8,7 @@ mod config;
 mod keys;
 mod node;
 mod policy;
+mod rt;
 mod spare;
 
 use clap::Parser;
@@ -32,6 +33,15 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread starts (threads inherit the mask): SIGTERM and SIGINT are read from
+    // a signalfd by the event loop, never delivered to a handler.
+    let stop_signals = match signals::block() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ourod: error: cannot block SIGTERM and SIGINT: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("OURO_LOG")
@@ -56,30 +66,27 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let socket = args.socket.unwrap_or_else(ouro_flow::socket_path);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ourod: error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let local = tokio::task::LocalSet::new();
-    match local.block_on(&rt, run(cfg, socket)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match rt::block_on(run(cfg, socket, stop_signals)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("ourod: error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("ourod: error: event loop: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cfg: Config, socket: PathBuf) -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+async fn run(
+    cfg: Config,
+    socket: PathBuf,
+    stop_signals: nix::sys::signalfd::SignalFd,
+) -> Result<(), String> {
+    let stop_signals = rt::Async::new(stop_signals, rt::Interest::READABLE)
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
+    let timer = node::Timer::new().map_err(|e| format!("cannot create the timer: {e}"))?;
     let d = node::Daemon::new(&cfg).map_err(|e| e.to_string())?;
     if let Some(parent) = socket.parent()
         && !parent.as_os_str().is_empty()
@@ -97,25 +104,59 @@ async fn run(cfg: Config, socket: PathBuf) -> Result<(), String> {
         let _ = std::fs::remove_file(&socket);
     }
     let listener = ouro_flow::ipc::listen(&socket)
-        .and_then(ouro_flow::ipc::async_fd)
+        .and_then(|l| rt::Async::new(l, rt::Interest::READABLE))
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
-    tokio::task::spawn_local(node::timer_task(d.clone()));
-    tokio::task::spawn_local(node::control_task(d.clone(), listener));
-    // The signals are awaited in a task of their own: this future is polled on every
-    // wake-up of any task (the `LocalSet` runs them inside it), and a `Notify` costs less
-    // to poll there than two signal streams.
-    let stop = std::rc::Rc::new(tokio::sync::Notify::new());
-    let stopper = std::rc::Rc::clone(&stop);
-    tokio::task::spawn_local(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-        stopper.notify_one();
-    });
+    rt::spawn(node::timer_task(d.clone(), timer));
+    rt::spawn(node::control_task(d.clone(), listener));
     tracing::info!(node = %cfg.node, socket = %socket.display(), "ourod ready");
-    stop.notified().await;
+    let signal = signals::next(&stop_signals).await;
+    tracing::info!("{signal}: shutting down");
     d.borrow_mut().shutdown();
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// SIGTERM and SIGINT, read from a signalfd.
+mod signals {
+    use crate::rt;
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+    /// Blocks SIGTERM and SIGINT in this thread (and the threads it starts later), and
+    /// returns a descriptor that reads them.
+    pub fn block() -> nix::Result<SignalFd> {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTERM);
+        set.add(Signal::SIGINT);
+        set.thread_block()?;
+        SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+    }
+
+    /// Waits for the next signal; its name ("SIGTERM", "SIGINT").
+    pub async fn next(fd: &rt::Async<SignalFd>) -> &'static str {
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                return "signalfd error";
+            };
+            let got = guard.try_io(|f| {
+                f.get_ref()
+                    .read_signal()
+                    .map_err(std::io::Error::from)
+                    .and_then(|s| s.ok_or_else(|| std::io::ErrorKind::WouldBlock.into()))
+            });
+            match got {
+                Ok(Ok(info)) => {
+                    return match Signal::try_from(info.ssi_signo as i32) {
+                        Ok(Signal::SIGINT) => "SIGINT",
+                        _ => "SIGTERM",
+                    };
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read the signalfd");
+                    return "signalfd error";
+                }
+                Err(_would_block) => {}
+            }
+        }
+    }
 }

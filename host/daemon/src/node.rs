@@ -1,4 +1,4 @@
-//! The daemon's state and its tasks: one tokio current-thread runtime owns everything.
+//! The daemon's state and its tasks: one event loop ([`crate::rt`]) owns everything.
 //!
 //! The state ([`Daemon`]) lives in an `Rc<RefCell<_>>` shared by a few kinds of local task:
 //! one per UDP shim (receive batches, flush the send queue), one timer task (sleeps until
@@ -20,11 +20,12 @@ mod queues;
 mod stack;
 mod timer;
 
-pub use timer::timer_task;
+pub use timer::{Timer, timer_task};
 
 use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
+use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
 use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::identity::{Identity, hex};
@@ -41,12 +42,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 /// A shared, registered descriptor (flow socket or control connection).
-type Fd = Rc<AsyncFd<OwnedFd>>;
+type Fd = Rc<Async<OwnedFd>>;
 
 /// How long to wait before trying a failed enrollment again.
 const ENROLL_RETRY: Duration = Duration::from_secs(1);
@@ -192,7 +191,7 @@ pub struct Daemon {
     stats: Stats,
     policies: Policies,
     /// The receive task of each UDP shim (same indices as `shims`).
-    shim_tasks: Vec<tokio::task::JoinHandle<()>>,
+    shim_tasks: Vec<rt::JoinHandle>,
     /// Local shim layers.
     locals: Vec<local::LocalLayer>,
     /// Flows through local layers, by flow id.
@@ -442,7 +441,7 @@ impl Daemon {
                 self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.flows.remove(&(li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
-                    slot.backlog.flush(&slot.fd, &mut self.spare); // what fits is still delivered
+                    slot.backlog.flush(slot.fd.get_ref(), &mut self.spare); // what fits is still delivered
                     ipc::shutdown(slot.fd.get_ref());
                 }
             }
@@ -522,7 +521,7 @@ impl Daemon {
         // Readable only: writes go straight to the socket, and the flow's task watches a
         // duplicate descriptor for room only while the backlog waits (a registration for
         // writability would wake the daemon each time the application reads a message).
-        let Ok(fd) = ipc::async_fd_with(mine, Interest::READABLE) else {
+        let Ok(fd) = Async::new(mine, Interest::READABLE) else {
             return false;
         };
         let fd = Rc::new(fd);
@@ -553,7 +552,7 @@ impl Daemon {
             },
         );
         if let Some(me) = self.me.upgrade() {
-            tokio::task::spawn_local(flow_task(me, (li, flow), generation, fd, wake));
+            rt::spawn(flow_task(me, (li, flow), generation, fd, wake));
         }
         true
     }
@@ -564,7 +563,7 @@ impl Daemon {
         let Some(slot) = self.flows.get_mut(&key) else {
             return;
         };
-        let done = slot.backlog.flush(&slot.fd, &mut self.spare);
+        let done = slot.backlog.flush(slot.fd.get_ref(), &mut self.spare);
         slot.rx_msgs += done.sent;
         slot.rx_bytes += done.sent_bytes;
         slot.rx_drops += done.dropped;
@@ -574,15 +573,13 @@ impl Daemon {
     }
 
     /// Read up to [`FLOW_ROUNDS`] batches of an application's socket messages (until its
-    /// socket is empty), unpack the packed ones, and feed the messages to the core. True if the application closed its end.
-    fn app_read(
-        &mut self,
-        key: (usize, Eid),
-        guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>,
-    ) -> bool {
+    /// socket is empty), unpack the packed ones, and feed the messages to the core.
+    fn app_read(&mut self, key: (usize, Eid), guard: &mut rt::Guard<'_, OwnedFd>) -> AppRead {
         let mut bufs = std::mem::take(&mut self.app_bufs);
         let mut slots = std::mem::take(&mut self.app_slots);
         let mut closed = false;
+        // Stays false if every round read a full batch: the socket may hold more.
+        let mut stopped = false;
         'rounds: for _ in 0..FLOW_ROUNDS {
             match guard.try_io(|f| ipc::recv_batch(f.get_ref(), &mut bufs, &mut slots)) {
                 Ok(Ok(n)) => {
@@ -608,13 +605,15 @@ impl Daemon {
                     if self.is_held(key) {
                         // The flow may not send more: stop reading until it is woken.
                         self.park(key, now);
+                        stopped = true;
                         break;
                     }
                     if n < bufs.len() {
                         // The socket was empty: skip the read that would only say so. A
-                        // message arriving since then is a newer readiness event, which
-                        // `clear_ready` leaves set.
+                        // message arriving since then is a newer event, which sets the
+                        // readiness again.
                         guard.clear_ready();
+                        stopped = true;
                         break;
                     }
                 }
@@ -622,12 +621,21 @@ impl Daemon {
                     closed = true;
                     break;
                 }
-                Err(_would_block) => break,
+                Err(_would_block) => {
+                    stopped = true;
+                    break;
+                }
             }
         }
         self.app_bufs = bufs;
         self.app_slots = slots;
-        closed
+        if closed {
+            AppRead::Closed
+        } else if stopped {
+            AppRead::Done
+        } else {
+            AppRead::More
+        }
     }
 
     /// The application wrote a message larger than any PDU, or a malformed pack.
@@ -734,8 +742,11 @@ impl Daemon {
         self.pump();
     }
 
-    fn shim_rx(&mut self, si: usize) {
+    /// Reads up to [`SHIM_BATCHES`] batches from shim `si` and feeds them to the core. True
+    /// if the socket is drained (or failed): wait for its next event before reading again.
+    fn shim_rx(&mut self, si: usize) -> bool {
         let now = self.now();
+        let mut drained = false;
         let li = self.layers.iter().position(|l| l.lower == Some(si));
         for _ in 0..SHIM_BATCHES {
             let Shim { udp, pacer, .. } = &mut self.shims[si];
@@ -755,7 +766,19 @@ impl Daemon {
                 }
             });
             match res {
-                Ok(0) => break,
+                Ok(0) => {
+                    // Nothing handed up: the socket was empty, or held only strangers'
+                    // datagrams or an error from an earlier send (then read on).
+                    drained = self.shims[si].udp.drained();
+                    break;
+                }
+                Ok(_) if self.shims[si].udp.drained() => {
+                    drained = true;
+                    for s in 0..self.shims.len() {
+                        self.pull(s, now);
+                    }
+                    break;
+                }
                 Ok(_) => {
                     // Move what this batch queued on towards the sockets before reading the
                     // next one: a wake-up reads up to SHIM_BATCHES batches, more than a cube
@@ -766,11 +789,13 @@ impl Daemon {
                 }
                 Err(e) => {
                     tracing::warn!(shim = %self.shims[si].name, error = %e, "receive failed");
+                    drained = true;
                     break;
                 }
             }
         }
         self.pump_at(now);
+        drained
     }
 
     fn conn_closed(&mut self, conn_id: u64) {
@@ -1297,6 +1322,17 @@ fn send_reply(conn: &Fd, reply: &Reply, fd: Option<&OwnedFd>) -> bool {
     }
 }
 
+/// What [`Daemon::app_read`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AppRead {
+    /// It read until the socket was empty, or the flow may not send more.
+    Done,
+    /// It stopped after [`FLOW_ROUNDS`] full batches: the socket may hold more.
+    More,
+    /// The application closed its end.
+    Closed,
+}
+
 /// One flow's task: reads the application's messages (many per system call) and feeds
 /// them to the core, and writes the flow's backlog when the application's socket drains.
 async fn flow_task(
@@ -1307,7 +1343,7 @@ async fn flow_task(
     wake: Rc<Notify>,
 ) {
     // Registered for writability (a duplicate of `fd`) only while the backlog waits.
-    let mut room: Option<AsyncFd<OwnedFd>> = None;
+    let mut room: Option<Async<OwnedFd>> = None;
     loop {
         let (backlog, held) = d
             .borrow()
@@ -1323,13 +1359,13 @@ async fn flow_task(
             room = fd
                 .get_ref()
                 .try_clone()
-                .and_then(|dup| ipc::async_fd_with(dup, Interest::WRITABLE))
+                .and_then(|dup| Async::new(dup, Interest::WRITABLE))
                 .inspect_err(|e| tracing::warn!(error = %e, "cannot watch a flow socket"))
                 .ok();
         }
-        // `biased`: polled in this order, without drawing a random number per wake-up.
-        // Room for the backlog first (only armed while it waits), so a flood of
-        // application messages cannot keep it waiting.
+        // `biased`: polled in this order. Room for the backlog first (only armed while it
+        // waits), so a flood of application messages cannot keep it waiting.
+        let mut more = false;
         tokio::select! {
             biased;
             w = writable(room.as_ref()), if backlog => {
@@ -1347,14 +1383,15 @@ async fn flow_task(
             r = fd.readable(), if !held => {
                 let Ok(mut guard) = r else { break };
                 let mut dm = d.borrow_mut();
-                let closed = dm.app_read(key, &mut guard);
-                if closed {
+                let read = dm.app_read(key, &mut guard);
+                if read == AppRead::Closed {
                     dm.app_closed(key, generation);
                 }
                 dm.pump();
-                if closed {
+                if read == AppRead::Closed {
                     break;
                 }
+                more = read == AppRead::More;
             }
             _ = wake.notified() => {
                 if held {
@@ -1364,13 +1401,15 @@ async fn flow_task(
                 }
             }
         }
+        if more {
+            // Let the other tasks run before reading on.
+            rt::yield_now().await;
+        }
     }
 }
 
 /// Waits until `room` is writable (forever if there is none).
-async fn writable(
-    room: Option<&AsyncFd<OwnedFd>>,
-) -> std::io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>> {
+async fn writable(room: Option<&Async<OwnedFd>>) -> std::io::Result<rt::Guard<'_, OwnedFd>> {
     match room {
         Some(fd) => fd.writable().await,
         None => std::future::pending().await,
@@ -1379,51 +1418,75 @@ async fn writable(
 
 /// Receives on one shim (and flushes its send queue when the socket was full).
 pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
-    let ready = d.borrow().shims[si].udp.readiness();
-    // False after a failed wait for room (no descriptor to watch it with): the queue is
-    // then flushed on the next event instead.
-    let mut can_wait = true;
+    let watch = |interest| {
+        let dm = d.borrow();
+        let shim = &dm.shims[si];
+        shim.udp
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(|dup| Async::new(dup, interest))
+            .inspect_err(
+                |e| tracing::warn!(shim = %shim.name, error = %e, "cannot watch the socket"),
+            )
+            .ok()
+    };
+    let Some(rx) = watch(Interest::READABLE) else {
+        return;
+    };
+    // Registered for writability (a duplicate) only while PDUs wait for room.
+    let mut room: Option<Async<OwnedFd>> = None;
     loop {
-        let queued = can_wait && d.borrow().shims[si].udp.has_queued();
-        // `biased`: polled in this order, without drawing a random number per wake-up.
+        let queued = d.borrow().shims[si].udp.has_queued();
+        if !queued {
+            room = None;
+        } else if room.is_none() {
+            room = watch(Interest::WRITABLE);
+        }
+        let mut more = false;
         tokio::select! {
             biased;
-            w = ready.writable(), if queued => {
-                if let Err(e) = w {
-                    let name = d.borrow().shims[si].name.clone();
-                    tracing::warn!(shim = %name, error = %e, "cannot wait for room in the socket");
-                    can_wait = false;
-                    continue;
-                }
+            w = writable(room.as_ref()), if queued => {
+                let Ok(mut guard) = w else { break };
                 // Flush, then pull what waits in the cores' per-cube queues into the room.
                 let mut dm = d.borrow_mut();
                 dm.shims[si].udp.flush();
                 dm.pump();
+                if dm.shims[si].udp.has_queued() {
+                    guard.clear_ready();
+                }
             }
-            r = ready.readable() => {
-                if r.is_err() { break; }
-                can_wait = true;
-                d.borrow_mut().shim_rx(si);
+            r = rx.readable() => {
+                let Ok(mut guard) = r else { break };
+                if d.borrow_mut().shim_rx(si) {
+                    guard.clear_ready();
+                } else {
+                    more = true;
+                }
             }
+        }
+        if more {
+            // Let the other tasks run before reading on.
+            rt::yield_now().await;
         }
     }
 }
 
 /// Accepts control connections.
-pub async fn control_task(d: Rc<RefCell<Daemon>>, listener: AsyncFd<OwnedFd>) {
+pub async fn control_task(d: Rc<RefCell<Daemon>>, listener: Async<OwnedFd>) {
     loop {
         let Ok(mut guard) = listener.readable().await else {
             break;
         };
         match guard.try_io(|l| ipc::accept(l.get_ref())) {
-            Ok(Ok(conn)) => match ipc::async_fd(conn) {
+            // Readable only: replies are sent straight to the socket.
+            Ok(Ok(conn)) => match Async::new(conn, Interest::READABLE) {
                 Ok(fd) => {
                     let id = {
                         let mut dm = d.borrow_mut();
                         dm.next_conn += 1;
                         dm.next_conn
                     };
-                    tokio::task::spawn_local(conn_task(Rc::clone(&d), Rc::new(fd), id));
+                    rt::spawn(conn_task(Rc::clone(&d), Rc::new(fd), id));
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot register a control connection"),
             },

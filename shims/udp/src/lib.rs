@@ -14,10 +14,12 @@
 //! - [`fault`] is a fault-injecting wrapper (loss, duplication, reordering, delay, link down)
 //!   the driver can put in front of [`UdpShim::send`].
 //!
-//! - The socket is registered with the reactor for readability only: a socket registered
-//!   for writability wakes the reactor after every send (its send space grows again at
-//!   once on loopback), which costs a reactor turn per PDU. While PDUs wait for room,
-//!   [`Readiness::writable`] watches a duplicate descriptor.
+//! - [`UdpShim::bind`] registers the socket with tokio's reactor, for readability only: a
+//!   socket registered for writability wakes the reactor after every send (its send space
+//!   grows again at once on loopback), which costs a reactor turn per PDU. While PDUs wait
+//!   for room, [`UdpShim::writable`] watches a duplicate descriptor.
+//!   [`UdpShim::bind_unregistered`] leaves the socket to a driver with its own event loop,
+//!   which watches [`UdpShim::as_fd`] and asks [`UdpShim::drained`] after a receive.
 //!
 //! Apart from [`register`] (one call handing an owned socket to the reactor), all unsafe
 //! code lives in `quinn-udp`.
@@ -30,6 +32,7 @@ use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -125,9 +128,35 @@ pub struct Received<'a> {
     pub data: &'a [u8],
 }
 
+/// The shim's socket: registered with tokio's reactor, or left to the driver's own loop.
+enum Socket {
+    Reactor(Arc<AsyncFd<std::net::UdpSocket>>),
+    Plain(std::net::UdpSocket),
+}
+
+impl Socket {
+    fn get_ref(&self) -> &std::net::UdpSocket {
+        match self {
+            Socket::Reactor(s) => s.get_ref(),
+            Socket::Plain(s) => s,
+        }
+    }
+
+    fn reactor(&self) -> io::Result<&AsyncFd<std::net::UdpSocket>> {
+        match self {
+            Socket::Reactor(s) => Ok(s),
+            Socket::Plain(_) => Err(io::Error::other(
+                "the shim's socket is not registered with tokio (bind_unregistered)",
+            )),
+        }
+    }
+}
+
 /// A UDP shim: one socket, the peer table, receive buffers and the send queue.
 pub struct UdpShim {
-    socket: Arc<AsyncFd<std::net::UdpSocket>>,
+    socket: Socket,
+    /// The last receive found the socket empty (it read less than a full batch).
+    drained: bool,
     state: UdpSocketState,
     opts: ShimOptions,
     by_addr: HashMap<SocketAddr, PortId>,
@@ -156,6 +185,19 @@ impl std::fmt::Debug for UdpShim {
 impl UdpShim {
     /// Bind a shim to `addr` (port 0 picks a free port). Must run inside a tokio runtime.
     pub fn bind(addr: SocketAddr, opts: ShimOptions) -> Result<UdpShim, ShimError> {
+        Self::bind_with(addr, opts, true)
+    }
+
+    /// Bind a shim to `addr` without registering its socket with tokio, for a driver with
+    /// its own event loop: it waits for [`UdpShim::as_fd`] to become readable, calls
+    /// [`UdpShim::recv_batch`] until [`UdpShim::drained`], and waits for room on a
+    /// duplicate of the descriptor while [`UdpShim::has_queued`]. [`UdpShim::readable`]
+    /// and [`UdpShim::writable`] fail on such a shim.
+    pub fn bind_unregistered(addr: SocketAddr, opts: ShimOptions) -> Result<UdpShim, ShimError> {
+        Self::bind_with(addr, opts, false)
+    }
+
+    fn bind_with(addr: SocketAddr, opts: ShimOptions, tokio: bool) -> Result<UdpShim, ShimError> {
         let std_sock =
             std::net::UdpSocket::bind(addr).map_err(|source| ShimError::Bind { addr, source })?;
         std_sock.set_nonblocking(true)?;
@@ -163,12 +205,17 @@ impl UdpShim {
         // Best effort: the kernel may cap these.
         let _ = state.set_send_buffer_size((&std_sock).into(), opts.socket_buffer);
         let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
-        let socket = Arc::new(register(std_sock, Interest::READABLE)?);
+        let socket = if tokio {
+            Socket::Reactor(Arc::new(register(std_sock, Interest::READABLE)?))
+        } else {
+            Socket::Plain(std_sock)
+        };
         let gro = state.gro_segments().max(1);
         // Each receive buffer holds one GRO super-datagram (or one plain datagram).
         let buf_len = (MAX_PDU + 1).max(gro * 1500).min(1 << 16);
         Ok(UdpShim {
             socket,
+            drained: true,
             state,
             opts,
             by_addr: HashMap::new(),
@@ -271,21 +318,32 @@ impl UdpShim {
         self.counters
     }
 
-    /// A handle to wait on the socket's readiness without holding the shim (so a driver can
-    /// keep the shim in shared state and await outside any borrow of it).
-    pub fn readiness(&self) -> Readiness {
-        Readiness(Arc::clone(&self.socket))
-    }
-
-    /// Wait until the socket has datagrams to read.
+    /// Wait until the socket has datagrams to read (a tokio-registered shim only).
     pub async fn readable(&self) -> io::Result<()> {
-        self.socket.readable().await.map(|_| ())
+        self.socket.reactor()?.readable().await.map(|_| ())
     }
 
     /// Wait until the socket can take more datagrams (only useful while
-    /// [`UdpShim::has_queued`]; see [`Readiness::writable`]).
+    /// [`UdpShim::has_queued`]; a tokio-registered shim only). The socket is registered for
+    /// readability only, so this registers a duplicate descriptor for writability for the
+    /// time of the wait (two `epoll_ctl` calls; a wait happens only when the socket was
+    /// full).
     pub async fn writable(&self) -> io::Result<()> {
-        writable(&self.socket).await
+        let socket = self.socket.reactor()?;
+        let dup = register(socket.get_ref().try_clone()?, Interest::WRITABLE)?;
+        dup.writable().await.map(|_| ())
+    }
+
+    /// The socket, for a driver watching it itself (see [`UdpShim::bind_unregistered`]).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.get_ref().as_fd()
+    }
+
+    /// True if the last [`UdpShim::recv_batch`] found the socket empty: it read fewer
+    /// datagrams than a batch holds, or none. Until the socket is readable again, another
+    /// receive would only return nothing.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Read one batch of datagrams without blocking and hand each to `f`. Returns how many
@@ -298,26 +356,34 @@ impl UdpShim {
             rx_meta,
             ..
         } = self;
-        let socket = &*socket;
         // On the stack: no allocation per receive call.
         let mut bufs = rx_bufs.iter_mut();
         let mut slices: [IoSliceMut<'_>; BATCH_SIZE] = std::array::from_fn(|_| {
             IoSliceMut::new(bufs.next().map_or(&mut [][..], |b| b.as_mut_slice()))
         });
-        let n = match socket.try_io(Interest::READABLE, |s| {
-            state.recv(s.into(), &mut slices, rx_meta)
-        }) {
+        let got = match socket {
+            Socket::Reactor(s) => s.try_io(Interest::READABLE, |s| {
+                state.recv(s.into(), &mut slices, rx_meta)
+            }),
+            Socket::Plain(s) => state.recv((&*s).into(), &mut slices, rx_meta),
+        };
+        self.drained = true;
+        let n = match got {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             // ICMP errors from earlier sends surface here on some systems: not fatal.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                self.drained = false;
+                return Ok(0);
+            }
             Err(e) => return Err(e),
         };
-        if n < self.rx_bufs.len() {
+        self.drained = n < self.rx_bufs.len();
+        if let (true, Socket::Reactor(s)) = (self.drained, &self.socket) {
             // Fewer than asked for: the socket was empty. Clear the readiness now instead of
             // spending the next receive call to learn it (a datagram that arrived since is a
             // newer readiness event, which this leaves set).
-            let _ = self.socket.try_io(Interest::READABLE, |_| {
+            let _ = s.try_io(Interest::READABLE, |_| {
                 Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
             });
         }
@@ -481,29 +547,6 @@ enum Origin {
     Learned { heard: bool, last: Instant },
     /// Learned, then forgotten after falling silent.
     Expired,
-}
-
-/// Waits on a shim's socket readiness; see [`UdpShim::readiness`].
-#[derive(Clone, Debug)]
-pub struct Readiness(Arc<AsyncFd<std::net::UdpSocket>>);
-
-impl Readiness {
-    /// Wait until datagrams can be read.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.0.readable().await.map(|_| ())
-    }
-
-    /// Wait until datagrams can be sent. The socket is registered for readability only, so
-    /// this registers a duplicate descriptor for writability for the time of the wait (two
-    /// `epoll_ctl` calls; a wait happens only when the socket was full).
-    pub async fn writable(&self) -> io::Result<()> {
-        writable(&self.0).await
-    }
-}
-
-async fn writable(socket: &AsyncFd<std::net::UdpSocket>) -> io::Result<()> {
-    let dup = register(socket.get_ref().try_clone()?, Interest::WRITABLE)?;
-    dup.writable().await.map(|_| ())
 }
 
 /// Hand an owned socket to the reactor, registered for `interest` only.

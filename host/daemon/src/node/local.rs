@@ -5,6 +5,7 @@
 //! goes).
 
 use super::{Daemon, Fd, bad, send_reply};
+use crate::rt::{Async, Interest};
 use ouro_core::Instant;
 use ouro_flow::ipc;
 use ouro_flow::proto::{ErrorKind, Reply};
@@ -12,7 +13,6 @@ use ouro_shim_local::LocalShim;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use tokio::io::Interest;
 
 /// A local shim layer.
 pub(super) struct LocalLayer {
@@ -38,7 +38,7 @@ pub(super) struct LocalFlow {
     pub(super) bytes: [u64; 2],
     /// Messages dropped because the receiver's socket was full, each way.
     pub(super) drops: [u64; 2],
-    pub(super) task: Option<tokio::task::JoinHandle<()>>,
+    pub(super) task: Option<crate::rt::JoinHandle>,
 }
 
 impl Daemon {
@@ -179,15 +179,15 @@ impl Daemon {
         // Readable only: the relay never waits to write, and a registration for writability
         // would wake the daemon each time an application reads.
         let (Ok(a), Ok(b)) = (
-            ipc::async_fd_with(a_mine, Interest::READABLE),
-            ipc::async_fd_with(b_mine, Interest::READABLE),
+            Async::new(a_mine, Interest::READABLE),
+            Async::new(b_mine, Interest::READABLE),
         ) else {
             return Some(bad("cannot register the flow sockets".into()));
         };
         let task = self
             .me
             .upgrade()
-            .map(|me| tokio::task::spawn_local(relay(me, id, Rc::new(a), Rc::new(b))));
+            .map(|me| crate::rt::spawn(relay(me, id, Rc::new(a), Rc::new(b))));
         self.local_flows.insert(
             id,
             LocalFlow {
@@ -217,20 +217,32 @@ async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
     // messages (a malformed one as one).
     let mut buf = vec![0u8; ouro_flow::pack::MAX_SOCKET_MESSAGE];
     let ends = [a, b];
+    let mut turn = true;
     'run: loop {
-        let dir = tokio::select! {
-            r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
-            r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
+        // Alternating which end is looked at first, so neither can starve the other.
+        let dir = if turn {
+            tokio::select! {
+                biased;
+                r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
+                r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
+            }
+        } else {
+            tokio::select! {
+                biased;
+                r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
+                r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
+            }
         };
+        turn = !turn;
         let (from, mut guard) = dir;
         let to = &ends[1 - from];
-        let mut dm = d.borrow_mut();
+        let mut drained = false;
         for _ in 0..super::FLOW_BATCH {
             match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
                 Ok(Ok(0)) | Ok(Err(_)) => break 'run,
                 Ok(Ok(n)) => {
                     let ok = ipc::send(to.get_ref(), &buf[..n]).is_ok();
-                    if let Some(f) = dm.local_flows.get_mut(&id) {
+                    if let Some(f) = d.borrow_mut().local_flows.get_mut(&id) {
                         let m = &buf[..n];
                         let (count, bytes) = if ouro_flow::pack::is_packed(m) {
                             ouro_flow::pack::parse(m).map_or((1, n), |it| {
@@ -247,8 +259,15 @@ async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
                         }
                     }
                 }
-                Err(_would_block) => break,
+                Err(_would_block) => {
+                    drained = true;
+                    break;
+                }
             }
+        }
+        if !drained {
+            // Let the other tasks run before relaying on.
+            crate::rt::yield_now().await;
         }
     }
     for e in &ends {

@@ -231,7 +231,8 @@ impl Daemon {
             }
             None => None,
         };
-        let mut udp = UdpShim::bind(bind, opts).map_err(|e| format!("layer `{name}`: {e}"))?;
+        let mut udp =
+            UdpShim::bind_unregistered(bind, opts).map_err(|e| format!("layer `{name}`: {e}"))?;
         let mut peer_names = BTreeMap::new();
         for (n, a) in peers {
             peer_names.insert(udp.add_peer(a), n);
@@ -256,7 +257,7 @@ impl Daemon {
         let Some(me) = self.me.upgrade() else {
             return;
         };
-        let h = tokio::task::spawn_local(super::shim_task(me, si));
+        let h = crate::rt::spawn(super::shim_task(me, si));
         if si < self.shim_tasks.len() {
             self.shim_tasks[si].abort();
             self.shim_tasks[si] = h;
