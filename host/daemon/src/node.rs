@@ -188,6 +188,8 @@ pub struct Daemon {
     /// is one application message or a pack of several).
     app_bufs: Vec<Vec<u8>>,
     app_slots: Vec<Slot>,
+    /// `recvmmsg` headers for those reads, allocated once (taken out while in use).
+    app_headers: Option<ipc::RecvHeaders>,
     stats: Stats,
     policies: Policies,
     /// The receive task of each UDP shim (same indices as `shims`).
@@ -234,6 +236,7 @@ impl Daemon {
                 .map(|_| vec![0; pack::MAX_SOCKET_MESSAGE])
                 .collect(),
             app_slots: vec![Slot::Empty; FLOW_BATCH],
+            app_headers: Some(ipc::RecvHeaders::with_capacity(FLOW_BATCH)),
             stats: Stats::default(),
             policies: Policies::default(),
             shim_tasks: Vec::new(),
@@ -577,11 +580,17 @@ impl Daemon {
     fn app_read(&mut self, key: (usize, Eid), guard: &mut rt::Guard<'_, OwnedFd>) -> AppRead {
         let mut bufs = std::mem::take(&mut self.app_bufs);
         let mut slots = std::mem::take(&mut self.app_slots);
+        let mut headers = self
+            .app_headers
+            .take()
+            .unwrap_or_else(|| ipc::RecvHeaders::with_capacity(FLOW_BATCH));
         let mut closed = false;
         // Stays false if every round read a full batch: the socket may hold more.
         let mut stopped = false;
         'rounds: for _ in 0..FLOW_ROUNDS {
-            match guard.try_io(|f| ipc::recv_batch(f.get_ref(), &mut bufs, &mut slots)) {
+            match guard
+                .try_io(|f| ipc::recv_batch_into(&mut headers, f.get_ref(), &mut bufs, &mut slots))
+            {
                 Ok(Ok(n)) => {
                     let now = self.now(); // one clock read per batch
                     for (buf, slot) in bufs.iter().zip(&slots[..n]) {
@@ -629,6 +638,7 @@ impl Daemon {
         }
         self.app_bufs = bufs;
         self.app_slots = slots;
+        self.app_headers = Some(headers);
         if closed {
             AppRead::Closed
         } else if stopped {
