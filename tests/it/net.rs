@@ -161,14 +161,19 @@ impl Node {
 
     /// SIGTERM, then the exit status (bounded wait).
     fn terminate(&mut self) -> std::process::ExitStatus {
+        self.stop_with(nix::sys::signal::Signal::SIGTERM)
+    }
+
+    /// Send `sig`, then the exit status (bounded wait).
+    fn stop_with(&mut self, sig: nix::sys::signal::Signal) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        signal(c.id(), nix::sys::signal::Signal::SIGTERM);
+        signal(c.id(), sig);
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(st) = c.try_wait().expect("wait") {
                 return st;
             }
-            assert!(Instant::now() < deadline, "ourod did not exit on SIGTERM");
+            assert!(Instant::now() < deadline, "ourod did not exit on {sig}");
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -693,6 +698,36 @@ fn sigterm_ends_the_far_end_of_a_flow(tag: &str, c_udp_extra: &str) {
     assert!(err.contains("flow closed by the peer"), "{status:?}: {err}");
     let log = std::fs::read_to_string(&c.log).unwrap_or_default();
     assert!(log.contains("flows deallocated"), "{log}");
+}
+
+/// SIGINT (Ctrl-C) stops the daemon as SIGTERM does: a clean exit, its control socket
+/// removed, and the applications' flows ended (they read end-of-file, not a hang).
+#[test]
+fn net_sigint_stops_the_daemon_cleanly_and_ends_its_flows() {
+    use ouro_flow::{FlowError, Listener, Qos, alloc_at};
+    let dir = Scratch::new("sigint");
+    let mut node = Node::start(
+        &dir.0,
+        "solo",
+        "node = \"solo\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n",
+    );
+    node.wait_for("the daemon", |_| true);
+    let mut listener = Listener::bind_at(&node.socket, "svc", &[]).expect("listen");
+    let mut flow = alloc_at(&node.socket, "svc", Qos::Raw, None, WAIT).expect("alloc");
+    let served = listener.accept(Some(WAIT)).expect("accept");
+    flow.write(b"before").expect("write");
+    let mut buf = [0u8; 64];
+    assert_eq!(served.read(&mut buf).expect("read"), 6);
+    let st = node.stop_with(nix::sys::signal::Signal::SIGINT);
+    assert!(st.success(), "ourod exit status {st:?}");
+    assert!(!node.socket.exists(), "the control socket is removed");
+    flow.set_read_timeout(Some(WAIT));
+    assert!(
+        matches!(flow.read(&mut buf), Err(FlowError::Closed)),
+        "the application sees its flow end"
+    );
+    let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+    assert!(log.contains("SIGINT: shutting down"), "log:\n{log}");
 }
 
 #[test]

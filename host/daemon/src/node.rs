@@ -55,6 +55,8 @@ const FLOW_BATCH: usize = ipc::MAX_BATCH;
 const FLOW_ROUNDS: usize = 4;
 /// Receive batches read from one shim per wake-up before yielding.
 const SHIM_BATCHES: usize = 16;
+/// Requests read from one control connection per wake-up before yielding.
+const CONTROL_BATCH: usize = 64;
 
 /// Errors starting the daemon: an operation of the configuration failed.
 #[derive(Debug, thiserror::Error)]
@@ -1512,11 +1514,15 @@ async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
         let Ok(mut guard) = fd.readable().await else {
             break;
         };
-        loop {
+        let mut drained = false;
+        for _ in 0..CONTROL_BATCH {
             let n = match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
                 Ok(Ok(0)) | Ok(Err(_)) => break 'outer,
                 Ok(Ok(n)) => n,
-                Err(_would_block) => break,
+                Err(_would_block) => {
+                    drained = true;
+                    break;
+                }
             };
             let reply = match serde_json::from_slice::<Request>(&buf[..n]) {
                 Ok(req) => d.borrow_mut().request(id, &fd, req),
@@ -1528,6 +1534,10 @@ async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
             if let Some(r) = reply {
                 send_reply(&fd, &r, None);
             }
+        }
+        if !drained {
+            // A client that keeps sending must not keep the other tasks waiting.
+            rt::yield_now().await;
         }
     }
     d.borrow_mut().conn_closed(id);

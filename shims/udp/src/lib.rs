@@ -205,6 +205,7 @@ impl UdpShim {
         // Best effort: the kernel may cap these.
         let _ = state.set_send_buffer_size((&std_sock).into(), opts.socket_buffer);
         let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
+        quiet_ancillary(&std_sock);
         let socket = if tokio {
             Socket::Reactor(Arc::new(register(std_sock, Interest::READABLE)?))
         } else {
@@ -547,6 +548,22 @@ enum Origin {
     Learned { heard: bool, last: Instant },
     /// Learned, then forgotten after falling silent.
     Expired,
+}
+
+/// Turns off the control messages `quinn-udp` asks the kernel for on every received
+/// datagram — the IP TOS / traffic class (QUIC's ECN) and the destination address — which
+/// the shim never reads (Ouro's ECN travels in the DT header): each is one more control
+/// message written and parsed per receive. GRO's segment size stays on. Best effort: an
+/// option of the other IP version fails and is ignored.
+fn quiet_ancillary(socket: &std::net::UdpSocket) {
+    use nix::sys::socket::setsockopt;
+    use nix::sys::socket::sockopt::{
+        IpRecvTos, Ipv4PacketInfo, Ipv6RecvPacketInfo, Ipv6RecvTClass,
+    };
+    let _ = setsockopt(socket, IpRecvTos, &false);
+    let _ = setsockopt(socket, Ipv4PacketInfo, &false);
+    let _ = setsockopt(socket, Ipv6RecvTClass, &false);
+    let _ = setsockopt(socket, Ipv6RecvPacketInfo, &false);
 }
 
 /// Hand an owned socket to the reactor, registered for `interest` only.
