@@ -39,7 +39,7 @@ use ouro_shim_udp::fault::{FaultConfig, Faults};
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -586,9 +586,8 @@ impl Daemon {
             .app_headers
             .take()
             .unwrap_or_else(|| ipc::RecvHeaders::with_capacity(FLOW_BATCH));
-        let mut closed = false;
-        // Stays false if every round read a full batch: the socket may hold more.
-        let mut stopped = false;
+        // Stays `More` if every round read a full batch: the socket may hold more.
+        let mut read = AppRead::More;
         'rounds: for _ in 0..FLOW_ROUNDS {
             match guard
                 .try_io(|f| ipc::recv_batch_into(&mut headers, f.get_ref(), &mut bufs, &mut slots))
@@ -608,7 +607,7 @@ impl Daemon {
                             // Too big for a PDU: dropped, counted.
                             Slot::Oversized => self.app_oversized(key),
                             Slot::Closed | Slot::Empty => {
-                                closed = true;
+                                read = AppRead::Closed;
                                 break 'rounds;
                             }
                         }
@@ -616,7 +615,7 @@ impl Daemon {
                     if self.is_held(key) {
                         // The flow may not send more: stop reading until it is woken.
                         self.park(key, now);
-                        stopped = true;
+                        read = AppRead::Done;
                         break;
                     }
                     if n < bufs.len() {
@@ -624,16 +623,16 @@ impl Daemon {
                         // message arriving since then is a newer event, which sets the
                         // readiness again.
                         guard.clear_ready();
-                        stopped = true;
+                        read = AppRead::Done;
                         break;
                     }
                 }
                 Ok(Err(_)) => {
-                    closed = true;
+                    read = AppRead::Closed;
                     break;
                 }
                 Err(_would_block) => {
-                    stopped = true;
+                    read = AppRead::Done;
                     break;
                 }
             }
@@ -641,13 +640,7 @@ impl Daemon {
         self.app_bufs = bufs;
         self.app_slots = slots;
         self.app_headers = Some(headers);
-        if closed {
-            AppRead::Closed
-        } else if stopped {
-            AppRead::Done
-        } else {
-            AppRead::More
-        }
+        read
     }
 
     /// The application wrote a message larger than any PDU, or a malformed pack.
@@ -784,19 +777,16 @@ impl Daemon {
                     drained = self.shims[si].udp.drained();
                     break;
                 }
-                Ok(_) if self.shims[si].udp.drained() => {
-                    drained = true;
-                    for s in 0..self.shims.len() {
-                        self.pull(s, now);
-                    }
-                    break;
-                }
                 Ok(_) => {
                     // Move what this batch queued on towards the sockets before reading the
                     // next one: a wake-up reads up to SHIM_BATCHES batches, more than a cube
                     // queue holds, so pulling only at the end dropped relayed bursts.
                     for s in 0..self.shims.len() {
                         self.pull(s, now);
+                    }
+                    if self.shims[si].udp.drained() {
+                        drained = true;
+                        break;
                     }
                 }
                 Err(e) => {
@@ -1368,10 +1358,7 @@ async fn flow_task(
         if !backlog {
             room = None;
         } else if room.is_none() {
-            room = fd
-                .get_ref()
-                .try_clone()
-                .and_then(|dup| Async::new(dup, Interest::WRITABLE))
+            room = Async::duplicate(fd.get_ref().as_fd(), Interest::WRITABLE)
                 .inspect_err(|e| tracing::warn!(error = %e, "cannot watch a flow socket"))
                 .ok();
         }
@@ -1433,10 +1420,7 @@ pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
     let watch = |interest| {
         let dm = d.borrow();
         let shim = &dm.shims[si];
-        shim.udp
-            .as_fd()
-            .try_clone_to_owned()
-            .and_then(|dup| Async::new(dup, interest))
+        Async::duplicate(shim.udp.as_fd(), interest)
             .inspect_err(
                 |e| tracing::warn!(shim = %shim.name, error = %e, "cannot watch the socket"),
             )

@@ -229,12 +229,6 @@ impl RecvHeaders {
     }
 }
 
-impl Default for RecvHeaders {
-    fn default() -> Self {
-        RecvHeaders::with_capacity(MAX_BATCH)
-    }
-}
-
 impl std::fmt::Debug for RecvHeaders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvHeaders")

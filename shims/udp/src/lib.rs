@@ -33,7 +33,6 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -130,7 +129,7 @@ pub struct Received<'a> {
 
 /// The shim's socket: registered with tokio's reactor, or left to the driver's own loop.
 enum Socket {
-    Reactor(Arc<AsyncFd<std::net::UdpSocket>>),
+    Reactor(AsyncFd<std::net::UdpSocket>),
     Plain(std::net::UdpSocket),
 }
 
@@ -207,7 +206,7 @@ impl UdpShim {
         let _ = state.set_recv_buffer_size((&std_sock).into(), opts.socket_buffer);
         quiet_ancillary(&std_sock);
         let socket = if tokio {
-            Socket::Reactor(Arc::new(register(std_sock, Interest::READABLE)?))
+            Socket::Reactor(register(std_sock, Interest::READABLE)?)
         } else {
             Socket::Plain(std_sock)
         };

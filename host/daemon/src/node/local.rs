@@ -220,20 +220,13 @@ async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
     let mut turn = true;
     'run: loop {
         // Alternating which end is looked at first, so neither can starve the other.
-        let dir = if turn {
-            tokio::select! {
-                biased;
-                r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
-                r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
-            }
-        } else {
-            tokio::select! {
-                biased;
-                r = ends[1].readable() => match r { Ok(g) => (1, g), Err(_) => break },
-                r = ends[0].readable() => match r { Ok(g) => (0, g), Err(_) => break },
-            }
-        };
+        let (first, second) = if turn { (0, 1) } else { (1, 0) };
         turn = !turn;
+        let dir = tokio::select! {
+            biased;
+            r = ends[first].readable() => match r { Ok(g) => (first, g), Err(_) => break },
+            r = ends[second].readable() => match r { Ok(g) => (second, g), Err(_) => break },
+        };
         let (from, mut guard) = dir;
         let to = &ends[1 - from];
         let mut drained = false;

@@ -29,8 +29,7 @@ impl Timer {
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )?;
-        let dup = std::os::fd::AsFd::as_fd(&timer).try_clone_to_owned()?;
-        let ready = Async::new(dup, Interest::READABLE)?;
+        let ready = Async::duplicate(std::os::fd::AsFd::as_fd(&timer), Interest::READABLE)?;
         Ok(Timer { timer, ready })
     }
 
@@ -60,7 +59,6 @@ impl Timer {
                     guard.clear_ready();
                     return Ok(());
                 }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => {}
             }

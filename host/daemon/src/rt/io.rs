@@ -4,7 +4,7 @@ use super::Shared;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use std::cell::Cell;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -175,6 +175,14 @@ impl<T: AsFd> Async<T> {
             Poll::Pending
         })
         .await
+    }
+}
+
+impl Async<OwnedFd> {
+    /// Registers a duplicate of `fd` for `interest`, to watch one direction of a descriptor
+    /// registered (or used) elsewhere for the other; `fd` itself is left as it is.
+    pub fn duplicate(fd: BorrowedFd<'_>, interest: Interest) -> io::Result<Async<OwnedFd>> {
+        Async::new(fd.try_clone_to_owned()?, interest)
     }
 }
 
