@@ -28,6 +28,8 @@ impl AsyncFlow {
         let crate::Flow {
             fd, id, layer, rx, ..
         } = flow;
+        // A blocking Flow's descriptor is in blocking mode; the reactor needs it non-blocking.
+        ipc::set_nonblocking(&fd, true)?;
         Ok(AsyncFlow {
             fd: ipc::async_fd(fd)?,
             id,
@@ -59,10 +61,10 @@ impl AsyncFlow {
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize, FlowError> {
         loop {
             let r = if self.buffered() > 0 {
-                self.rx().read(self.fd.get_ref().as_fd(), buf)
+                self.rx().read(self.fd.get_ref().as_fd(), buf, false)
             } else {
                 let mut guard = self.fd.readable().await?;
-                match guard.try_io(|fd| self.rx().read(fd.get_ref().as_fd(), buf)) {
+                match guard.try_io(|fd| self.rx().read(fd.get_ref().as_fd(), buf, false)) {
                     Ok(r) => r,
                     Err(_would_block) => continue,
                 }

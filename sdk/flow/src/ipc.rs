@@ -142,11 +142,22 @@ pub fn recv_msg(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Option<O
     Ok((len, got))
 }
 
-/// Receive one message without descriptors (0: the peer closed). A message longer than
-/// `buf` is consumed and reported as an `InvalidData` error, never silently cut.
+/// Receive one message without descriptors and without blocking, whatever the descriptor's
+/// mode (0: the peer closed; `WouldBlock`: nothing waits). A message longer than `buf` is
+/// consumed and reported as an `InvalidData` error, never silently cut.
 pub fn recv(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    recv_with(sock, buf, MsgFlags::MSG_DONTWAIT)
+}
+
+/// [`recv`] that waits on a blocking descriptor: one system call where a non-blocking
+/// receive, a `poll` and a second receive would take three.
+pub fn recv_wait(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    recv_with(sock, buf, MsgFlags::empty())
+}
+
+fn recv_with(sock: &impl AsFd, buf: &mut [u8], flags: MsgFlags) -> io::Result<usize> {
     // MSG_TRUNC: on SEQPACKET sockets recv returns the message's real length.
-    let n = nix::sys::socket::recv(sock.as_fd().as_raw_fd(), buf, MsgFlags::MSG_TRUNC)
+    let n = nix::sys::socket::recv(sock.as_fd().as_raw_fd(), buf, flags | MsgFlags::MSG_TRUNC)
         .map_err(errno)?;
     if n > buf.len() {
         return Err(io::Error::new(
@@ -160,9 +171,15 @@ pub fn recv(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Send one message without descriptors.
+/// Send one message without descriptors and without blocking, whatever the descriptor's
+/// mode (`WouldBlock` when the socket is full).
 pub fn send(sock: &impl AsFd, data: &[u8]) -> io::Result<usize> {
-    nix::sys::socket::send(sock.as_fd().as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL).map_err(errno)
+    nix::sys::socket::send(
+        sock.as_fd().as_raw_fd(),
+        data,
+        MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+    )
+    .map_err(errno)
 }
 
 /// Most messages [`send_batch`] and [`recv_batch`] move in one system call.
@@ -186,7 +203,7 @@ pub fn send_batch(sock: &impl AsFd, msgs: &[&[u8]]) -> io::Result<usize> {
         &iovs,
         &addrs,
         [],
-        MsgFlags::MSG_NOSIGNAL,
+        MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
     )
     .map_err(errno)?
     .count();

@@ -37,6 +37,7 @@ use proto::{ErrorKind, Reply, Request};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -242,12 +243,16 @@ pub struct Flow {
     nonblocking: bool,
     /// The unread rest of the last packed socket message.
     rx: Mutex<rx::Rx>,
+    /// Whether the last read with a timeout found no message at once and waited for one.
+    timed_read_waited: AtomicBool,
 }
 
 impl Flow {
     fn new(fd: OwnedFd, id: u32, layer: String) -> Result<Flow, FlowError> {
-        // The daemon hands the socket over non-blocking; blocking reads poll with a timeout.
-        ipc::set_nonblocking(&fd, true)?;
+        // The daemon hands the socket over non-blocking. A blocking read with no timeout is
+        // one blocking receive, so the socket blocks; every receive or send that must not
+        // wait says so itself (MSG_DONTWAIT).
+        ipc::set_nonblocking(&fd, false)?;
         Ok(Flow {
             fd,
             id,
@@ -255,6 +260,7 @@ impl Flow {
             read_timeout: None,
             nonblocking: false,
             rx: Mutex::default(),
+            timed_read_waited: AtomicBool::new(false),
         })
     }
 
@@ -292,17 +298,57 @@ impl Flow {
     }
 
     /// Read one message into `buf` (a longer message is an error, never silently cut).
+    ///
+    /// With no read timeout, a blocking read waits in the receive system call itself: one
+    /// call per message. With one, it waits in `poll` (a receive timeout would only be as
+    /// precise as the kernel's tick) and receives when the socket is readable; whether it
+    /// tries the receive first depends on whether the last timed read found a message
+    /// waiting (a reader keeping up with a stream does; a ping waiting for its reply does
+    /// not), so either kind makes two system calls per message at most.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, FlowError> {
         let mut rx = self.rx();
-        loop {
-            match rx.read(self.fd.as_fd(), buf) {
-                Ok(rx::Got::Closed) => return Err(FlowError::Closed),
-                Ok(rx::Got::Message(n)) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.nonblocking || !wait_readable(self.fd.as_fd(), self.read_timeout)? {
-                        return Err(FlowError::Timeout);
-                    }
+        let fd = self.fd.as_fd();
+        let outcome = |got: rx::Got| match got {
+            rx::Got::Closed => Err(FlowError::Closed),
+            rx::Got::Message(n) => Ok(n),
+        };
+        let would_block = |e: &io::Error| e.kind() == io::ErrorKind::WouldBlock;
+        if self.nonblocking {
+            return match rx.read(fd, buf, false) {
+                Ok(got) => outcome(got),
+                Err(e) if would_block(&e) => Err(FlowError::Timeout),
+                Err(e) => Err(batch::flow_error(e)),
+            };
+        }
+        let Some(timeout) = self.read_timeout else {
+            loop {
+                match rx.read(fd, buf, true) {
+                    Ok(got) => return outcome(got),
+                    // A signal ended the receive: receive again.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(batch::flow_error(e)),
                 }
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        let mut poll_first = self.timed_read_waited.load(Ordering::Relaxed) && rx.pending() == 0;
+        let mut waited = false;
+        loop {
+            if poll_first {
+                waited = true;
+                let left = deadline.saturating_duration_since(Instant::now());
+                if !wait_readable(fd, Some(left))? {
+                    self.timed_read_waited.store(true, Ordering::Relaxed);
+                    return Err(FlowError::Timeout);
+                }
+            }
+            match rx.read(fd, buf, false) {
+                Ok(got) => {
+                    self.timed_read_waited.store(waited, Ordering::Relaxed);
+                    return outcome(got);
+                }
+                // Nothing yet (or another reader took what made the socket readable).
+                Err(e) if would_block(&e) => poll_first = true,
                 Err(e) => return Err(batch::flow_error(e)),
             }
         }
@@ -495,6 +541,38 @@ mod tests {
         assert_eq!(fa.read(&mut buf).expect("the next message is intact"), 2);
         fb.dealloc();
         assert!(matches!(fa.read(&mut buf), Err(FlowError::Closed)));
+    }
+
+    #[test]
+    fn a_blocking_read_waits_for_a_message_sent_later_and_keeps_its_timeout() {
+        let (a, b) = ipc::seqpacket_pair().expect("pair");
+        let mut reader = Flow::new(a, 1, "l".into()).expect("flow");
+        let writer = Flow::new(b, 2, "l".into()).expect("flow");
+        let (go, went) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            for _ in went.iter() {
+                writer.write(b"late").expect("write");
+            }
+            writer
+        });
+        let mut buf = [0u8; 8];
+        for timeout in [None, Some(Duration::from_secs(30))] {
+            reader.set_read_timeout(timeout);
+            go.send(()).expect("go");
+            // Blocks in the receive until the writer, which may run after it, has written.
+            assert_eq!(reader.read(&mut buf).expect("read"), 4);
+            assert_eq!(&buf[..4], b"late");
+        }
+        drop(go);
+        let writer = t.join().expect("writer");
+        // A short timeout and a zero one end the read with nothing waiting.
+        reader.set_read_timeout(Some(Duration::from_millis(5)));
+        assert!(matches!(reader.read(&mut buf), Err(FlowError::Timeout)));
+        reader.set_read_timeout(Some(Duration::ZERO));
+        assert!(matches!(reader.read(&mut buf), Err(FlowError::Timeout)));
+        writer.dealloc();
+        reader.set_read_timeout(None);
+        assert!(matches!(reader.read(&mut buf), Err(FlowError::Closed)));
     }
 
     #[test]

@@ -76,16 +76,26 @@ impl Rx {
     }
 
     /// One message into `out`: a buffered one, else from one socket message received
-    /// without blocking (`WouldBlock` if none waits). A message longer than `out` is
-    /// consumed and an `InvalidData` error, as is a malformed pack.
-    pub(crate) fn read(&mut self, fd: BorrowedFd<'_>, out: &mut [u8]) -> io::Result<Got> {
+    /// without blocking (`WouldBlock` if none waits) or, with `wait`, by a receive that
+    /// waits as the descriptor's mode and receive timeout say. A message longer than `out`
+    /// is consumed and an `InvalidData` error, as is a malformed pack.
+    pub(crate) fn read(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        out: &mut [u8],
+        wait: bool,
+    ) -> io::Result<Got> {
         if let Some(m) = self.take() {
             return copy_out(m, out);
         }
         if self.buf.is_empty() {
             self.buf = vec![0; MAX_SOCKET_MESSAGE];
         }
-        let n = ipc::recv(&fd, &mut self.buf)?;
+        let n = if wait {
+            ipc::recv_wait(&fd, &mut self.buf)?
+        } else {
+            ipc::recv(&fd, &mut self.buf)?
+        };
         let msg = &self.buf[..n];
         if n == 0 {
             return Ok(Got::Closed);
