@@ -327,13 +327,36 @@ impl Daemon {
         while let Some(key) = self.to_deliver.pop() {
             self.deliver(key);
         }
-        for s in &mut self.shims {
-            s.udp.flush();
+        for si in 0..self.shims.len() {
+            self.shims[si].udp.flush();
+            self.reclaim_sent(si);
         }
         let next = self.next_deadline();
         if next != self.armed && next.is_some_and(|n| self.armed.is_none_or(|a| n < a)) {
             self.timer.notify_one();
         }
+    }
+
+    /// Take back the buffers of the PDUs shim `si` has sent: first for the core of the
+    /// layer above it (it builds the PDUs its applications write in them), then for the
+    /// PDUs received ([`Spare`]).
+    fn reclaim_sent(&mut self, si: usize) {
+        let li = self.layers.iter().position(|l| l.lower == Some(si));
+        let Daemon {
+            shims,
+            layers,
+            spare,
+            ..
+        } = self;
+        shims[si].udp.reclaim(|buf| {
+            let rest = match li {
+                Some(li) if layers[li].ipcp.wants_buffers() => layers[li].ipcp.recycle(buf),
+                _ => Some(buf),
+            };
+            if let Some(buf) = rest {
+                spare.give(buf);
+            }
+        });
     }
 
     fn transmit(&mut self, li: usize, port: PortId, data: Vec<u8>) {

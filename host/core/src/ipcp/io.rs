@@ -79,19 +79,20 @@ impl Ipcp {
             ttl: self.config.default_ttl,
             ecn: 0,
         };
-        let pdu = || {
-            let mut pdu = Vec::with_capacity(crate::wire::DT_HEADER_LEN + payload.len());
+        let pdu = |ipcp: &mut Ipcp| {
+            let mut pdu = ipcp.pdu_buffer(crate::wire::DT_HEADER_LEN + payload.len());
             header.emit(&mut pdu);
             pdu.extend_from_slice(payload);
             pdu
         };
         if dst == self.address {
-            self.loopback.push_back(pdu());
+            let pdu = pdu(self);
+            self.loopback.push_back(pdu);
             return Ok(());
         }
         match port {
             Some(port) => {
-                let pdu = pdu();
+                let pdu = pdu(self);
                 let class = (eid != Eid::MGMT).then_some(cube);
                 // Our own data is not ECN-marked by our own queue: a full local queue
                 // pushes back on the application directly (`flow_try_write`).

@@ -35,7 +35,12 @@ use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-/// A PDU to send on an N-1 port.
+/// Most buffers [`Ipcp::recycle`] keeps (a full cube queue's worth, at the default size).
+pub const RECYCLED_BUFFERS: usize = 1024;
+/// Largest buffer [`Ipcp::recycle`] keeps, in bytes (a full-size UDP PDU and some).
+pub const RECYCLED_CAPACITY: usize = 2048;
+
+/// A PDU to send on an N-1 port (see [`Ipcp::poll_transmit`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// The N-1 flow to send it on.
@@ -267,6 +272,9 @@ pub struct Ipcp {
     next_tick: Option<Instant>,
     /// PDUs addressed to this IPCP by itself, processed before returning to the driver.
     loopback: VecDeque<Vec<u8>>,
+    /// Empty buffers the driver gave back ([`Ipcp::recycle`]) for the PDUs of
+    /// [`Ipcp::flow_try_write`]: no allocation per PDU written by an application.
+    recycled: Vec<Vec<u8>>,
     /// Origins whose advertisement waits to be flooded, per port (sent in batches, in the
     /// version held when the batch goes out).
     flood_queue: BTreeMap<PortId, std::collections::BTreeSet<Address>>,
@@ -344,6 +352,7 @@ impl Ipcp {
             flows: FlowTable::new(),
             next_tick: None,
             loopback: VecDeque::new(),
+            recycled: Vec::new(),
             flood_queue: BTreeMap::new(),
             unacked: BTreeMap::new(),
             ack_queue: BTreeMap::new(),
@@ -509,6 +518,35 @@ impl Ipcp {
         let res = self.try_write_flow(now, flow, data);
         self.flush(now);
         res
+    }
+
+    /// Give back the buffer of a PDU the driver is done with (sent, say): the PDUs of
+    /// later writes ([`Ipcp::flow_try_write`]) are built in such buffers instead of fresh
+    /// allocations. Keeps at most [`RECYCLED_BUFFERS`] buffers of at most
+    /// [`RECYCLED_CAPACITY`] bytes; returns a buffer it does not keep.
+    pub fn recycle(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        if self.recycled.len() >= RECYCLED_BUFFERS || buf.capacity() > RECYCLED_CAPACITY {
+            return Some(buf);
+        }
+        self.recycled.push(buf);
+        None
+    }
+
+    /// True while [`Ipcp::recycle`] keeps what it is given.
+    pub fn wants_buffers(&self) -> bool {
+        self.recycled.len() < RECYCLED_BUFFERS
+    }
+
+    /// An empty buffer for a PDU of `len` bytes: a recycled one if any.
+    pub(super) fn pdu_buffer(&mut self, len: usize) -> Vec<u8> {
+        match self.recycled.pop() {
+            Some(mut buf) => {
+                buf.clear();
+                buf.reserve(len);
+                buf
+            }
+            None => Vec::with_capacity(len),
+        }
     }
 
     /// Deallocate a flow (the peer is told).

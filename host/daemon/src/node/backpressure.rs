@@ -41,7 +41,8 @@ impl Daemon {
             return;
         };
         if !slot.held.is_empty() {
-            slot.held.push_back(data.to_vec()); // keeps the application's order
+            // Keeps the application's order (in a recycled buffer: no allocation).
+            slot.held.push_back(self.spare.copy_of(data));
             return;
         }
         match self.layers[key.0].ipcp.flow_try_write(now, key.1, data) {
@@ -50,7 +51,7 @@ impl Daemon {
                 slot.tx_bytes += data.len() as u64;
             }
             Err(IpcpError::WouldBlock) => {
-                slot.held.push_back(data.to_vec());
+                slot.held.push_back(self.spare.copy_of(data));
                 slot.pauses += 1;
                 self.stats.app_pauses += 1;
             }
@@ -92,7 +93,9 @@ impl Daemon {
                 Err(IpcpError::WouldBlock) => break,
                 Err(_) => slot.tx_errors += 1,
             }
-            slot.held.pop_front();
+            if let Some(buf) = slot.held.pop_front() {
+                self.spare.give(buf);
+            }
         }
         self.park(key, now);
     }
