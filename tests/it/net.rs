@@ -1536,6 +1536,85 @@ fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
 }
 
 #[test]
+fn net_a_flood_over_a_layer_on_a_slow_link_is_held_back_not_dropped_below() {
+    use ouro_flow::Listener;
+    let dir = Scratch::new("n1-backpressure");
+    let (pa, pb) = (free_port(), free_port());
+    let top = |how: &str| {
+        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{how}\n")
+    };
+    // `top` over `net` over UDP; A's UDP link carries 2,000 PDUs/s, far less than A's
+    // application writes, and A's `top` queues hold 64 PDUs per cube.
+    let a = Node::start(
+        &dir.0,
+        "a",
+        &(line_node("a", pa, &[("b", pb)], None, "rate_pps = 2000")
+            + &top("bootstrap = true\nhello_ms = 200\ndead_ms = 1000\nqueue_pdus = 64")),
+    );
+    let b = Node::start(
+        &dir.0,
+        "b",
+        &(line_node("b", pb, &[("a", pa)], Some("a"), "")
+            + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
+    );
+    let top_of = |s: &Value| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+            .unwrap_or(Value::Null)
+    };
+    for n in [&a, &b] {
+        n.wait_for("top enrolled with a route", |s| {
+            top_of(s)["enrolled"] == true
+                && top_of(s)["fib"].as_array().is_some_and(|f| !f.is_empty())
+        });
+    }
+    let mut l = Listener::bind_at(&b.socket, "deep", &["top".to_string()]).expect("listen");
+    let f = alloc_until_reachable(&a, "deep", "top");
+    let mut g = l.accept(Some(WAIT)).expect("accept");
+    g.set_read_timeout(Some(WAIT));
+    // 1,500 messages written as fast as A takes them (blocking writes: A reads the flow's
+    // socket only while the flow may send), read in order at B.
+    const N: u32 = 1500;
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut got = 0u32;
+        while got < N {
+            match g.read(&mut buf) {
+                Ok(n) => {
+                    assert_eq!(n, 100);
+                    assert_eq!(u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]), got);
+                    got += 1;
+                }
+                Err(e) => panic!("after {got} of {N} messages: {e}"),
+            }
+        }
+        got
+    });
+    let mut msg = [0u8; 100];
+    for i in 0..N {
+        msg[..4].copy_from_slice(&i.to_be_bytes());
+        f.write(&msg).expect("write");
+    }
+    assert_eq!(reader.join().expect("reader"), N, "every message arrived");
+    // The upper IPCP's queue towards the N-1 flow filled and waited for room; the lower
+    // IPCP dropped nothing of it, and A held its application back.
+    let sa = a.status().expect("status of A");
+    let port = top_of(&sa)["n1_ports"][0].clone();
+    assert_eq!(port["tx_drops"], 0, "{port}");
+    assert!(
+        port["waits"].as_u64() > Some(0),
+        "never waited for room: {port}"
+    );
+    assert_eq!(layer(&sa)["counters"]["drop_queue_full"], 0, "{sa}");
+    assert!(
+        top_of(&sa)["counters"]["flow_refused"].as_u64() > Some(0),
+        "the application was not held back: {}",
+        top_of(&sa)["counters"]
+    );
+}
+
+#[test]
 fn net_sigterm_answers_an_allocation_under_way_with_a_clear_error() {
     let dir = Scratch::new("sigterm-pending");
     // B serves `svc` (registered from its file) but will be stopped: A's request waits for

@@ -239,7 +239,7 @@ fn print_status(d: &Value) {
         }
         for p in l["n1_ports"].as_array().into_iter().flatten() {
             println!(
-                "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}",
+                "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}, waits for room {}",
                 s(&p["port"]),
                 s(&p["peer"]),
                 s(&p["remote_address"]),
@@ -249,7 +249,8 @@ fn print_status(d: &Value) {
                 s(&p["rx_bytes"]),
                 s(&p["tx_pdus"]),
                 s(&p["tx_bytes"]),
-                s(&p["tx_drops"])
+                s(&p["tx_drops"]),
+                s(&p["waits"])
             );
         }
         let q = &l["queues"];

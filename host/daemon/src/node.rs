@@ -303,25 +303,34 @@ impl Daemon {
     /// per wake-up on the data path).
     fn pump_at(&mut self, now: Instant) {
         loop {
-            let mut busy = false;
-            for li in 0..self.layers.len() {
-                while let Some(t) = self.layers[li].ipcp.poll_transmit() {
-                    busy = true;
-                    self.transmit(li, t.port, t.data);
+            loop {
+                let mut busy = false;
+                for li in 0..self.layers.len() {
+                    while let Some(t) = self.layers[li].ipcp.poll_transmit() {
+                        busy = true;
+                        self.transmit(li, t.port, t.data);
+                    }
+                    while let Some(ev) = self.layers[li].ipcp.poll_event() {
+                        busy = true;
+                        self.on_event(li, ev);
+                    }
                 }
-                while let Some(ev) = self.layers[li].ipcp.poll_event() {
-                    busy = true;
-                    self.on_event(li, ev);
+                busy |= self.local_deliver();
+                busy |= self.report_congestion();
+                busy |= self.n1_pull(now);
+                if !busy {
+                    break;
                 }
             }
-            busy |= self.local_deliver();
-            busy |= self.report_congestion();
-            if !busy {
+            for si in 0..self.shims.len() {
+                self.pull(si, now);
+            }
+            // What the shims took made room in the lower layers' queues: N-1 flows may
+            // take more of their upper IPCPs' PDUs (which go to the shims in turn). Ends
+            // when the shims' send queues or the lower queues are full, or nothing waits.
+            if !self.n1_pull(now) {
                 break;
             }
-        }
-        for si in 0..self.shims.len() {
-            self.pull(si, now);
         }
         self.wake_parked(now);
         while let Some(key) = self.to_deliver.pop() {
@@ -708,6 +717,7 @@ impl Daemon {
         }
         take(self.sweep_at);
         take(self.n1_deadline());
+        take(self.n1_pull_deadline());
         take(self.pacer_deadline());
         take(self.parked_deadline());
         next

@@ -10,9 +10,10 @@
 //! wakes the daemon when it has refilled. The shim still sends runs of equal-size PDUs with
 //! GSO; PDUs move from the core's queue to the shim's without a copy.
 //!
-//! Local-shim ports and N-1 flows are not paced: a local shim hands PDUs straight to the
-//! IPCP above it in the same process (nothing below it fills up), and an N-1 flow's PDUs
-//! are carried by the lower IPCP, whose own UDP ports are scheduled here.
+//! Local-shim ports are not paced: a local shim hands PDUs straight to the IPCP above it in
+//! the same process (nothing below it fills up). The ports of an IPCP over a unicast layer
+//! (N-1 flows) are scheduled and pulled as far as their flows take PDUs
+//! (`Daemon::n1_pull`, in `stack.rs`).
 //!
 //! [`Ipcp::schedule_port`]: ouro_core::Ipcp::schedule_port
 //! [`Ipcp::dequeue`]: ouro_core::Ipcp::dequeue

@@ -1,8 +1,20 @@
 //! Recursion: a unicast IPCP over a unicast layer. Each of its ports is an N-1 flow in the
 //! lower layer, allocated to the peer IPCP's name (an IPCP over a unicast layer registers its
 //! own name there, so peers can reach it). PDUs of the upper IPCP are SDUs of those flows.
+//!
+//! **Back-pressure.** Those ports are scheduled like UDP ports: the upper IPCP's PDUs wait in
+//! its per-cube queues, and [`Daemon::n1_pull`] moves them into the N-1 flow only as far as
+//! the flow takes them ([`Ipcp::flow_room`]: room in the lower IPCP's queue, and the flow's
+//! congestion-controlled rate). When the lower layer is the bottleneck the upper queues
+//! fill, mark (ECN) and push back on the upper layer's applications, as a slow UDP link
+//! does, instead of the lower IPCP dropping the upper one's PDUs.
+//!
+//! [`Ipcp::flow_room`]: ouro_core::Ipcp::flow_room
 
 use super::Daemon;
+use super::backpressure::RECHECK;
+use super::pacer::BATCH;
+use ouro_core::congestion::Credit;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Instant, NameHash, PortId, QosSpec};
 use serde_json::json;
@@ -48,6 +60,8 @@ struct Up {
     tx_bytes: u64,
     /// PDUs the lower IPCP refused (flow not ready, no route...).
     tx_drops: u64,
+    /// Times the N-1 flow had no room while PDUs waited for it.
+    waits: u64,
 }
 
 /// The N-1 flows of every upper IPCP.
@@ -63,6 +77,10 @@ pub(super) struct N1Flows {
     /// peer was not there yet).
     retry: Vec<(Instant, Want)>,
     next_port: u32,
+    /// When [`Daemon::n1_pull`] must look again at ports whose flows had no room.
+    pull_at: Option<Instant>,
+    /// The ports [`Daemon::n1_pull`] visits (reused).
+    scratch: Vec<((usize, PortId), (usize, Eid))>,
 }
 
 impl Daemon {
@@ -174,9 +192,80 @@ impl Daemon {
                 tx_pdus: 0,
                 tx_bytes: 0,
                 tx_drops: 0,
+                waits: 0,
             },
         );
+        // Scheduled: its PDUs wait in the upper IPCP's queues until the flow takes them.
+        let limits = self.layers[upper].queues.ports;
+        self.layers[upper].ipcp.schedule_port(port, limits);
         port
+    }
+
+    /// Move what waits in the queues of upper IPCPs' N-1 ports into their flows, one
+    /// scheduler batch per port, as far as each flow has room (see the module
+    /// documentation). True if any PDU moved.
+    pub(super) fn n1_pull(&mut self, now: Instant) -> bool {
+        if self.n1.by_upper.is_empty() {
+            return false;
+        }
+        let mut ports = std::mem::take(&mut self.n1.scratch);
+        ports.clear();
+        ports.extend(self.n1.by_upper.iter().map(|(k, u)| (*k, (u.lower, u.eid))));
+        let mut batch = std::mem::take(&mut self.batch);
+        let mut moved = false;
+        let mut look_at: Option<Instant> = None;
+        for &((up, port), (lo, eid)) in &ports {
+            if self.layers[up].ipcp.queued(port) == 0 {
+                continue;
+            }
+            let budget = match self.layers[lo].ipcp.flow_room(now, eid) {
+                Some(Credit::Unlimited) => BATCH,
+                Some(Credit::Pdus(n)) => u32::try_from(n).unwrap_or(BATCH).min(BATCH),
+                Some(Credit::Wait(t)) => {
+                    look_at = Some(look_at.map_or(t, |a| a.min(t)));
+                    0
+                }
+                // Not allocated yet: the PDUs wait (they go when the port goes down).
+                None => continue,
+            };
+            if budget == 0 {
+                if let Some(u) = self.n1.by_upper.get_mut(&(up, port)) {
+                    u.waits += 1;
+                }
+                // The lower IPCP's pacer makes room and the pump calls again; look anyway
+                // after a while in case nothing else wakes the daemon.
+                let t = now + RECHECK;
+                look_at = Some(look_at.map_or(t, |a| a.min(t)));
+                continue;
+            }
+            batch.clear();
+            self.layers[up].ipcp.dequeue(now, port, budget, &mut batch);
+            let Some(u) = self.n1.by_upper.get_mut(&(up, port)) else {
+                continue;
+            };
+            for t in batch.drain(..) {
+                match self.layers[lo].ipcp.flow_try_write(now, eid, &t.data) {
+                    Ok(()) => {
+                        u.tx_pdus += 1;
+                        u.tx_bytes += t.data.len() as u64;
+                    }
+                    Err(_) => u.tx_drops += 1,
+                }
+                moved = true;
+                if let Some(buf) = self.layers[up].ipcp.recycle(t.data) {
+                    self.spare.give(buf);
+                }
+            }
+        }
+        self.batch = batch;
+        self.n1.scratch = ports;
+        self.n1.pull_at = look_at;
+        moved
+    }
+
+    /// When [`Daemon::n1_pull`] must run again for PDUs that wait for room.
+    pub(super) fn n1_pull_deadline(&self) -> Option<Instant> {
+        self.n1.pull_at
     }
 
     /// `FlowAllocated` in layer `lo`: true if it was an N-1 flow (now a port of its upper).
@@ -316,6 +405,7 @@ impl Daemon {
                     "flow": u.eid.0,
                     "rx_pdus": rx_pdus, "rx_bytes": rx_bytes,
                     "tx_pdus": u.tx_pdus, "tx_bytes": u.tx_bytes, "tx_drops": u.tx_drops,
+                    "waits": u.waits,
                 })
             })
             .collect();
