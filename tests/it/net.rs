@@ -1406,12 +1406,7 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
         &["ipcp", "create", "z", "--type", "unicast", "--lower", "z"],
         "cannot run over itself",
     );
-    let top = |s: &Value| {
-        s["layers"]
-            .as_array()
-            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
-            .unwrap_or(Value::Null)
-    };
+    let top = top_of;
     for n in [&a, &b] {
         n.wait_for("top enrolled with a route", |s| {
             top(s)["enrolled"] == true && top(s)["fib"].as_array().is_some_and(|f| !f.is_empty())
@@ -1493,31 +1488,42 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     });
 }
 
-#[test]
-fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
-    let dir = Scratch::new("sigterm-n1");
+/// A — B with layer `net` over UDP and layer `top` over `net` (A bootstraps both, B
+/// enrolls in both through A); `a_udp` is added to A's UDP layer, `a_top` to A's `top`.
+fn top_over_net(dir: &Path, a_udp: &str, a_top: &str) -> (Node, Node) {
     let (pa, pb) = (free_port(), free_port());
-    let top = |enroll: &str| {
-        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{enroll}\n")
+    let top = |how: &str| {
+        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{how}\n")
     };
     let a = Node::start(
-        &dir.0,
+        dir,
         "a",
-        &(line_node("a", pa, &[("b", pb)], None, "")
-            + &top("bootstrap = true\nhello_ms = 200\ndead_ms = 1000")),
+        &(line_node("a", pa, &[("b", pb)], None, a_udp)
+            + &top(&format!(
+                "bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n{a_top}"
+            ))),
     );
-    let mut b = Node::start(
-        &dir.0,
+    let b = Node::start(
+        dir,
         "b",
         &(line_node("b", pb, &[("a", pa)], Some("a"), "")
             + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
     );
-    let top_of = |s: &Value| {
-        s["layers"]
-            .as_array()
-            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
-            .unwrap_or(Value::Null)
-    };
+    (a, b)
+}
+
+/// Layer `top` in a status document.
+fn top_of(s: &Value) -> Value {
+    s["layers"]
+        .as_array()
+        .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
+    let dir = Scratch::new("sigterm-n1");
+    let (a, mut b) = top_over_net(&dir.0, "", "");
     let n1_ports = |s: &Value| top_of(s)["n1_ports"].as_array().map_or(0, Vec::len);
     a.wait_for("top enrolled over an N-1 flow", |s| {
         top_of(s)["enrolled"] == true && n1_ports(s) >= 1
@@ -1539,30 +1545,9 @@ fn net_sigterm_ends_n1_flows_so_the_upper_layer_peer_drops_its_port_at_once() {
 fn net_a_flood_over_a_layer_on_a_slow_link_is_held_back_not_dropped_below() {
     use ouro_flow::Listener;
     let dir = Scratch::new("n1-backpressure");
-    let (pa, pb) = (free_port(), free_port());
-    let top = |how: &str| {
-        format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{how}\n")
-    };
-    // `top` over `net` over UDP; A's UDP link carries 2,000 PDUs/s, far less than A's
-    // application writes, and A's `top` queues hold 64 PDUs per cube.
-    let a = Node::start(
-        &dir.0,
-        "a",
-        &(line_node("a", pa, &[("b", pb)], None, "rate_pps = 2000")
-            + &top("bootstrap = true\nhello_ms = 200\ndead_ms = 1000\nqueue_pdus = 64")),
-    );
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &(line_node("b", pb, &[("a", pa)], Some("a"), "")
-            + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
-    );
-    let top_of = |s: &Value| {
-        s["layers"]
-            .as_array()
-            .and_then(|ls| ls.iter().find(|l| l["name"] == "top").cloned())
-            .unwrap_or(Value::Null)
-    };
+    // A's UDP link carries 2,000 PDUs/s, far less than A's application writes, and A's
+    // `top` queues hold 64 PDUs per cube.
+    let (a, b) = top_over_net(&dir.0, "rate_pps = 2000", "queue_pdus = 64");
     for n in [&a, &b] {
         n.wait_for("top enrolled with a route", |s| {
             top_of(s)["enrolled"] == true
