@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One `ouro perf` flood A -> B -> C over the line3-udp daemons, with what each daemon
+# counted (drops, marks, echoes) and the CPU ticks (1/100 s) each daemon used meanwhile.
+#
+#   bash benches/scripts/flood.sh [SIZE [SECS]]     # default 64-byte messages for 3 s
+#
+# Environment: OURO_BIN (default target/release), OUROD (another ourod to compare),
+# CONFIGS (a directory with a.toml, b.toml, c.toml; default examples/line3-udp),
+# PERF_NODE=a|b|c to `perf record` that daemon for 1.5 s into /tmp/ouro-flood.perf.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="${OURO_BIN:-$root/target/release}"
+ourod="${OUROD:-$bin/ourod}"
+cfg="${CONFIGS:-$root/examples/line3-udp}"
+run="$(mktemp -d "${TMPDIR:-/tmp}/ouro-flood.XXXXXX")"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$run"
+}
+trap cleanup EXIT
+for n in a b c; do
+    "$ourod" --config "$cfg/$n.toml" --socket "$run/$n.sock" 2>"$run/$n.log" &
+    pids+=($!)
+done
+for n in a b c; do "$bin/ouro" --socket "$run/$n.sock" wait --enrolled --routes 2 --timeout 20; done
+"$bin/ouro" --socket "$run/c.sock" perf --server sink >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do
+    "$bin/ouro" --socket "$run/c.sock" names list 2>/dev/null | grep -q $'^sink\tnet\tlisteners 1' && break
+    sleep 0.05
+done
+ticks() { for p in "${pids[@]:0:3}"; do awk '{printf "%d ", $14 + $15}' "/proc/$p/stat"; done; }
+t0=$(ticks)
+if [[ -n "${PERF_NODE:-}" ]]; then
+    i=$(( $(printf 'a\nb\nc\n' | grep -n "^$PERF_NODE$" | cut -d: -f1) - 1 ))
+    (sleep 1; perf record -F 2000 -g -o /tmp/ouro-flood.perf -p "${pids[$i]}" -- sleep 1.5 >/dev/null 2>&1) &
+fi
+"$bin/ouro" --socket "$run/a.sock" perf sink --size "${1:-64}" --duration "${2:-3}" --json | tail -1
+echo "CPU ticks of a b c: $t0-> $(ticks)"
+for n in a b c; do
+    "$bin/ouro" --socket "$run/$n.sock" status --json | python3 -c '
+import json, sys
+def walk(o, p=""):
+    if isinstance(o, dict):
+        for k, v in o.items(): walk(v, p + "." + k)
+    elif isinstance(o, list):
+        for i, v in enumerate(o): walk(v, p + "[%d]" % i)
+    elif isinstance(o, (int, float)) and o and any(w in p for w in ("drop", "mark", "echo", "refused", "pause", "backlog_reports")):
+        print(sys.argv[1], p, o)
+walk(json.load(sys.stdin))' "$n"
+done
