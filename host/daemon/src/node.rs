@@ -350,7 +350,7 @@ impl Daemon {
     /// layer above it (it builds the PDUs its applications write in them), then for the
     /// PDUs received ([`Spare`]).
     fn reclaim_sent(&mut self, si: usize) {
-        let li = self.layers.iter().position(|l| l.lower == Some(si));
+        let li = self.carrier_of(si);
         let Daemon {
             shims,
             layers,
@@ -359,8 +359,8 @@ impl Daemon {
         } = self;
         shims[si].udp.reclaim(|buf| {
             let rest = match li {
-                Some(li) if layers[li].ipcp.wants_buffers() => layers[li].ipcp.recycle(buf),
-                _ => Some(buf),
+                Some(li) => layers[li].ipcp.recycle(buf),
+                None => Some(buf),
             };
             if let Some(buf) = rest {
                 spare.give(buf);

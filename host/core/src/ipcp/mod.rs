@@ -532,11 +532,6 @@ impl Ipcp {
         None
     }
 
-    /// True while [`Ipcp::recycle`] keeps what it is given.
-    pub fn wants_buffers(&self) -> bool {
-        self.recycled.len() < RECYCLED_BUFFERS
-    }
-
     /// An empty buffer for a PDU of `len` bytes: a recycled one if any.
     pub(super) fn pdu_buffer(&mut self, len: usize) -> Vec<u8> {
         match self.recycled.pop() {

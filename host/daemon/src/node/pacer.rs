@@ -234,7 +234,7 @@ pub(super) fn ports_json(ipcp: &Ipcp) -> Value {
 
 impl Daemon {
     /// The unicast IPCP over UDP shim `si`.
-    fn carrier_of(&self, si: usize) -> Option<usize> {
+    pub(super) fn carrier_of(&self, si: usize) -> Option<usize> {
         self.layers
             .iter()
             .position(|l| !l.destroyed && l.lower == Some(si))
