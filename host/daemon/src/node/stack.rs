@@ -219,25 +219,28 @@ impl Daemon {
                 continue;
             }
             let budget = match self.layers[lo].ipcp.flow_room(now, eid) {
-                Some(Credit::Unlimited) => BATCH,
-                Some(Credit::Pdus(n)) => u32::try_from(n).unwrap_or(BATCH).min(BATCH),
-                Some(Credit::Wait(t)) => {
-                    look_at = Some(look_at.map_or(t, |a| a.min(t)));
-                    0
+                Some(Credit::Unlimited) => Ok(BATCH),
+                Some(Credit::Pdus(0)) => {
+                    // The lower IPCP's pacer makes room and the pump calls again; look
+                    // anyway after a while in case nothing else wakes the daemon.
+                    Err(now + RECHECK)
                 }
+                Some(Credit::Pdus(n)) => Ok(u32::try_from(n).unwrap_or(BATCH).min(BATCH)),
+                // The flow's rate: look again when it allows more.
+                Some(Credit::Wait(t)) => Err(t),
                 // Not allocated yet: the PDUs wait (they go when the port goes down).
                 None => continue,
             };
-            if budget == 0 {
-                if let Some(u) = self.n1.by_upper.get_mut(&(up, port)) {
-                    u.waits += 1;
+            let budget = match budget {
+                Ok(budget) => budget,
+                Err(again) => {
+                    if let Some(u) = self.n1.by_upper.get_mut(&(up, port)) {
+                        u.waits += 1;
+                    }
+                    look_at = Some(look_at.map_or(again, |a| a.min(again)));
+                    continue;
                 }
-                // The lower IPCP's pacer makes room and the pump calls again; look anyway
-                // after a while in case nothing else wakes the daemon.
-                let t = now + RECHECK;
-                look_at = Some(look_at.map_or(t, |a| a.min(t)));
-                continue;
-            }
+            };
             batch.clear();
             self.layers[up].ipcp.dequeue(now, port, budget, &mut batch);
             let Some(u) = self.n1.by_upper.get_mut(&(up, port)) else {
