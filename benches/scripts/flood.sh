@@ -8,29 +8,9 @@
 # CONFIGS (a directory with a.toml, b.toml, c.toml; default examples/line3-udp),
 # PERF_NODE=a|b|c to `perf record` that daemon for 1.5 s into /tmp/ouro-flood.perf.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${OURO_BIN:-$root/target/release}"
-ourod="${OUROD:-$bin/ourod}"
-cfg="${CONFIGS:-$root/examples/line3-udp}"
-run="$(mktemp -d "${TMPDIR:-/tmp}/ouro-flood.XXXXXX")"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
-for n in a b c; do
-    "$ourod" --config "$cfg/$n.toml" --socket "$run/$n.sock" 2>"$run/$n.log" &
-    pids+=($!)
-done
-for n in a b c; do "$bin/ouro" --socket "$run/$n.sock" wait --enrolled --routes 2 --timeout 20; done
-"$bin/ouro" --socket "$run/c.sock" perf --server sink >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-    "$bin/ouro" --socket "$run/c.sock" names list 2>/dev/null | grep -q $'^sink\tnet\tlisteners 1' && break
-    sleep 0.05
-done
+source "$(dirname "$0")/line3.sh"
+start_line3
+serve_on_c sink perf --server sink
 ticks() { for p in "${pids[@]:0:3}"; do awk '{printf "%d ", $14 + $15}' "/proc/$p/stat"; done; }
 t0=$(ticks)
 if [[ -n "${PERF_NODE:-}" ]]; then

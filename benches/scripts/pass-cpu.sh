@@ -7,28 +7,9 @@
 #
 # Environment: OURO_BIN (default target/release), OUROD (another ourod to compare).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${OURO_BIN:-$root/target/release}"
-ourod="${OUROD:-$bin/ourod}"
-run="$(mktemp -d "${TMPDIR:-/tmp}/ouro-pass.XXXXXX")"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
-for n in a b c; do
-    "$ourod" --config "$root/examples/line3-udp/$n.toml" --socket "$run/$n.sock" 2>"$run/$n.log" &
-    pids+=($!)
-done
-for n in a b c; do "$bin/ouro" --socket "$run/$n.sock" wait --enrolled --routes 2 --timeout 20; done
-"$bin/ouro" --socket "$run/c.sock" echo pong >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-    "$bin/ouro" --socket "$run/c.sock" names list 2>/dev/null | grep -q $'^pong\tnet\tlisteners 1' && break
-    sleep 0.05
-done
+source "$(dirname "$0")/line3.sh"
+start_line3
+serve_on_c pong echo pong
 "$bin/ouro" --socket "$run/a.sock" ping pong -c 5 -i 0.01 -q >/dev/null
 stats=()
 for i in 0 1 2; do
