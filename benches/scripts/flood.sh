@@ -27,7 +27,7 @@ def walk(o, p=""):
         for k, v in o.items(): walk(v, p + "." + k)
     elif isinstance(o, list):
         for i, v in enumerate(o): walk(v, p + "[%d]" % i)
-    elif isinstance(o, (int, float)) and o and any(w in p for w in ("drop", "mark", "echo", "refused", "pause", "backlog_reports")):
+    elif isinstance(o, (int, float)) and o and any(w in p for w in ("drop", "overflow", "crowded", "mark", "echo", "refused", "pause", "backlog_reports")):
         print(sys.argv[1], p, o)
 walk(json.load(sys.stdin))' "$n"
 done

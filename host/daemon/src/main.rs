@@ -5,6 +5,7 @@
 
 mod backlog;
 mod config;
+mod held;
 mod keys;
 mod node;
 mod policy;

@@ -53,10 +53,21 @@ const ENROLL_RETRY: Duration = Duration::from_secs(1);
 const FLOW_BATCH: usize = ipc::MAX_BATCH;
 /// `recvmmsg` calls on one flow socket per wake-up before yielding.
 const FLOW_ROUNDS: usize = 4;
-/// Receive batches read from one shim per wake-up before yielding.
-const SHIM_BATCHES: usize = 16;
+/// Receive batches read from one shim per wake-up before yielding (64 of [`SHIM_RECV_DATAGRAMS`]).
+const SHIM_BATCHES: usize = 64;
+/// Datagrams per receive call of a UDP shim: up to 8 GRO runs of at most 64 PDUs, 512 PDUs
+/// that are placed (queued towards their next hop, or written to their applications)
+/// before the next call. With the shim's 32, one call could bring 2,048 PDUs, twice what a
+/// cube queue holds: a relay dropped a third of a 64-byte flood while its CPU idled.
+const SHIM_RECV_DATAGRAMS: usize = 8;
 /// Requests read from one control connection per wake-up before yielding.
 const CONTROL_BATCH: usize = 64;
+/// Send buffer of the daemon's end of each flow socket (bytes asked for): what the daemon
+/// may have written that the application has not read yet. The kernel's default (about
+/// 200 kB, three packs of small messages, a millisecond at a few million messages a
+/// second) lost messages whenever the application waited a few milliseconds for a CPU;
+/// 4 MiB is the UDP shim's socket buffer, the same slack a UDP receiver has.
+const FLOW_SOCKET_BUFFER: usize = 4 << 20;
 
 /// Errors starting the daemon: an operation of the configuration failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +132,7 @@ struct FlowSlot {
     rx_bytes: u64,
     /// Messages read from the application that the flow may not send yet (its queue is
     /// full or its rate says wait): while any are held, the socket is not read.
-    held: std::collections::VecDeque<Vec<u8>>,
+    held: crate::held::Held,
     /// Times a message had to be held (the application was paused).
     pauses: u64,
     /// The backlog is deep: congestion is to be reported this pump.
@@ -154,6 +165,9 @@ struct Stats {
     app_pauses: u64,
     /// Times a flow's deep backlog towards its application was reported as congestion.
     backlog_reports: u64,
+    /// Messages that flows since closed dropped because their backlog towards the
+    /// application was full (the open flows' drops are in their own `rx_drops`).
+    closed_flow_rx_drops: u64,
 }
 
 /// Everything the daemon holds.
@@ -476,9 +490,10 @@ impl Daemon {
                     send_reply(&p.conn, &Reply::Error { kind, message }, None);
                 }
                 self.parked.remove(&(li, flow));
-                if let Some(mut slot) = self.flows.remove(&(li, flow)) {
+                if let Some(mut slot) = self.forget_flow((li, flow)) {
                     tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
-                    slot.backlog.flush(slot.fd.get_ref(), &mut self.spare); // what fits is still delivered
+                    let done = slot.backlog.flush(slot.fd.get_ref(), &mut self.spare); // what fits is still delivered
+                    self.stats.closed_flow_rx_drops += done.dropped;
                     ipc::shutdown(slot.fd.get_ref());
                 }
             }
@@ -555,6 +570,12 @@ impl Daemon {
             return false;
         }
         drop(theirs);
+        // Best effort (the kernel caps it at net.core.wmem_max): see FLOW_SOCKET_BUFFER.
+        let _ = nix::sys::socket::setsockopt(
+            &mine,
+            nix::sys::socket::sockopt::SndBuf,
+            &FLOW_SOCKET_BUFFER,
+        );
         // Readable only: writes go straight to the socket, and the flow's task watches a
         // duplicate descriptor for room only while the backlog waits (a registration for
         // writability would wake the daemon each time the application reads a message).
@@ -580,7 +601,7 @@ impl Daemon {
                 tx_errors: 0,
                 tx_bytes: 0,
                 rx_bytes: 0,
-                held: std::collections::VecDeque::new(),
+                held: crate::held::Held::default(),
                 pauses: 0,
                 congested: false,
                 congestion_reports: 0,
@@ -675,6 +696,13 @@ impl Daemon {
         read
     }
 
+    /// Remove a flow's slot, keeping its count of dropped messages in the daemon's total.
+    fn forget_flow(&mut self, key: (usize, Eid)) -> Option<FlowSlot> {
+        let slot = self.flows.remove(&key)?;
+        self.stats.closed_flow_rx_drops += slot.rx_drops;
+        Some(slot)
+    }
+
     /// The application wrote a message larger than any PDU, or a malformed pack.
     fn app_oversized(&mut self, key: (usize, Eid)) {
         if let Some(slot) = self.flows.get_mut(&key) {
@@ -689,7 +717,7 @@ impl Daemon {
             .get(&key)
             .is_some_and(|s| s.generation == generation)
         {
-            self.flows.remove(&key);
+            self.forget_flow(key);
             self.parked.remove(&key);
             self.stats.app_closed += 1;
             let now = self.now();
@@ -786,6 +814,11 @@ impl Daemon {
         let now = self.now();
         let mut drained = false;
         let li = self.layers.iter().position(|l| l.lower == Some(si));
+        // The socket's receive buffer is half full, or the kernel dropped datagrams at it
+        // since the last wake-up: this node falls behind. The PDUs read now left their
+        // senders about when the lost ones did; marking them tells those flows' senders to
+        // slow down, as a filling queue would.
+        let overflowed = self.shims[si].udp.rx_pressure().congested();
         for _ in 0..SHIM_BATCHES {
             let Shim { udp, pacer, .. } = &mut self.shims[si];
             let layers = &mut self.layers;
@@ -798,9 +831,11 @@ impl Daemon {
                         let limits = layers[li].queues.ports;
                         layers[li].ipcp.schedule_port(r.port, limits);
                     }
-                    layers[li]
-                        .ipcp
-                        .handle_pdu(now, r.port, spare.copy_of(r.data));
+                    let mut pdu = spare.copy_of(r.data);
+                    if overflowed {
+                        mark_congested(&mut pdu);
+                    }
+                    layers[li].ipcp.handle_pdu(now, r.port, pdu);
                 }
             });
             match res {
@@ -811,12 +846,11 @@ impl Daemon {
                     break;
                 }
                 Ok(_) => {
-                    // Move what this batch queued on towards the sockets before reading the
-                    // next one: a wake-up reads up to SHIM_BATCHES batches, more than a cube
-                    // queue holds, so pulling only at the end dropped relayed bursts.
-                    for s in 0..self.shims.len() {
-                        self.pull(s, now);
-                    }
+                    // Move what this batch brought on — towards the sockets, and to the
+                    // applications — before reading the next one: a wake-up reads up to
+                    // SHIM_BATCHES batches, more than a cube queue or a flow's backlog
+                    // holds, so handling them only at the end dropped bursts.
+                    self.pump_at(now);
                     if self.shims[si].udp.drained() {
                         drained = true;
                         break;
@@ -1162,6 +1196,7 @@ impl Daemon {
                         "peers_learned": c.peers_learned, "peers_expired": c.peers_expired,
                         "drop_stranger": c.drop_stranger,
                         "drop_bad": c.drop_bad, "drop_tx": c.drop_tx,
+                        "rx_overflow": c.rx_overflow, "rx_crowded": c.rx_crowded,
                     },
                 })
             })
@@ -1278,6 +1313,7 @@ impl Daemon {
                 "app_closed": self.stats.app_closed,
                 "bad_requests": self.stats.bad_requests,
                 "app_pauses": self.stats.app_pauses,
+                "closed_flow_rx_drops": self.stats.closed_flow_rx_drops,
                 "backlog_reports": self.stats.backlog_reports,
             },
         })
@@ -1293,7 +1329,7 @@ impl Daemon {
         let keys: Vec<(usize, Eid)> = self.flows.keys().copied().collect();
         let flows = keys.len();
         for key in keys {
-            if let Some(slot) = self.flows.remove(&key) {
+            if let Some(slot) = self.forget_flow(key) {
                 ipc::shutdown(slot.fd.get_ref());
             }
             let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
@@ -1324,6 +1360,13 @@ impl Daemon {
         self.pump();
         self.drain_ports(now);
         tracing::info!(flows, n1_flows = n1, "flows deallocated");
+    }
+}
+
+/// ECN-mark a received PDU (if it is a data transfer PDU at all; the core checks the rest).
+fn mark_congested(pdu: &mut [u8]) {
+    if let Ok(mut p) = ouro_core::wire::DtPacket::new_checked(pdu) {
+        p.mark_congested();
     }
 }
 

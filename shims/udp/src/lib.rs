@@ -32,7 +32,7 @@ use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -75,7 +75,15 @@ pub struct ShimOptions {
     /// Keep the buffers of sent PDUs (up to [`MAX_SENT_KEPT`]) for the driver to take
     /// with [`UdpShim::reclaim`]; a driver that never does should leave this off.
     pub keep_sent: bool,
+    /// Most datagrams one [`UdpShim::recv_batch`] reads (1 to [`RECV_BATCH_MAX`]; others
+    /// are clamped). With GRO each may be a run of up to 64 PDUs, so this bounds the PDUs a
+    /// driver must place before it can send any: a relay whose queues hold 1,024 PDUs
+    /// dropped parts of single 32-datagram batches.
+    pub recv_datagrams: usize,
 }
+
+/// Most datagrams a receive call can ask for (`quinn-udp`'s batch).
+pub const RECV_BATCH_MAX: usize = BATCH_SIZE;
 
 impl Default for ShimOptions {
     fn default() -> Self {
@@ -85,6 +93,7 @@ impl Default for ShimOptions {
             max_queued: 4096,
             keep_sent: false,
             learned_ttl: Some(std::time::Duration::from_secs(300)),
+            recv_datagrams: RECV_BATCH_MAX,
         }
     }
 }
@@ -114,6 +123,28 @@ pub struct ShimCounters {
     pub drop_bad: u64,
     /// PDUs dropped on send: unknown port, too big, queue full or a socket error.
     pub drop_tx: u64,
+    /// Datagrams the kernel dropped at the socket before the shim could read them (its
+    /// receive buffer was full), as learned by [`UdpShim::rx_pressure`]. With GRO, one
+    /// dropped super-datagram may count once.
+    pub rx_overflow: u64,
+    /// Times [`UdpShim::rx_pressure`] found the receive buffer half full or more.
+    pub rx_crowded: u64,
+}
+
+/// How hard the socket's receive side is pressed (see [`UdpShim::rx_pressure`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxPressure {
+    /// Datagrams the kernel dropped since the last look: the receive buffer was full.
+    pub dropped: u32,
+    /// The receive buffer is half full or more: the driver reads slower than datagrams come.
+    pub crowded: bool,
+}
+
+impl RxPressure {
+    /// Datagrams were lost or soon will be: the node is a bottleneck.
+    pub fn congested(&self) -> bool {
+        self.dropped > 0 || self.crowded
+    }
 }
 
 /// One received datagram, as handed to the caller of [`UdpShim::recv_batch`].
@@ -169,6 +200,8 @@ pub struct UdpShim {
     /// Buffers of sent PDUs, until [`UdpShim::reclaim`] takes them.
     sent: Vec<Vec<u8>>,
     gso_buf: Vec<u8>,
+    /// The kernel's drop count of the socket at the last [`UdpShim::poll_overflow`].
+    kernel_drops: u32,
     counters: ShimCounters,
 }
 
@@ -222,11 +255,14 @@ impl UdpShim {
             by_port: Vec::new(),
             origin: Vec::new(),
             learned: 0,
-            rx_bufs: (0..BATCH_SIZE).map(|_| vec![0; buf_len]).collect(),
+            rx_bufs: (0..opts.recv_datagrams.clamp(1, RECV_BATCH_MAX))
+                .map(|_| vec![0; buf_len])
+                .collect(),
             rx_meta: vec![RecvMeta::default(); BATCH_SIZE],
             tx_queue: VecDeque::new(),
             sent: Vec::new(),
             gso_buf: Vec::with_capacity(1 << 16),
+            kernel_drops: 0,
             counters: ShimCounters::default(),
         })
     }
@@ -339,6 +375,23 @@ impl UdpShim {
         self.socket.get_ref().as_fd()
     }
 
+    /// How full the socket's receive buffer is, and the datagrams the kernel dropped at it
+    /// since the last call because it was full (counted in [`ShimCounters::rx_overflow`]
+    /// and [`ShimCounters::rx_crowded`]): the driver does not read as fast as datagrams
+    /// come, a sign of congestion at this node, like a filling queue. One system call;
+    /// nothing to report where the kernel does not tell.
+    pub fn rx_pressure(&mut self) -> RxPressure {
+        let Some(info) = socket_meminfo(self.as_fd()) else {
+            return RxPressure::default();
+        };
+        let dropped = info.drops.wrapping_sub(self.kernel_drops);
+        self.kernel_drops = info.drops;
+        self.counters.rx_overflow += u64::from(dropped);
+        let crowded = info.rmem_alloc >= info.rcvbuf / 2;
+        self.counters.rx_crowded += u64::from(crowded);
+        RxPressure { dropped, crowded }
+    }
+
     /// True if the last [`UdpShim::recv_batch`] found the socket empty: it read fewer
     /// datagrams than a batch holds, or none. Until the socket is readable again, another
     /// receive would only return nothing.
@@ -357,15 +410,16 @@ impl UdpShim {
             ..
         } = self;
         // On the stack: no allocation per receive call.
+        let want = rx_bufs.len();
         let mut bufs = rx_bufs.iter_mut();
         let mut slices: [IoSliceMut<'_>; BATCH_SIZE] = std::array::from_fn(|_| {
             IoSliceMut::new(bufs.next().map_or(&mut [][..], |b| b.as_mut_slice()))
         });
         let got = match socket {
             Socket::Reactor(s) => s.try_io(Interest::READABLE, |s| {
-                state.recv(s.into(), &mut slices, rx_meta)
+                state.recv(s.into(), &mut slices[..want], rx_meta)
             }),
-            Socket::Plain(s) => state.recv((&*s).into(), &mut slices, rx_meta),
+            Socket::Plain(s) => state.recv((&*s).into(), &mut slices[..want], rx_meta),
         };
         self.drained = true;
         let n = match got {
@@ -578,6 +632,44 @@ fn register(
         .map_err(|e| io::Error::other(e.to_string()))
 }
 
+/// What `SO_MEMINFO` tells of a socket.
+struct MemInfo {
+    /// Bytes queued for reading (`SK_MEMINFO_RMEM_ALLOC`, the kernel's accounting).
+    rmem_alloc: u32,
+    /// The receive buffer's size (`SK_MEMINFO_RCVBUF`).
+    rcvbuf: u32,
+    /// Datagrams dropped at the socket so far (`SK_MEMINFO_DROPS`).
+    drops: u32,
+}
+
+/// The kernel's memory accounting of `fd` (`SO_MEMINFO`).
+#[allow(unsafe_code)]
+fn socket_meminfo(fd: BorrowedFd<'_>) -> Option<MemInfo> {
+    use nix::libc;
+    /// `SO_MEMINFO` from `asm-generic/socket.h` (Linux 3.10 on; x86 and arm use it too).
+    const SO_MEMINFO: libc::c_int = 55;
+    const VARS: usize = libc::SK_MEMINFO_DROPS as usize + 1;
+    let mut info = [0u32; VARS];
+    let mut len = libc::socklen_t::try_from(std::mem::size_of_val(&info)).ok()?;
+    // SAFETY: `info` is a live, writable buffer of `len` bytes for the whole call; the
+    // kernel writes at most `len` bytes into it and stores the length it wrote in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let filled = usize::try_from(len).ok()? / std::mem::size_of::<u32>();
+    (rc == 0 && filled >= VARS).then(|| MemInfo {
+        rmem_alloc: info[libc::SK_MEMINFO_RMEM_ALLOC as usize],
+        rcvbuf: info[libc::SK_MEMINFO_RCVBUF as usize],
+        drops: info[libc::SK_MEMINFO_DROPS as usize],
+    })
+}
+
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) become plain IPv4, so a peer has one
 /// key whichever way its datagrams arrive.
 fn normalize(addr: SocketAddr) -> SocketAddr {
@@ -664,6 +756,71 @@ mod tests {
             assert_eq!(d, &vec![i as u8; 1000]);
         }
         assert_eq!(got[40].2, vec![99; 10]);
+    }
+
+    #[test]
+    fn datagrams_the_kernel_drops_at_a_full_socket_are_counted() {
+        let small = ShimOptions {
+            socket_buffer: 4096,
+            ..ShimOptions::default()
+        };
+        let mut b =
+            UdpShim::bind_unregistered("127.0.0.1:0".parse().expect("addr"), small).expect("bind");
+        assert_eq!(
+            b.rx_pressure(),
+            RxPressure::default(),
+            "empty, nothing lost"
+        );
+        // Far more than a buffer of a few kB holds, none read: loopback delivers (or drops)
+        // each datagram before send_to returns.
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        for _ in 0..200 {
+            sender
+                .send_to(&[7; 1000], b.local_addr().expect("addr"))
+                .expect("send");
+        }
+        let p = b.rx_pressure();
+        let dropped = p.dropped;
+        assert!(dropped > 0, "a full receive buffer drops");
+        assert!(p.crowded && p.congested());
+        assert_eq!(b.counters().rx_overflow, u64::from(dropped));
+        assert_eq!(b.rx_pressure().dropped, 0, "counted once");
+        let mut got = 0;
+        while b.recv_batch(|_| got += 1).expect("recv") > 0 {}
+        assert_eq!(
+            got + dropped,
+            200,
+            "each datagram read or counted as dropped"
+        );
+        assert!(!b.rx_pressure().congested(), "read empty, no new drops");
+        assert_eq!(b.counters().rx_crowded, 2);
+    }
+
+    #[test]
+    fn a_receive_reads_at_most_the_datagrams_asked_for() {
+        let opts = ShimOptions {
+            recv_datagrams: 2,
+            ..ShimOptions::default()
+        };
+        let mut b =
+            UdpShim::bind_unregistered("127.0.0.1:0".parse().expect("addr"), opts).expect("bind");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        for i in 0..5u8 {
+            sender
+                .send_to(&[i; 100], b.local_addr().expect("addr"))
+                .expect("send");
+        }
+        let mut got = Vec::new();
+        let mut calls = Vec::new();
+        loop {
+            let n = b.recv_batch(|r| got.push(r.data[0])).expect("recv");
+            calls.push((n, b.drained()));
+            if n == 0 {
+                break;
+            }
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(calls, vec![(2, false), (2, false), (1, true), (0, true)]);
     }
 
     #[tokio::test(flavor = "current_thread")]

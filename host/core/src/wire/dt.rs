@@ -168,6 +168,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> DtPacket<T> {
     pub fn set_ecn(&mut self, ecn: u8) {
         self.set_byte(offset::ECN, ecn);
     }
+    /// Mark the PDU as having met congestion: raise its ECN value to at least 1. True if
+    /// it was 0 (newly marked).
+    pub fn mark_congested(&mut self) -> bool {
+        if self.ecn() != 0 {
+            return false;
+        }
+        self.set_ecn(1);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +256,18 @@ pub(crate) mod tests {
         let _ = pkt.into_inner();
         assert_eq!(hex(&pdu[13..15]), "3bc8");
         assert_eq!(&pdu[15..], b"data");
+    }
+
+    #[test]
+    fn marking_congestion_raises_a_zero_ecn_only() {
+        let mut pdu = unhex(VECTOR_HEX);
+        let mut pkt = DtPacket::new_checked(&mut pdu[..]).expect("valid pdu");
+        assert!(!pkt.mark_congested(), "already 5: left as it is");
+        assert_eq!(pkt.ecn(), 5);
+        pkt.set_ecn(0);
+        assert!(pkt.mark_congested());
+        assert!(!pkt.mark_congested(), "marked once");
+        assert_eq!(pkt.ecn(), 1);
     }
 
     /// Any header.

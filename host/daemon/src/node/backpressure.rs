@@ -41,8 +41,8 @@ impl Daemon {
             return;
         };
         if !slot.held.is_empty() {
-            // Keeps the application's order (in a recycled buffer: no allocation).
-            slot.held.push_back(self.spare.copy_of(data));
+            // Keeps the application's order.
+            slot.held.push(data);
             return;
         }
         match self.layers[key.0].ipcp.flow_try_write(now, key.1, data) {
@@ -51,7 +51,7 @@ impl Daemon {
                 slot.tx_bytes += data.len() as u64;
             }
             Err(IpcpError::WouldBlock) => {
-                slot.held.push_back(self.spare.copy_of(data));
+                slot.held.push(data);
                 slot.pauses += 1;
                 self.stats.app_pauses += 1;
             }
@@ -93,9 +93,7 @@ impl Daemon {
                 Err(IpcpError::WouldBlock) => break,
                 Err(_) => slot.tx_errors += 1,
             }
-            if let Some(buf) = slot.held.pop_front() {
-                self.spare.give(buf);
-            }
+            slot.held.pop_front();
         }
         self.park(key, now);
     }

@@ -204,6 +204,7 @@ impl Daemon {
         }
         let mut opts = ShimOptions {
             keep_sent: true, // reused for received PDUs (`Spare`)
+            recv_datagrams: super::SHIM_RECV_DATAGRAMS,
             ..ShimOptions::default()
         };
         if let Some(m) = u.max_learned {
@@ -601,7 +602,7 @@ impl Daemon {
         }
         let keys: Vec<_> = self.flows.keys().filter(|k| k.0 == li).copied().collect();
         for key in keys {
-            if let Some(slot) = self.flows.remove(&key) {
+            if let Some(slot) = self.forget_flow(key) {
                 ipc::shutdown(slot.fd.get_ref());
             }
             let _ = self.layers[li].ipcp.dealloc_flow(now, key.1);
