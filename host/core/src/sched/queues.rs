@@ -104,13 +104,7 @@ pub struct PortQueues {
 
 /// Raise a PDU's ECN field to at least 1; true if it was 0.
 fn mark(pdu: &mut [u8]) -> bool {
-    if let Ok(mut p) = DtPacket::new_checked(pdu)
-        && p.ecn() == 0
-    {
-        p.set_ecn(1);
-        return true;
-    }
-    false
+    DtPacket::new_checked(pdu).is_ok_and(|mut p| p.mark_congested())
 }
 
 impl PortQueues {
