@@ -814,12 +814,16 @@ impl Daemon {
         let now = self.now();
         let mut drained = false;
         let li = self.layers.iter().position(|l| l.lower == Some(si));
-        // The socket's receive buffer is half full, or the kernel dropped datagrams at it
-        // since the last wake-up: this node falls behind. The PDUs read now left their
-        // senders about when the lost ones did; marking them tells those flows' senders to
-        // slow down, as a filling queue would.
-        let overflowed = self.shims[si].udp.rx_pressure().congested();
+        // Set once the first batch found more waiting (a node that keeps up reads its
+        // socket empty at once, and spends no system call on this): the socket's receive
+        // buffer is half full, or the kernel dropped datagrams at it since the last look —
+        // this node falls behind. The PDUs read next left their senders about when the
+        // lost ones did; marking them tells those flows' senders to slow down, as a
+        // filling queue would.
+        let mut overflowed = None;
+        let mut pumped = false;
         for _ in 0..SHIM_BATCHES {
+            let marking = overflowed == Some(true);
             let Shim { udp, pacer, .. } = &mut self.shims[si];
             let layers = &mut self.layers;
             let spare = &mut self.spare;
@@ -832,7 +836,7 @@ impl Daemon {
                         layers[li].ipcp.schedule_port(r.port, limits);
                     }
                     let mut pdu = spare.copy_of(r.data);
-                    if overflowed {
+                    if marking {
                         mark_congested(&mut pdu);
                     }
                     layers[li].ipcp.handle_pdu(now, r.port, pdu);
@@ -851,9 +855,13 @@ impl Daemon {
                     // SHIM_BATCHES batches, more than a cube queue or a flow's backlog
                     // holds, so handling them only at the end dropped bursts.
                     self.pump_at(now);
+                    pumped = true;
                     if self.shims[si].udp.drained() {
                         drained = true;
                         break;
+                    }
+                    if overflowed.is_none() {
+                        overflowed = Some(self.shims[si].udp.rx_pressure().congested());
                     }
                 }
                 Err(e) => {
@@ -863,7 +871,9 @@ impl Daemon {
                 }
             }
         }
-        self.pump_at(now);
+        if !pumped {
+            self.pump_at(now);
+        }
         drained
     }
 
