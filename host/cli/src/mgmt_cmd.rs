@@ -102,7 +102,7 @@ fn print_status(d: &Value) {
     for sh in d["shims"].as_array().into_iter().flatten() {
         let c = &sh["counters"];
         println!(
-            "shim {} (udp {}): rx {} dgrams / {} B, tx {} dgrams / {} B, learned {}, dropped: stranger {} bad {} tx {}",
+            "shim {} (udp {}): rx {} dgrams / {} B, tx {} dgrams / {} B, learned {}, dropped: stranger {} bad {} tx {} socket overflow {} (found crowded {} times)",
             s(&sh["name"]),
             s(&sh["bind"]),
             c["rx_datagrams"],
@@ -112,7 +112,9 @@ fn print_status(d: &Value) {
             c["peers_learned"],
             c["drop_stranger"],
             c["drop_bad"],
-            c["drop_tx"]
+            c["drop_tx"],
+            c["rx_overflow"],
+            c["rx_crowded"]
         );
         for p in sh["peers"].as_array().into_iter().flatten() {
             println!(
