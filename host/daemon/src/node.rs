@@ -1206,7 +1206,7 @@ impl Daemon {
                         "peers_learned": c.peers_learned, "peers_expired": c.peers_expired,
                         "drop_stranger": c.drop_stranger,
                         "drop_bad": c.drop_bad, "drop_tx": c.drop_tx,
-                        "rx_overflow": c.rx_overflow, "rx_crowded": c.rx_crowded,
+                        "rx_overflow": s.udp.rx_overflow_now(), "rx_crowded": c.rx_crowded,
                     },
                 })
             })

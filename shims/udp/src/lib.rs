@@ -124,7 +124,8 @@ pub struct ShimCounters {
     /// PDUs dropped on send: unknown port, too big, queue full or a socket error.
     pub drop_tx: u64,
     /// Datagrams the kernel dropped at the socket before the shim could read them (its
-    /// receive buffer was full), as learned by [`UdpShim::rx_pressure`]. With GRO, one
+    /// receive buffer was full), as learned by [`UdpShim::rx_pressure`] (see also
+    /// [`UdpShim::rx_overflow_now`]). With GRO, one
     /// dropped super-datagram may count once.
     pub rx_overflow: u64,
     /// Times [`UdpShim::rx_pressure`] found the receive buffer half full or more.
@@ -390,6 +391,15 @@ impl UdpShim {
         let crowded = info.rmem_alloc >= info.rcvbuf / 2;
         self.counters.rx_crowded += u64::from(crowded);
         RxPressure { dropped, crowded }
+    }
+
+    /// [`ShimCounters::rx_overflow`] as of now: with the drops the kernel counted since the
+    /// last [`UdpShim::rx_pressure`] (a driver asks that only when it falls behind), for
+    /// reports. One system call.
+    pub fn rx_overflow_now(&self) -> u64 {
+        let unseen = socket_meminfo(self.as_fd())
+            .map_or(0, |info| info.drops.wrapping_sub(self.kernel_drops));
+        self.counters.rx_overflow + u64::from(unseen)
     }
 
     /// True if the last [`UdpShim::recv_batch`] found the socket empty: it read fewer
@@ -779,8 +789,15 @@ mod tests {
                 .send_to(&[7; 1000], b.local_addr().expect("addr"))
                 .expect("send");
         }
+        let unseen = b.rx_overflow_now();
         let p = b.rx_pressure();
         let dropped = p.dropped;
+        assert_eq!(
+            unseen,
+            u64::from(dropped),
+            "reported before the driver looked"
+        );
+        assert_eq!(b.rx_overflow_now(), unseen, "and not twice after");
         assert!(dropped > 0, "a full receive buffer drops");
         assert!(p.crowded && p.congested());
         assert_eq!(b.counters().rx_overflow, u64::from(dropped));
