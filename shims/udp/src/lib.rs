@@ -125,8 +125,7 @@ pub struct ShimCounters {
     pub drop_tx: u64,
     /// Datagrams the kernel dropped at the socket before the shim could read them (its
     /// receive buffer was full), as learned by [`UdpShim::rx_pressure`] (see also
-    /// [`UdpShim::rx_overflow_now`]). With GRO, one
-    /// dropped super-datagram may count once.
+    /// [`UdpShim::rx_overflow_now`]). With GRO, one dropped super-datagram may count once.
     pub rx_overflow: u64,
     /// Times [`UdpShim::rx_pressure`] found the receive buffer half full or more.
     pub rx_crowded: u64,
@@ -201,7 +200,7 @@ pub struct UdpShim {
     /// Buffers of sent PDUs, until [`UdpShim::reclaim`] takes them.
     sent: Vec<Vec<u8>>,
     gso_buf: Vec<u8>,
-    /// The kernel's drop count of the socket at the last [`UdpShim::poll_overflow`].
+    /// The kernel's drop count of the socket at the last [`UdpShim::rx_pressure`].
     kernel_drops: u32,
     counters: ShimCounters,
 }
