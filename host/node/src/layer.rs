@@ -6,7 +6,7 @@ use ouro_core::identity::Identity;
 use ouro_core::routing::{NativeSpf, RoutingPolicy};
 use ouro_core::sched::QueueLimits;
 use ouro_core::{Instant, Ipcp, NameHash, PortId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// How to make a unicast IPCP.
 pub struct IpcpOptions {
@@ -54,8 +54,6 @@ pub(crate) struct Layer {
     pub wanted: Vec<String>,
     /// The key pair given by the driver (set again whenever the IPCP is remade).
     pub identity: Option<Identity>,
-    /// The shim ports known (scheduled again whenever the IPCP is remade).
-    pub shim_ports: BTreeSet<PortId>,
 }
 
 impl Layer {

@@ -137,6 +137,8 @@ pub struct Node {
     layers: Vec<layer::Layer>,
     n1: recursion::N1Flows,
     flows: BTreeMap<FlowId, flows::AppFlow>,
+    /// The ports of each shim (scheduled in the IPCP over it).
+    shim_ports: BTreeMap<ShimId, BTreeSet<PortId>>,
     /// Names an application listens on (flows to them are accepted).
     listeners: BTreeSet<String>,
     /// Flows holding writes they may not send yet, and when to look at them again.
@@ -161,6 +163,7 @@ impl Node {
             layers: Vec::new(),
             n1: recursion::N1Flows::default(),
             flows: BTreeMap::new(),
+            shim_ports: BTreeMap::new(),
             listeners: BTreeSet::new(),
             parked: BTreeMap::new(),
             congested: Vec::new(),

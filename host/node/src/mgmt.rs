@@ -6,7 +6,7 @@ use crate::layer::{IpcpOptions, Layer};
 use crate::{Event, Node, NodeError};
 use ouro_core::identity::Identity;
 use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 impl Node {
     /// Create a unicast IPCP named `name` over `lower`. It joins a layer with
@@ -43,10 +43,10 @@ impl Node {
             names: BTreeMap::new(),
             wanted: Vec::new(),
             identity: None,
-            shim_ports: BTreeSet::new(),
         });
-        if let Lower::Unicast(lo) = lower {
-            self.register(now, lo, name)?;
+        match lower {
+            Lower::Unicast(lo) => self.register(now, lo, name)?,
+            Lower::Shim { shim, .. } => self.schedule_shim_ports(shim),
         }
         Ok(id)
     }
@@ -78,19 +78,11 @@ impl Node {
         for (port, cost) in l.connects.clone() {
             l.ipcp.connect(now, port, cost);
         }
-        let limits = l.opts.queues;
-        if matches!(
-            l.lower,
-            Lower::Shim {
-                scheduled: true,
-                ..
-            }
-        ) {
-            for port in &l.shim_ports {
-                l.ipcp.schedule_port(*port, limits);
-            }
+        let lower = l.lower;
+        if let Lower::Shim { shim, .. } = lower {
+            self.schedule_shim_ports(shim); // the IPCP is new: its ports are not yet
         }
-        let address = l.ipcp.address();
+        let address = self.layers[id.index()].ipcp.address();
         self.on_enrolled(now, id.index());
         self.events.push_back(Event::Enrolled { ipcp: id, address });
         self.pump(now);
@@ -189,24 +181,29 @@ impl Node {
         l.connects.clear();
         l.names.clear();
         l.wanted.clear();
-        l.shim_ports.clear();
         Ok(())
     }
 
     /// A port of shim `shim` is up (a peer configured or learned, a link attached): the
-    /// IPCP over the shim schedules it if its ports are scheduled.
+    /// IPCP over the shim (now or later) schedules it if its ports are scheduled.
     pub fn shim_port_up(&mut self, shim: ShimId, port: PortId) {
-        if let Some(li) = self.carrier(shim) {
-            let l = &mut self.layers[li];
-            l.shim_ports.insert(port);
-            if matches!(
-                l.lower,
-                Lower::Shim {
-                    scheduled: true,
-                    ..
-                }
-            ) {
-                l.ipcp.schedule_port(port, l.opts.queues);
+        self.shim_ports.entry(shim).or_default().insert(port);
+        self.schedule_shim_ports(shim);
+    }
+
+    /// Schedule every known port of `shim` in the IPCP over it (again after the IPCP was
+    /// remade; scheduling a port twice changes nothing).
+    fn schedule_shim_ports(&mut self, shim: ShimId) {
+        let Some(li) = self.carrier(shim) else {
+            return;
+        };
+        let l = &mut self.layers[li];
+        if let Lower::Shim {
+            scheduled: true, ..
+        } = l.lower
+        {
+            for port in self.shim_ports.get(&shim).into_iter().flatten() {
+                l.ipcp.schedule_port(*port, l.opts.queues);
             }
         }
     }
@@ -215,8 +212,10 @@ impl Node {
     /// adjacency on it.
     pub fn shim_port_down(&mut self, now: Instant, shim: ShimId, port: PortId) {
         let now = self.tick(now);
+        if let Some(ports) = self.shim_ports.get_mut(&shim) {
+            ports.remove(&port);
+        }
         if let Some(li) = self.carrier(shim) {
-            self.layers[li].shim_ports.remove(&port);
             self.layers[li].ipcp.port_down(now, port);
             self.pump(now);
         }

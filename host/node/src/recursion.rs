@@ -32,10 +32,21 @@ pub(crate) struct Want {
     upper: usize,
     /// The peer IPCP's name.
     peer: String,
-    /// Adjacency cost.
-    cost: u32,
-    /// Enroll through it (else: connect).
+    /// Enroll through it.
     enroll: bool,
+    /// Ask for an adjacency over it, with this cost.
+    connect: Option<u32>,
+}
+
+impl Want {
+    /// Add what another request for the same peer asks for.
+    fn merge(&mut self, enroll: bool, cost: u32) {
+        if enroll {
+            self.enroll = true;
+        } else {
+            self.connect = Some(cost);
+        }
+    }
 }
 
 /// An N-1 flow seen from the lower IPCP: the upper IPCP's port it carries.
@@ -119,18 +130,37 @@ impl Node {
             .iter()
             .find(|((u, _), up)| *u == li && up.peer == peer)
         {
-            self.n1_start(now, li, port, cost, enroll);
+            let mut want = Want {
+                upper: li,
+                peer: peer.to_string(),
+                enroll: false,
+                connect: None,
+            };
+            want.merge(enroll, cost);
+            self.n1_start(now, port, &want);
             return Ok(());
         }
-        let want = Want {
+        // One N-1 flow per peer: a request while one is being allocated (or waits to be
+        // asked for again) rides on it.
+        let same = |w: &Want| w.upper == li && w.peer == peer;
+        if let Some(w) = self.n1.pending.values_mut().find(|w| same(w)) {
+            w.merge(enroll, cost);
+            return Ok(());
+        }
+        if let Some((_, w)) = self.n1.retry.iter_mut().find(|(_, w)| same(w)) {
+            w.merge(enroll, cost);
+            return Ok(());
+        }
+        let mut want = Want {
             upper: li,
             peer: peer.to_string(),
-            cost,
-            enroll,
+            enroll: false,
+            connect: None,
         };
+        want.merge(enroll, cost);
         if !self.layers[lo].ipcp.is_enrolled() {
             // Asked for at once when the lower IPCP enrolls (and in any case later).
-            self.n1.retry.push((now + self.config.n1_retry, want));
+            self.push_retry(now, want);
             return Ok(());
         }
         let eid = self.layers[lo]
@@ -139,6 +169,22 @@ impl Node {
             .map_err(NodeError::Core)?;
         self.n1.pending.insert((lo, eid), want);
         Ok(())
+    }
+
+    /// Ask for `want` again after [`crate::NodeConfig::n1_retry`] (merged into a retry of
+    /// the same flow already waiting).
+    fn push_retry(&mut self, now: Instant, want: Want) {
+        if let Some((_, w)) = self
+            .n1
+            .retry
+            .iter_mut()
+            .find(|(_, w)| w.upper == want.upper && w.peer == want.peer)
+        {
+            w.enroll |= want.enroll;
+            w.connect = want.connect.or(w.connect);
+            return;
+        }
+        self.n1.retry.push((now + self.config.n1_retry, want));
     }
 
     /// Lower IPCP `lo` enrolled: the N-1 allocations that waited for it go now.
@@ -175,22 +221,35 @@ impl Node {
             if !l.is_live() || !self.layers[lo.index()].is_live() {
                 continue;
             }
-            if self
-                .n1_join(now, w.upper, lo.index(), &w.peer, w.cost, w.enroll)
-                .is_err()
-            {
-                self.n1.retry.push((now + self.config.n1_retry, w));
+            // Enrollment first: a connect on the same flow follows it.
+            let mut asks = Vec::new();
+            if w.enroll {
+                asks.push((true, 1));
+            }
+            if let Some(cost) = w.connect {
+                asks.push((false, cost));
+            }
+            for (enroll, cost) in asks {
+                if self
+                    .n1_join(now, w.upper, lo.index(), &w.peer, cost, enroll)
+                    .is_err()
+                {
+                    let mut again = w.clone();
+                    again.enroll = enroll;
+                    again.connect = (!enroll).then_some(cost);
+                    self.push_retry(now, again);
+                }
             }
         }
     }
 
-    fn n1_start(&mut self, now: Instant, li: usize, port: PortId, cost: u32, enroll: bool) {
-        let l = &mut self.layers[li];
-        if enroll {
-            if !l.ipcp.is_enrolled() {
-                l.ipcp.enroll_via(now, port);
-            }
-        } else {
+    /// The N-1 flow behind `port` is up: enroll and/or connect over it as `want` asks.
+    fn n1_start(&mut self, now: Instant, port: PortId, want: &Want) {
+        let l = &mut self.layers[want.upper];
+        if want.enroll && !l.ipcp.is_enrolled() {
+            l.ipcp.enroll_via(now, port);
+        }
+        if let Some(cost) = want.connect {
             l.connect(now, port, cost);
         }
     }
@@ -291,7 +350,7 @@ impl Node {
             return true;
         }
         let port = self.n1_map(lo, eid, w.upper, w.peer.clone());
-        self.n1_start(now, w.upper, port, w.cost, w.enroll);
+        self.n1_start(now, port, &w);
         true
     }
 
@@ -337,7 +396,7 @@ impl Node {
     pub(crate) fn n1_ended(&mut self, now: Instant, lo: usize, eid: Eid, reason: FlowEnd) -> bool {
         if let Some(w) = self.n1.pending.remove(&(lo, eid)) {
             let _ = reason;
-            self.n1.retry.push((now + self.config.n1_retry, w));
+            self.push_retry(now, w);
             return true;
         }
         let Some(Down { upper, port, .. }) = self.n1.by_lower.remove(&(lo, eid)) else {

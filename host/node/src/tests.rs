@@ -305,6 +305,11 @@ fn a_layer_runs_over_a_layer() {
     net.run(500);
     // One N-1 flow carries the adjacency: reused by the connect.
     assert_eq!(net.nodes[2].n1_ports(up2).len(), 1);
+    assert_eq!(
+        net.nodes[0].n1_ports(up0).len(),
+        1,
+        "enroll and connect share the flow"
+    );
     assert!(net.saw(
         0,
         |e| matches!(e, Event::AdjacencyUp { ipcp, .. } if *ipcp == up0)

@@ -5,6 +5,9 @@
 //! convergence, forwarding tables and flow delivery ([`SimReport`]). The same seed always
 //! gives the same run.
 //!
+//! [`NodeSim`] simulates whole systems instead: every node is an [`ouro_node::Node`], the
+//! node `ourod` runs, with any number of layers stacked over its links.
+//!
 //! ```no_run
 //! # use ouro_sim::{Graph, SimConfig, Simulator};
 //! # use std::time::Duration;
@@ -28,6 +31,7 @@ mod report;
 mod sched;
 mod sim;
 pub mod streams;
+pub mod systems;
 pub mod topology;
 mod traffic;
 
@@ -38,5 +42,6 @@ pub use node::{edge_of, port_of};
 pub use report::SimReport;
 pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
 pub use streams::{Stream, StreamResult};
+pub use systems::{NodeSim, NodeSimCounters};
 pub use topology::{Edge, Graph, TopologyError};
 pub use traffic::{FlowSummary, SimAction};
