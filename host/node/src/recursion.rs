@@ -39,6 +39,18 @@ pub(crate) struct Want {
 }
 
 impl Want {
+    /// Upper IPCP `upper` wants to enroll through `peer`, or connect to it with `cost`.
+    fn new(upper: usize, peer: &str, enroll: bool, cost: u32) -> Want {
+        let mut want = Want {
+            upper,
+            peer: peer.to_string(),
+            enroll: false,
+            connect: None,
+        };
+        want.merge(enroll, cost);
+        want
+    }
+
     /// Add what another request for the same peer asks for.
     fn merge(&mut self, enroll: bool, cost: u32) {
         if enroll {
@@ -130,14 +142,7 @@ impl Node {
             .iter()
             .find(|((u, _), up)| *u == li && up.peer == peer)
         {
-            let mut want = Want {
-                upper: li,
-                peer: peer.to_string(),
-                enroll: false,
-                connect: None,
-            };
-            want.merge(enroll, cost);
-            self.n1_start(now, port, &want);
+            self.n1_start(now, port, &Want::new(li, peer, enroll, cost));
             return Ok(());
         }
         // One N-1 flow per peer: a request while one is being allocated (or waits to be
@@ -151,13 +156,7 @@ impl Node {
             w.merge(enroll, cost);
             return Ok(());
         }
-        let mut want = Want {
-            upper: li,
-            peer: peer.to_string(),
-            enroll: false,
-            connect: None,
-        };
-        want.merge(enroll, cost);
+        let want = Want::new(li, peer, enroll, cost);
         if !self.layers[lo].ipcp.is_enrolled() {
             // Asked for at once when the lower IPCP enrolls (and in any case later).
             self.push_retry(now, want);

@@ -7,7 +7,7 @@
 //! gives the same run.
 
 use crate::flows::FlowTracker;
-use crate::link::{Direction, Fate, Link, LinkParams};
+use crate::link::{Fate, Link, LinkParams};
 use crate::node::{Node, edge_of, port_of};
 use crate::queue::EventQueue;
 use crate::topology::Graph;
@@ -328,12 +328,7 @@ impl Simulator {
             return;
         }
         let port = port_of(edge);
-        let e = self.graph.edges()[edge];
-        let dir = if n == e.a {
-            Direction::AToB
-        } else {
-            Direction::BToA
-        };
+        let dir = self.graph.edges()[edge].direction_from(n);
         let mut buf = std::mem::take(&mut self.batch_buf);
         while self.nodes[n].ipcp.queued(port) > 0 {
             let free = self.links[edge].free_at(dir);
@@ -359,11 +354,7 @@ impl Simulator {
         };
         self.counters.pdus_sent += 1;
         let e = self.graph.edges()[edge];
-        let dir = if from == e.a {
-            Direction::AToB
-        } else {
-            Direction::BToA
-        };
+        let dir = e.direction_from(from);
         let to = e.other(from);
         let link = &mut self.links[edge];
         match link.send(self.now, dir, t.data.len(), &mut self.link_rng) {

@@ -311,11 +311,7 @@ impl NodeSim {
     }
 
     fn direction(&self, from: usize, edge: usize) -> Direction {
-        if from == self.graph.edges()[edge].a {
-            Direction::AToB
-        } else {
-            Direction::BToA
-        }
+        self.graph.edges()[edge].direction_from(from)
     }
 
     fn transmit(&mut self, from: usize, port: PortId, data: Vec<u8>) {

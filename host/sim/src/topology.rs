@@ -111,6 +111,15 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// The direction a packet from end `node` travels in.
+    pub fn direction_from(&self, node: usize) -> crate::link::Direction {
+        if node == self.a {
+            crate::link::Direction::AToB
+        } else {
+            crate::link::Direction::BToA
+        }
+    }
+
     /// The end that is not `node` (`node` must be an end).
     pub fn other(&self, node: usize) -> usize {
         if node == self.a { self.b } else { self.a }
