@@ -77,6 +77,10 @@ impl Backlog {
         Some(m)
     }
 
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.msgs.iter().map(Vec::as_slice)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.msgs.len()
     }

@@ -25,6 +25,7 @@ use ouro_core::congestion::Credit;
 use ouro_core::ipcp::{FlowEnd, IpcpError};
 use ouro_core::{Instant, QosSpec};
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// A parked flow is resumed when its queue has room for this many PDUs again.
 pub(crate) const RESUME_ROOM: u64 = 64;
@@ -82,6 +83,8 @@ pub(crate) struct AppFlow {
     pub held: VecDeque<Vec<u8>>,
     /// Reported as congested this pump already.
     pub congested: bool,
+    /// Given up if not allocated by then.
+    pub deadline: Option<Instant>,
     pub stats: FlowStats,
 }
 
@@ -102,8 +105,50 @@ impl Node {
         let flow = FlowId { ipcp, eid };
         self.flows
             .insert(flow, AppFlow::new(State::Allocating, name, qos, backlog));
-        self.pump(now);
+        self.dirty = true;
         Ok(flow)
+    }
+
+    /// [`Node::alloc_flow`], given up (deallocated, [`FlowEnd::Unreachable`]) if it is not
+    /// allocated within `timeout`.
+    pub fn alloc_flow_within(
+        &mut self,
+        now: Instant,
+        ipcp: IpcpId,
+        name: &str,
+        qos: QosSpec,
+        timeout: Duration,
+    ) -> Result<FlowId, NodeError> {
+        let flow = self.alloc_flow(now, ipcp, name, qos)?;
+        if let Some(f) = self.flows.get_mut(&flow) {
+            f.deadline = Some(self.now + timeout);
+        }
+        Ok(flow)
+    }
+
+    /// Give up the allocations whose deadline has passed.
+    pub(crate) fn expire_allocations(&mut self, now: Instant) {
+        let expired: Vec<FlowId> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.state == State::Allocating && f.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for flow in expired {
+            let _ = self.layers[flow.ipcp.index()]
+                .ipcp
+                .dealloc_flow(now, flow.eid);
+            self.flow_ended(flow, FlowEnd::Unreachable);
+        }
+    }
+
+    /// The earliest deadline of an allocation under way.
+    pub(crate) fn allocation_deadline(&self) -> Option<Instant> {
+        self.flows
+            .values()
+            .filter(|f| f.state == State::Allocating)
+            .filter_map(|f| f.deadline)
+            .min()
     }
 
     /// The application writes one message on `flow`.
@@ -143,17 +188,46 @@ impl Node {
                 Err(NodeError::Core(e))
             }
         };
-        self.pump(now);
+        self.dirty = true;
         res
     }
 
     /// The next message waiting on `flow`, if any.
     pub fn read(&mut self, flow: FlowId) -> Option<Vec<u8>> {
+        self.settle();
         let f = self.flows.get_mut(&flow)?;
         let m = f.backlog.pop()?;
         f.stats.rx_msgs += 1;
         f.stats.rx_bytes += m.len() as u64;
         Some(m)
+    }
+
+    /// The messages waiting on `flow`, oldest first, without taking them (a driver that
+    /// writes many per system call takes what it wrote with [`Node::consume`]).
+    pub fn pending(&mut self, flow: FlowId) -> impl Iterator<Item = &[u8]> + '_ {
+        self.settle();
+        self.flows
+            .get(&flow)
+            .into_iter()
+            .flat_map(|f| f.backlog.iter())
+    }
+
+    /// Take the `n` oldest messages waiting on `flow` as read, handing each buffer to
+    /// `recycle`. Returns how many were taken.
+    pub fn consume(&mut self, flow: FlowId, n: usize, mut recycle: impl FnMut(Vec<u8>)) -> usize {
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return 0;
+        };
+        let mut taken = 0;
+        while taken < n
+            && let Some(m) = f.backlog.pop()
+        {
+            f.stats.rx_msgs += 1;
+            f.stats.rx_bytes += m.len() as u64;
+            recycle(m);
+            taken += 1;
+        }
+        taken
     }
 
     /// True while `flow` holds writes it may not send yet.
@@ -172,7 +246,7 @@ impl Node {
                 .ipcp
                 .dealloc_flow(now, flow.eid);
         }
-        self.pump(now);
+        self.dirty = true;
         Ok(())
     }
 
@@ -198,6 +272,9 @@ impl Node {
         let Some(f) = self.flows.get_mut(&flow) else {
             return false;
         };
+        if f.state != State::Allocating {
+            return false; // given up already
+        }
         f.state = State::Open;
         self.stats.flows_allocated += 1;
         self.events.push_back(Event::FlowAllocated { flow });
@@ -360,6 +437,7 @@ impl AppFlow {
             backlog,
             held: VecDeque::new(),
             congested: false,
+            deadline: None,
             stats: FlowStats::default(),
         }
     }

@@ -13,6 +13,9 @@
 //! driver ◀──────────────── poll_transmit / dequeue / poll_event / poll_timeout ──────────── Node
 //! ```
 //!
+//! Inputs only record what came in; the node does the work once for a batch of them, when
+//! the driver next asks for an output (`poll_*`, [`Node::read`]).
+//!
 //! Shims are the driver's: a [`ShimId`] names a medium (a UDP socket, an Ethernet
 //! interface, a simulated link set) whose ports ([`PortId`]) the driver numbers. The IPCP
 //! over a shim either hands its PDUs out at once ([`Node::poll_transmit`]) or, when the
@@ -153,6 +156,8 @@ pub struct Node {
     stats: NodeStats,
     /// The latest time seen (inputs never move the clock back).
     now: Instant,
+    /// An input arrived since the last pump: the outputs are drained before any is taken.
+    dirty: bool,
 }
 
 impl Node {
@@ -173,6 +178,7 @@ impl Node {
             seeds: SplitMix64::new(config.seed ^ 0x0DE5_0DE5_0DE5_0DE5),
             stats: NodeStats::default(),
             now: Instant::ZERO,
+            dirty: false,
         }
     }
 
@@ -189,12 +195,25 @@ impl Node {
     /// The next PDU to hand to a shim (from IPCPs over shims whose ports are not
     /// scheduled, and every PDU when a scheduled port is drained with [`Node::dequeue`]).
     pub fn poll_transmit(&mut self) -> Option<ShimTransmit> {
+        self.settle();
         self.transmits.pop_front()
     }
 
     /// The next thing that happened.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.settle();
         self.events.pop_front()
+    }
+
+    /// Run the pump if an input arrived since it last ran. Inputs only record what came
+    /// in; the work (relaying, delivering, resuming writers) happens once for a whole batch
+    /// of them, when an output is asked for.
+    fn settle(&mut self) {
+        if self.dirty {
+            self.dirty = false;
+            let now = self.now;
+            self.pump(now);
+        }
     }
 
     /// Advance the node's clock (never backwards).

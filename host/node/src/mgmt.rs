@@ -85,7 +85,7 @@ impl Node {
         let address = self.layers[id.index()].ipcp.address();
         self.on_enrolled(now, id.index());
         self.events.push_back(Event::Enrolled { ipcp: id, address });
-        self.pump(now);
+        self.dirty = true;
         Ok(())
     }
 
@@ -98,7 +98,7 @@ impl Node {
         self.check_via(id, &via)?;
         self.layers[id.index()].enroll_via = Some(via.clone());
         self.start_enrollment(now, id.index());
-        self.pump(now);
+        self.dirty = true;
         Ok(())
     }
 
@@ -121,7 +121,7 @@ impl Node {
             }
             (Via::Name(_), Lower::Shim { .. }) => {} // refused by check_via
         }
-        self.pump(now);
+        self.dirty = true;
         Ok(())
     }
 
@@ -135,7 +135,7 @@ impl Node {
         if l.ipcp.is_enrolled() {
             register_in(l, now, name);
         }
-        self.pump(now);
+        self.dirty = true;
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl Node {
         }
         if let Some(li) = self.carrier(shim) {
             self.layers[li].ipcp.port_down(now, port);
-            self.pump(now);
+            self.dirty = true;
         }
     }
 
@@ -235,6 +235,16 @@ impl Node {
             .get(id.index())
             .filter(|l| l.is_live())
             .map(|l| &l.ipcp)
+    }
+
+    /// The core IPCP behind `id`, to change (its policies, say). What the call makes it
+    /// send or report comes out of the node's outputs as usual.
+    pub fn ipcp_mut(&mut self, id: IpcpId) -> Option<&mut Ipcp> {
+        self.dirty = true;
+        self.layers
+            .get_mut(id.index())
+            .filter(|l| l.is_live())
+            .map(|l| &mut l.ipcp)
     }
 
     /// The IPCP over shim `shim`, if any.

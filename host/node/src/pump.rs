@@ -106,7 +106,7 @@ impl Node {
             Some(li) => self.layers[li].ipcp.handle_pdu(now, port, pdu),
             None => self.stats.shim_orphans += 1,
         }
-        self.pump(now);
+        self.dirty = true;
     }
 
     /// Take one scheduler batch of at most `budget` PDUs waiting for `port` of shim `shim`
@@ -129,7 +129,7 @@ impl Node {
             });
         }
         self.batch = batch;
-        self.pump(now);
+        self.dirty = true;
         n
     }
 

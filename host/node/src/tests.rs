@@ -475,3 +475,55 @@ fn management_refuses_what_makes_no_sense() {
     node.create_ipcp(now, "a", shim_lower(false), IpcpOptions::default())
         .expect("create again");
 }
+
+#[test]
+fn an_allocation_without_an_answer_is_given_up_at_its_deadline() {
+    let mut net = Net::new(2);
+    let ids = line(&mut net, false);
+    net.nodes[1].listen("far");
+    net.nodes[1]
+        .register(net.now, ids[1], "far")
+        .expect("register");
+    net.run(300);
+    net.cut = true;
+    let fa = net.nodes[0]
+        .alloc_flow_within(
+            net.now,
+            ids[0],
+            "far",
+            QosSpec::RAW,
+            Duration::from_millis(50),
+        )
+        .expect("alloc");
+    let asked = net.now;
+    assert!(net.run_until(1_000, |net| net.saw(0, |e| *e
+        == Event::FlowEnded {
+            flow: fa,
+            reason: FlowEnd::Unreachable
+        })));
+    assert!(net.now.saturating_duration_since(asked) <= Duration::from_millis(52));
+    assert!(net.nodes[0].write(net.now, fa, b"late").is_err());
+}
+
+#[test]
+fn a_driver_takes_many_messages_at_once_and_reads_them_as_consumed() {
+    let mut net = Net::new(2);
+    let ids = line(&mut net, false);
+    net.nodes[1]
+        .register(net.now, ids[1], "batch")
+        .expect("register");
+    net.run(300);
+    let (fa, fb) = flow(&mut net, 0, ids[0], 1, "batch", QosSpec::RAW);
+    for i in 0..5u8 {
+        net.nodes[0].write(net.now, fa, &[i]).expect("write");
+    }
+    net.settle();
+    let seen: Vec<Vec<u8>> = net.nodes[1].pending(fb).map(<[u8]>::to_vec).collect();
+    assert_eq!(seen, (0..5u8).map(|i| vec![i]).collect::<Vec<_>>());
+    let mut back = Vec::new();
+    assert_eq!(net.nodes[1].consume(fb, 3, |buf| back.push(buf)), 3);
+    assert_eq!(back.len(), 3);
+    assert_eq!(net.nodes[1].read(fb), Some(vec![3]));
+    let s = net.nodes[1].flow_stats(fb).expect("stats");
+    assert_eq!((s.rx_msgs, s.backlog), (4, 1));
+}

@@ -5,7 +5,8 @@ use ouro_core::Instant;
 
 impl Node {
     /// When [`Node::handle_timeout`] must run next (`None`: nothing is scheduled).
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.settle();
         let mut next: Option<Instant> = None;
         let mut take = |t: Option<Instant>| {
             if let Some(t) = t {
@@ -18,6 +19,7 @@ impl Node {
         }
         take(self.n1_deadline());
         take(self.parked_deadline());
+        take(self.allocation_deadline());
         next
     }
 
@@ -41,6 +43,7 @@ impl Node {
             }
         }
         self.n1_retry(now);
-        self.pump(now);
+        self.expire_allocations(now);
+        self.dirty = true;
     }
 }
