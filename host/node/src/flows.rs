@@ -18,13 +18,13 @@
 //! [`RECHECK`]: crate::recursion::RECHECK
 
 use crate::backlog::{Backlog, Pushed};
+use crate::held::Held;
 use crate::ids::{FlowId, IpcpId};
 use crate::recursion::RECHECK;
 use crate::{Event, Node, NodeError};
 use ouro_core::congestion::Credit;
 use ouro_core::ipcp::{FlowEnd, IpcpError};
 use ouro_core::{Instant, QosSpec};
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// A parked flow is resumed when its queue has room for this many PDUs again.
@@ -80,7 +80,7 @@ pub(crate) struct AppFlow {
     pub name: String,
     pub qos: QosSpec,
     pub backlog: Backlog,
-    pub held: VecDeque<Vec<u8>>,
+    pub held: Held,
     /// Reported as congested this pump already.
     pub congested: bool,
     /// Given up if not allocated by then.
@@ -164,7 +164,7 @@ impl Node {
         }
         if !f.held.is_empty() {
             // Keeps the application's order.
-            f.held.push_back(data.to_vec());
+            f.held.push(data);
             return Ok(Written::Held);
         }
         let res = match self.layers[flow.ipcp.index()]
@@ -177,7 +177,7 @@ impl Node {
                 Ok(Written::Sent)
             }
             Err(IpcpError::WouldBlock) => {
-                f.held.push_back(data.to_vec());
+                f.held.push(data);
                 f.stats.pauses += 1;
                 self.stats.app_pauses += 1;
                 self.park(now, flow);
@@ -329,7 +329,7 @@ impl Node {
             return false;
         };
         f.state = State::Ended(reason);
-        f.held.clear();
+        f.held = Held::default();
         self.parked.remove(&flow);
         self.events.push_back(Event::FlowEnded { flow, reason });
         true
@@ -435,7 +435,7 @@ impl AppFlow {
             name: name.to_string(),
             qos,
             backlog,
-            held: VecDeque::new(),
+            held: Held::default(),
             congested: false,
             deadline: None,
             stats: FlowStats::default(),

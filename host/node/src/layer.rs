@@ -38,7 +38,8 @@ pub(crate) struct Layer {
     /// Destroyed: the slot stays (ids are keys elsewhere) with an idle IPCP in it.
     pub destroyed: bool,
     pub ipcp: Ipcp,
-    pub lower: Lower,
+    /// What it sits on (`None` until given one).
+    pub lower: Option<Lower>,
     pub opts: IpcpOptions,
     /// The seed its IPCP is made from (the same again for a bootstrap's new IPCP).
     pub seed: u64,

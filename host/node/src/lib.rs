@@ -27,9 +27,11 @@
 mod backlog;
 mod event;
 mod flows;
+mod held;
 mod ids;
 mod layer;
 mod mgmt;
+pub mod pacer;
 mod pump;
 mod recursion;
 mod timers;
@@ -93,6 +95,12 @@ pub enum NodeError {
     /// layer, or a name over a shim).
     #[error("IPCP `{0}`: {1}")]
     BadVia(String, &'static str),
+    /// The IPCP has a lower layer already (one per IPCP).
+    #[error("IPCP `{0}` already has a lower layer (one per IPCP)")]
+    HasLower(String),
+    /// Another IPCP sits on that shim already.
+    #[error("the shim already carries IPCP `{0}`")]
+    ShimTaken(String),
     /// The IPCP is not in a layer yet.
     #[error("IPCP `{0}` is not enrolled")]
     NotEnrolled(String),

@@ -16,14 +16,15 @@ impl Node {
         &mut self,
         now: Instant,
         name: &str,
-        lower: Lower,
+        lower: impl Into<Option<Lower>>,
         mut opts: IpcpOptions,
     ) -> Result<IpcpId, NodeError> {
         let now = self.tick(now);
+        let lower = lower.into();
         if self.ipcp_by_name(name).is_some() {
             return Err(NodeError::NameTaken(name.to_string()));
         }
-        if let Lower::Unicast(lo) = lower {
+        if let Some(Lower::Unicast(lo)) = lower {
             self.live(lo)?;
         }
         let seed = self.seeds.next_u64();
@@ -44,11 +45,60 @@ impl Node {
             wanted: Vec::new(),
             identity: None,
         });
-        match lower {
-            Lower::Unicast(lo) => self.register(now, lo, name)?,
-            Lower::Shim { shim, .. } => self.schedule_shim_ports(shim),
-        }
+        self.attach(now, id.index());
         Ok(id)
+    }
+
+    /// Put IPCP `id`, created without one, over `lower` (a no-op if it is there already).
+    pub fn set_lower(&mut self, now: Instant, id: IpcpId, lower: Lower) -> Result<(), NodeError> {
+        let now = self.tick(now);
+        let l = self.live(id)?;
+        match l.lower {
+            Some(x) if x == lower => return Ok(()),
+            Some(_) => return Err(NodeError::HasLower(l.name.clone())),
+            None => {}
+        }
+        if let Lower::Unicast(lo) = lower {
+            let lname = self.live(lo)?.name.clone();
+            if lo == id || self.below(lo).contains(&id) {
+                return Err(NodeError::LowerLoop(l.name.clone(), lname));
+            }
+        }
+        if let Lower::Shim { shim, .. } = lower
+            && let Some(other) = self.carrier(shim)
+        {
+            return Err(NodeError::ShimTaken(self.layers[other].name.clone()));
+        }
+        self.layers[id.index()].lower = Some(lower);
+        self.attach(now, id.index());
+        Ok(())
+    }
+
+    /// The IPCPs below `id`, nearest first.
+    pub fn below(&self, id: IpcpId) -> Vec<IpcpId> {
+        let mut v = Vec::new();
+        let mut at = self.layers.get(id.index()).and_then(|l| l.lower);
+        while let Some(Lower::Unicast(x)) = at {
+            if v.contains(&x) {
+                break;
+            }
+            v.push(x);
+            at = self.layers.get(x.index()).and_then(|l| l.lower);
+        }
+        v
+    }
+
+    /// Layer `li` got its lower layer: over a unicast layer its name is registered there;
+    /// over a shim, the shim's ports are scheduled.
+    fn attach(&mut self, now: Instant, li: usize) {
+        match self.layers[li].lower {
+            Some(Lower::Unicast(lo)) => {
+                let name = self.layers[li].name.clone();
+                let _ = self.register(now, lo, &name);
+            }
+            Some(Lower::Shim { shim, .. }) => self.schedule_shim_ports(shim),
+            None => {}
+        }
     }
 
     /// Give IPCP `id` its key pair (kept across a bootstrap's new IPCP).
@@ -79,7 +129,7 @@ impl Node {
             l.ipcp.connect(now, port, cost);
         }
         let lower = l.lower;
-        if let Lower::Shim { shim, .. } = lower {
+        if let Some(Lower::Shim { shim, .. }) = lower {
             self.schedule_shim_ports(shim); // the IPCP is new: its ports are not yet
         }
         let address = self.layers[id.index()].ipcp.address();
@@ -116,10 +166,10 @@ impl Node {
         let cost = cost.max(1);
         match (via, self.layers[id.index()].lower) {
             (Via::Port(port), _) => self.layers[id.index()].connect(now, port, cost),
-            (Via::Name(peer), Lower::Unicast(lo)) => {
+            (Via::Name(peer), Some(Lower::Unicast(lo))) => {
                 self.n1_join(now, id.index(), lo.index(), &peer, cost, false)?
             }
-            (Via::Name(_), Lower::Shim { .. }) => {} // refused by check_via
+            (Via::Name(_), _) => {} // refused by check_via
         }
         self.dirty = true;
         Ok(())
@@ -137,6 +187,76 @@ impl Node {
         }
         self.dirty = true;
         Ok(())
+    }
+
+    /// Unregister `name` from the layer of IPCP `id` (and forget it is wanted there).
+    pub fn unregister(&mut self, now: Instant, id: IpcpId, name: &str) -> Result<(), NodeError> {
+        let now = self.tick(now);
+        let l = self.live_mut(id)?;
+        l.wanted.retain(|n| n != name);
+        let h = l.ipcp.hash_name(name);
+        if l.names.remove(&h).is_some() {
+            let _ = l.ipcp.unregister(now, name);
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The names registered in the layer of IPCP `id` (not those waiting for it to enroll).
+    pub fn registered(&self, id: IpcpId) -> impl Iterator<Item = &str> + '_ {
+        self.layers
+            .get(id.index())
+            .filter(|l| l.is_live())
+            .into_iter()
+            .flat_map(|l| l.names.values().map(String::as_str))
+    }
+
+    /// The name of IPCP `id` and of its layer (empty until it joins one).
+    pub fn names_of(&self, id: IpcpId) -> Option<(&str, &str)> {
+        self.live(id)
+            .ok()
+            .map(|l| (l.name.as_str(), l.layer.as_str()))
+    }
+
+    /// True while IPCP `id` is in a layer or on its way into one.
+    pub fn is_joining_or_member(&self, id: IpcpId) -> bool {
+        self.check_idle(id).is_err()
+    }
+
+    /// Give back the buffer of a PDU shim `shim` has sent: the IPCP over the shim builds
+    /// later PDUs in it. Returns the buffer if nobody keeps it.
+    pub fn recycle(&mut self, shim: ShimId, buf: Vec<u8>) -> Option<Vec<u8>> {
+        match self.carrier(shim) {
+            Some(li) => self.layers[li].ipcp.recycle(buf),
+            None => Some(buf),
+        }
+    }
+
+    /// Before the system stops: every application flow is deallocated (the peers are
+    /// told), then every N-1 flow. What that sends comes out of [`Node::poll_transmit`].
+    /// Returns (application flows, N-1 flows) deallocated.
+    pub fn shutdown(&mut self, now: Instant) -> (usize, usize) {
+        let now = self.tick(now);
+        let flows: Vec<FlowId> = self.flows.keys().copied().collect();
+        for flow in &flows {
+            let _ = self.layers[flow.ipcp.index()]
+                .ipcp
+                .dealloc_flow(now, flow.eid);
+            self.flows.remove(flow);
+        }
+        self.parked.clear();
+        // The applications' deallocations may travel over N-1 flows: send them first.
+        self.pump(now);
+        let mut n1 = 0;
+        for li in 0..self.layers.len() {
+            if self.layers[li].is_live() && matches!(self.layers[li].lower, Some(Lower::Unicast(_)))
+            {
+                n1 += self.n1_ports(IpcpId::of(li)).len();
+                self.n1_drop_upper(now, li);
+            }
+        }
+        self.pump(now);
+        (flows.len(), n1)
     }
 
     /// An application listens on `name`: flows to it (in any layer it is registered in)
@@ -198,9 +318,9 @@ impl Node {
             return;
         };
         let l = &mut self.layers[li];
-        if let Lower::Shim {
+        if let Some(Lower::Shim {
             scheduled: true, ..
-        } = l.lower
+        }) = l.lower
         {
             for port in self.shim_ports.get(&shim).into_iter().flatten() {
                 l.ipcp.schedule_port(*port, l.opts.queues);
@@ -266,13 +386,13 @@ impl Node {
         self.layers
             .get(id.index())
             .filter(|l| l.is_live())
-            .map(|l| l.lower)
+            .and_then(|l| l.lower)
     }
 
     /// The index of the live IPCP over `shim`.
     pub(crate) fn carrier(&self, shim: ShimId) -> Option<usize> {
         self.layers.iter().position(|l| {
-            l.is_live() && matches!(l.lower, Lower::Shim { shim: s, .. } if s == shim)
+            l.is_live() && matches!(l.lower, Some(Lower::Shim { shim: s, .. }) if s == shim)
         })
     }
 
@@ -301,15 +421,18 @@ impl Node {
     fn check_via(&self, id: IpcpId, via: &Via) -> Result<(), NodeError> {
         let l = self.live(id)?;
         match (via, l.lower) {
-            (Via::Port(_), Lower::Shim { .. }) | (Via::Name(_), Lower::Unicast(_)) => Ok(()),
-            (Via::Port(_), Lower::Unicast(_)) => Err(NodeError::BadVia(
+            (Via::Port(_), Some(Lower::Shim { .. })) | (Via::Name(_), Some(Lower::Unicast(_))) => {
+                Ok(())
+            }
+            (Via::Port(_), Some(Lower::Unicast(_))) => Err(NodeError::BadVia(
                 l.name.clone(),
                 "over a unicast layer, peers are reached by name",
             )),
-            (Via::Name(_), Lower::Shim { .. }) => Err(NodeError::BadVia(
+            (Via::Name(_), Some(Lower::Shim { .. })) => Err(NodeError::BadVia(
                 l.name.clone(),
                 "over a shim, peers are reached by port",
             )),
+            (_, None) => Err(NodeError::BadVia(l.name.clone(), "it has no lower layer")),
         }
     }
 
@@ -320,14 +443,14 @@ impl Node {
         };
         match (via, self.layers[li].lower) {
             (Via::Port(port), _) => self.layers[li].ipcp.enroll_via(now, port),
-            (Via::Name(peer), Lower::Unicast(lo)) => {
+            (Via::Name(peer), Some(Lower::Unicast(lo))) => {
                 if let Err(e) = self.n1_join(now, li, lo.index(), &peer, 1, true) {
                     // The lower IPCP refused outright (it is gone): tried again later.
                     let _ = e;
                     self.layers[li].enroll_retry_at = Some(now + self.config.enroll_retry);
                 }
             }
-            (Via::Name(_), Lower::Shim { .. }) => {}
+            (Via::Name(_), _) => {}
         }
     }
 

@@ -34,8 +34,11 @@ impl Node {
     /// A PDU IPCP `li` sends on `port` without queueing it.
     fn transmit(&mut self, now: Instant, li: usize, port: PortId, data: Vec<u8>) {
         match self.layers[li].lower {
-            Lower::Shim { shim, .. } => self.transmits.push_back(ShimTransmit { shim, port, data }),
-            Lower::Unicast(_) => self.n1_transmit(now, li, port, &data),
+            Some(Lower::Shim { shim, .. }) => {
+                self.transmits.push_back(ShimTransmit { shim, port, data })
+            }
+            Some(Lower::Unicast(_)) => self.n1_transmit(now, li, port, &data),
+            None => {} // no ports: nothing to send on
         }
     }
 

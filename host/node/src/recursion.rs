@@ -190,7 +190,7 @@ impl Node {
     pub(crate) fn n1_lower_ready(&mut self, now: Instant, lo: usize) {
         let layers = &self.layers;
         for (t, w) in &mut self.n1.retry {
-            if layers[w.upper].lower == Lower::Unicast(IpcpId::of(lo)) {
+            if layers[w.upper].lower == Some(Lower::Unicast(IpcpId::of(lo))) {
                 *t = now;
             }
         }
@@ -214,7 +214,7 @@ impl Node {
         self.n1.retry = later;
         for (_, w) in due {
             let l = &self.layers[w.upper];
-            let Lower::Unicast(lo) = l.lower else {
+            let Some(Lower::Unicast(lo)) = l.lower else {
                 continue;
             };
             if !l.is_live() || !self.layers[lo.index()].is_live() {
@@ -356,7 +356,7 @@ impl Node {
     /// `FlowRequest` in layer `lo` for `hash`: true if it names an IPCP over `lo` (accepted
     /// as a new port of it).
     pub(crate) fn n1_request(&mut self, now: Instant, lo: usize, eid: Eid, hash: NameHash) -> bool {
-        let below = Lower::Unicast(IpcpId::of(lo));
+        let below = Some(Lower::Unicast(IpcpId::of(lo)));
         let Some(up) = (0..self.layers.len()).find(|u| {
             let l = &self.layers[*u];
             l.is_live() && l.lower == below && self.layers[lo].ipcp.hash_name(&l.name) == hash
