@@ -6,9 +6,9 @@
 
 use super::{Daemon, Fd, bad, send_reply};
 use crate::rt::{Async, Interest};
+use ouro_control::{ErrorKind, Reply};
 use ouro_core::Instant;
 use ouro_flow::ipc;
-use ouro_flow::proto::{ErrorKind, Reply};
 use ouro_shim_local::LocalShim;
 use std::cell::RefCell;
 use std::collections::BTreeMap;

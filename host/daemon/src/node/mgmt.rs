@@ -5,15 +5,14 @@
 use super::local::LocalLayer;
 use super::{Daemon, Layer, Shim, seed_from};
 use crate::keys::{KeySpec, parse_key_option};
+use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
 use ouro_flow::ipc;
-use ouro_flow::proto::{IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -612,8 +611,8 @@ impl Daemon {
             if let Some(p) = self.pending.remove(&key) {
                 super::send_reply(
                     &p.conn,
-                    &ouro_flow::proto::Reply::Error {
-                        kind: ouro_flow::proto::ErrorKind::NoLayer,
+                    &ouro_control::Reply::Error {
+                        kind: ouro_control::ErrorKind::NoLayer,
                         message: "the layer's IPCP was destroyed".into(),
                     },
                     None,
@@ -677,40 +676,46 @@ impl Daemon {
     }
 
     /// The IPCPs of this system (what `ouro ipcp list` prints).
-    pub(super) fn ipcps_json(&self) -> serde_json::Value {
+    pub(super) fn ipcp_list(&self) -> Vec<IpcpInfo> {
         let mut v = Vec::new();
         for s in &self.shims {
-            v.push(json!({
-                "name": s.name,
-                "layer": s.name,
-                "type": "udp",
-                "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                "peers": s.udp.peers().count(),
-                "scheduled": s.pacer.enabled(),
-                "rate_pps": s.pacer.json()["rate_pps"],
-            }));
+            v.push(IpcpInfo {
+                name: s.name.clone(),
+                layer: Some(s.name.clone()),
+                kind: IpcpDetail::Udp {
+                    bind: s
+                        .udp
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    peers: s.udp.peers().count(),
+                    scheduled: s.pacer.enabled(),
+                    rate_pps: s.pacer.state().rate_pps,
+                },
+            });
         }
         for l in &self.locals {
-            v.push(json!({
-                "name": l.name,
-                "layer": l.name,
-                "type": "local",
-                "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
-            }));
+            v.push(IpcpInfo {
+                name: l.name.clone(),
+                layer: Some(l.name.clone()),
+                kind: IpcpDetail::Local {
+                    members: l.shim.members().map(|(_, n)| n.to_string()).collect(),
+                },
+            });
         }
         for (li, l) in self.layers.iter().enumerate().filter(|(_, l)| !l.destroyed) {
-            let lower = self.lower_name(li);
-            v.push(json!({
-                "name": l.ipcp_name,
-                "layer": (!l.name.is_empty()).then_some(&l.name),
-                "type": "unicast",
-                "enrolled": l.ipcp.is_enrolled(),
-                "address": l.ipcp.address().0,
-                "lower": lower,
-                "neighbors": l.ipcp.neighbors().len(),
-            }));
+            v.push(IpcpInfo {
+                name: l.ipcp_name.clone(),
+                layer: (!l.name.is_empty()).then(|| l.name.clone()),
+                kind: IpcpDetail::Unicast {
+                    enrolled: l.ipcp.is_enrolled(),
+                    address: l.ipcp.address().0,
+                    lower: self.lower_name(li),
+                    neighbors: l.ipcp.neighbors().len(),
+                },
+            });
         }
-        json!(v)
+        v
     }
 }
 

@@ -2,8 +2,7 @@
 //! accept flows to a bound name), and listing them with their registrations.
 
 use super::{Daemon, Fd};
-use ouro_flow::proto::{ErrorKind, Reply};
-use serde_json::json;
+use ouro_control::{ErrorKind, NameInfo, Reply};
 use std::collections::BTreeSet;
 
 /// A created name and its bindings.
@@ -179,7 +178,7 @@ impl Daemon {
     }
 
     /// Every name known here: created, bound, registered or listened on.
-    pub(super) fn names_json(&self) -> serde_json::Value {
+    pub(super) fn name_list(&self) -> Vec<NameInfo> {
         let mut all: BTreeSet<&String> = self.name_table.keys().collect();
         all.extend(self.static_names.keys());
         all.extend(self.listeners.keys());
@@ -189,8 +188,7 @@ impl Daemon {
         for l in &self.locals {
             all.extend(l.names.keys());
         }
-        let rows: Vec<_> = all
-            .into_iter()
+        all.into_iter()
             .map(|n| {
                 let mut layers: Vec<&str> = self
                     .layers
@@ -207,18 +205,21 @@ impl Daemon {
                 layers.dedup();
                 let e = self.name_table.get(n);
                 let listeners = self.listeners.get(n);
-                json!({
-                    "name": n,
-                    "layers": layers,
-                    "programs": e.map(|e| e.programs.iter().collect::<Vec<_>>()).unwrap_or_default(),
-                    "pids": e.map(|e| e.pids.iter().collect::<Vec<_>>()).unwrap_or_default(),
-                    "listeners": listeners.map_or(0, Vec::len),
-                    "listener_pids": listeners
-                        .map(|v| v.iter().filter_map(|(_, fd)| peer_pid(fd)).collect::<Vec<_>>())
+                NameInfo {
+                    name: n.clone(),
+                    layers: layers.into_iter().map(String::from).collect(),
+                    programs: e
+                        .map(|e| e.programs.iter().cloned().collect())
                         .unwrap_or_default(),
-                })
+                    pids: e
+                        .map(|e| e.pids.iter().copied().collect())
+                        .unwrap_or_default(),
+                    listeners: listeners.map_or(0, Vec::len),
+                    listener_pids: listeners
+                        .map(|v| v.iter().filter_map(|(_, fd)| peer_pid(fd)).collect())
+                        .unwrap_or_default(),
+                }
             })
-            .collect();
-        json!(rows)
+            .collect()
     }
 }
