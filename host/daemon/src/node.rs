@@ -25,12 +25,11 @@ pub use timer::{Timer, timer_task};
 
 use crate::backlog::Backlog;
 use crate::config::Config;
+use crate::control_error::ControlError;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
 use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
-use ouro_control::{
-    Backpressure, DaemonCounters, ErrorKind, Info, PolicyStats, Reply, Request, Traffic,
-};
+use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
 use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::identity::Identity;
 use ouro_core::ipcp::FlowEnd;
@@ -275,7 +274,7 @@ impl Daemon {
             let mut dm = d.borrow_mut();
             dm.me = Rc::downgrade(&d);
             for op in &cfg.ops {
-                dm.apply(op).map_err(StartError)?;
+                dm.apply(op).map_err(|e| StartError(e.to_string()))?;
             }
             for (ipcp, lp) in &cfg.policies {
                 dm.install_configured(ipcp, lp).map_err(StartError)?;
@@ -478,24 +477,19 @@ impl Daemon {
                     return;
                 }
                 if let Some(p) = self.pending.remove(&(li, flow)) {
-                    let (kind, message) = match reason {
-                        FlowEnd::NameUnknown => (
-                            ErrorKind::NameUnknown,
-                            format!("name `{}` not found in layer `{}`", p.name, lname(self)),
-                        ),
-                        FlowEnd::Refused => {
-                            (ErrorKind::Refused, format!("`{}` refused the flow", p.name))
-                        }
-                        FlowEnd::Denied => (
-                            ErrorKind::Refused,
-                            format!("flow to `{}` denied by the responder's policy", p.name),
-                        ),
-                        _ => (
-                            ErrorKind::Unreachable,
-                            format!("`{}` unreachable ({reason:?})", p.name),
-                        ),
+                    let e = match reason {
+                        FlowEnd::NameUnknown => ControlError::NameNotFound {
+                            layer: lname(self),
+                            name: p.name,
+                        },
+                        FlowEnd::Refused => ControlError::PeerRefused(p.name),
+                        FlowEnd::Denied => ControlError::Denied(p.name),
+                        _ => ControlError::Unreachable {
+                            name: p.name,
+                            why: format!("{reason:?}"),
+                        },
                     };
-                    send_reply(&p.conn, &Reply::Error { kind, message }, None);
+                    send_reply(&p.conn, &e.into(), None);
                 }
                 self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.forget_flow((li, flow)) {
@@ -803,14 +797,7 @@ impl Daemon {
         for key in expired {
             if let Some(p) = self.pending.remove(&key) {
                 let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
-                send_reply(
-                    &p.conn,
-                    &Reply::Error {
-                        kind: ErrorKind::Unreachable,
-                        message: format!("no answer from `{}` in time", p.name),
-                    },
-                    None,
-                );
+                send_reply(&p.conn, &ControlError::Timeout(p.name).into(), None);
             }
         }
         self.pump();
@@ -923,7 +910,7 @@ impl Daemon {
 
     /// The unicast IPCPs of layer `name` (every live one if None); a local layer's name
     /// gives none (the caller handles local layers).
-    fn layer_index(&self, name: Option<&str>) -> Result<Vec<usize>, Reply> {
+    fn layer_index(&self, name: Option<&str>) -> Result<Vec<usize>, ControlError> {
         let live = |l: &&Layer| !l.destroyed;
         match name {
             None => Ok((0..self.layers.len())
@@ -939,7 +926,7 @@ impl Daemon {
                     })
                     .collect();
                 if v.is_empty() {
-                    Err(bad(format!("no layer `{n}`")))
+                    Err(ControlError::no_layer(n))
                 } else {
                     Ok(v)
                 }
@@ -958,23 +945,20 @@ impl Daemon {
                 timeout_ms,
             } => {
                 let Some(spec) = QosSpec::preset(&qos) else {
-                    return Some(bad(format!("unknown QoS preset `{qos}`")));
+                    return Some(ControlError::UnknownQos(qos).into());
                 };
                 if let Some(lsi) = self.local_for_alloc(&name, layer.as_deref()) {
                     return self.local_alloc(lsi, conn, &name, &qos);
                 }
                 let candidates = match self.layer_index(layer.as_deref()) {
                     Ok(c) => c,
-                    Err(r) => return Some(r),
+                    Err(e) => return Some(e.into()),
                 };
                 let Some(li) = candidates
                     .into_iter()
                     .find(|i| self.layers[*i].ipcp.is_enrolled())
                 else {
-                    return Some(Reply::Error {
-                        kind: ErrorKind::NoLayer,
-                        message: "no enrolled unicast layer".into(),
-                    });
+                    return Some(ControlError::NoEnrolledLayer.into());
                 };
                 match self.layers[li].ipcp.alloc_flow(now, &name, spec) {
                     Ok(eid) => {
@@ -992,15 +976,12 @@ impl Daemon {
                         self.pump();
                         return None;
                     }
-                    Err(e) => Reply::Error {
-                        kind: ErrorKind::NoLayer,
-                        message: e.to_string(),
-                    },
+                    Err(e) => ControlError::AllocFailed(e.to_string()).into(),
                 }
             }
             Request::Listen { name, layers } => {
-                if let Err(r) = self.may_listen(&name, conn) {
-                    return Some(r);
+                if let Err(e) = self.may_listen(&name, conn) {
+                    return Some(e.into());
                 }
                 let mut idx = Vec::new();
                 self.local_register(&name, &layers, false);
@@ -1010,7 +991,7 @@ impl Daemon {
                     for l in &layers {
                         match self.layer_index(Some(l)) {
                             Ok(mut v) => idx.append(&mut v),
-                            Err(r) => return Some(r),
+                            Err(e) => return Some(e.into()),
                         }
                     }
                 }
@@ -1026,7 +1007,7 @@ impl Daemon {
             Request::Register { name, layer } => {
                 match self.register_name(&name, layer.as_deref()) {
                     Ok(()) => Reply::Ok,
-                    Err(message) => bad(message),
+                    Err(e) => e.into(),
                 }
             }
             Request::Unregister { name, layer } => match self.layer_index(layer.as_deref()) {
@@ -1043,7 +1024,7 @@ impl Daemon {
                     }
                     Reply::Ok
                 }
-                Err(r) => r,
+                Err(e) => e.into(),
             },
             Request::ListNames => Reply::Info {
                 info: Info::Names(self.name_list()),
@@ -1064,7 +1045,7 @@ impl Daemon {
             | Request::NameUnbind { .. }
             | Request::NameDestroy { .. }) => match self.apply(&op) {
                 Ok(()) => Reply::Ok,
-                Err(message) => bad(message),
+                Err(e) => e.into(),
             },
             Request::Status => Reply::Info {
                 info: Info::Status(Box::new(self.status())),
@@ -1074,7 +1055,10 @@ impl Daemon {
                 kind,
                 policy,
                 params,
-            } => self.load_policy(now, &layer, &kind, policy, &params),
+            } => match self.load_policy(now, &layer, &kind, policy, &params) {
+                Ok(()) => Reply::Ok,
+                Err(e) => e.into(),
+            },
             Request::PolicyStats => Reply::Info {
                 info: Info::Policies(self.policy_stats()),
             },
@@ -1087,7 +1071,13 @@ impl Daemon {
                 down,
             } => {
                 let Some(s) = self.shims.iter_mut().find(|s| s.name == layer) else {
-                    return Some(bad(format!("no shim layer `{layer}`")));
+                    return Some(
+                        ControlError::UnknownLayer {
+                            kind: "shim ",
+                            name: layer,
+                        }
+                        .into(),
+                    );
                 };
                 let cfg = FaultConfig {
                     loss: loss.clamp(0.0, 1.0),
@@ -1140,18 +1130,21 @@ impl Daemon {
         kind: &str,
         policy: String,
         params: &[(String, String)],
-    ) -> Reply {
+    ) -> Result<(), ControlError> {
         let Some(kind) = Kind::parse(kind) else {
-            return bad(format!(
+            return Err(ControlError::BadArgument(format!(
                 "unknown policy kind `{kind}` (routing, scheduler or auth)"
-            ));
+            )));
         };
         let Some(l) = self
             .layers
             .iter_mut()
             .find(|l| !l.destroyed && l.name == layer)
         else {
-            return bad(format!("no unicast layer `{layer}`"));
+            return Err(ControlError::UnknownLayer {
+                kind: "unicast ",
+                name: layer.to_string(),
+            });
         };
         let spec = PolicySpec {
             policy,
@@ -1160,13 +1153,9 @@ impl Daemon {
                 .map(|(k, v)| (k.clone(), ouro_policy::ParamValue::from_cli(v)))
                 .collect(),
         };
-        match self
-            .policies
+        self.policies
             .install(&l.name, &mut l.ipcp, now, kind, &spec, true)
-        {
-            Ok(()) => Reply::Ok,
-            Err(e) => bad(e),
-        }
+            .map_err(ControlError::Policy)
     }
 
     fn policy_stats(&self) -> Vec<PolicyStats> {
@@ -1196,12 +1185,7 @@ impl Daemon {
         let pending: Vec<_> = self.pending.drain().collect();
         for ((li, eid), p) in pending {
             let _ = self.layers[li].ipcp.dealloc_flow(now, eid);
-            let message = "the daemon is shutting down".to_string();
-            let reply = Reply::Error {
-                kind: ErrorKind::Unreachable,
-                message,
-            };
-            send_reply(&p.conn, &reply, None);
+            send_reply(&p.conn, &ControlError::ShuttingDown.into(), None);
         }
         let locals = std::mem::take(&mut self.local_flows);
         for t in locals.into_values().filter_map(|f| f.task) {
@@ -1226,13 +1210,6 @@ impl Daemon {
 fn mark_congested(pdu: &mut [u8]) {
     if let Ok(mut p) = ouro_core::wire::DtPacket::new_checked(pdu) {
         p.mark_congested();
-    }
-}
-
-fn bad(message: String) -> Reply {
-    Reply::Error {
-        kind: ErrorKind::BadRequest,
-        message,
     }
 }
 
@@ -1447,7 +1424,7 @@ async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
                 Ok(req) => d.borrow_mut().request(id, &fd, req),
                 Err(e) => {
                     d.borrow_mut().stats.bad_requests += 1;
-                    Some(bad(format!("bad request: {e}")))
+                    Some(ControlError::from(e).into())
                 }
             };
             if let Some(r) = reply {

@@ -14,6 +14,7 @@
 use super::Daemon;
 use super::backpressure::RECHECK;
 use super::pacer::BATCH;
+use crate::control_error::ControlError;
 use ouro_control::{FlowInfo, FlowKind, N1Port, Traffic};
 use ouro_core::congestion::Credit;
 use ouro_core::ipcp::FlowEnd;
@@ -94,7 +95,7 @@ impl Daemon {
         peer: &str,
         cost: u32,
         enroll: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let now = self.now();
         if let Some((&(_, port), _)) = self
             .n1
@@ -120,7 +121,10 @@ impl Daemon {
         let eid = self.layers[lo]
             .ipcp
             .alloc_flow(now, peer, QosSpec::RAW)
-            .map_err(|e| format!("N-1 flow to `{peer}`: {e}"))?;
+            .map_err(|e| ControlError::N1Flow {
+                peer: peer.to_string(),
+                why: e.to_string(),
+            })?;
         self.n1.pending.insert((lo, eid), want);
         Ok(())
     }
