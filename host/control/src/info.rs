@@ -22,3 +22,26 @@ pub enum Info {
     /// The answer to [`Request::PolicyStats`](crate::Request::PolicyStats).
     Policies(Vec<PolicyStats>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_list_reads_as_the_kind_its_rows_are() {
+        let names = json!([{"name": "echo", "layers": ["net"], "programs": [], "pids": [],
+            "listeners": 1, "listener_pids": [42]}]);
+        let info: Info = serde_json::from_value(names.clone()).expect("reads");
+        assert!(matches!(&info, Info::Names(v) if v[0].listener_pids == [42]));
+        assert_eq!(serde_json::to_value(&info).expect("writes"), names);
+        let policies = json!([{"layer": "net", "kind": "auth", "policy": "native",
+            "in_force": "allow-all", "rolled_back": false, "wasm": false, "calls": 0,
+            "failures": 0, "core_failures": 0, "p50_ns": 0, "p99_ns": 0, "fuel": 0,
+            "last_error": null, "logs_suppressed": 0, "auth_denied": 3}]);
+        let info: Info = serde_json::from_value(policies).expect("reads");
+        assert!(matches!(&info, Info::Policies(v) if v[0].auth_denied == Some(3)));
+        let empty: Info = serde_json::from_value(json!([])).expect("reads");
+        assert_eq!(empty, Info::Flows(Vec::new()));
+    }
+}
