@@ -3,10 +3,10 @@
 //! applies the same operations its configuration file lists.
 
 use crate::ipcp_create::CreateArgs;
-use crate::mgmt_cmd::{connect, fail, s};
+use crate::mgmt_cmd::{compact, connect, fail, opt};
 use clap::{Args, Subcommand};
-use ouro_flow::proto::Request;
-use serde_json::Value;
+use ouro_control::{FlowInfo, FlowKind, IpcpDetail, IpcpInfo, NameInfo, Request};
+use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -129,9 +129,16 @@ pub struct FlowsArgs {
     json: bool,
 }
 
-fn call(socket: &Path, req: &Request) -> Result<Value, String> {
+fn call(socket: &Path, req: &Request) -> Result<(), String> {
     connect(socket)
-        .and_then(|mut c| c.info(req))
+        .and_then(|mut c| c.ack(req))
+        .map_err(|e| e.to_string())
+}
+
+/// Ask for a document of type `T`.
+fn ask<T: DeserializeOwned>(socket: &Path, req: &Request) -> Result<T, String> {
+    connect(socket)
+        .and_then(|mut c| c.ask(req))
         .map_err(|e| e.to_string())
 }
 
@@ -179,60 +186,66 @@ pub fn ipcp(socket: &Path, cmd: &IpcpCmd) -> ExitCode {
         IpcpCmd::Destroy { name } => Request::IpcpDestroy { name: name.clone() },
     };
     match call(socket, &req) {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
 fn ipcp_list(socket: &Path) -> ExitCode {
-    let rows = match call(socket, &Request::ListIpcps) {
-        Ok(Value::Array(rows)) => rows,
-        Ok(_) => Vec::new(),
+    let rows: Vec<IpcpInfo> = match ask(socket, &Request::ListIpcps) {
+        Ok(rows) => rows,
         Err(e) => return fail(e),
     };
     println!("{:<16} {:<8} {:<12} DETAIL", "IPCP", "TYPE", "LAYER");
     for r in rows {
-        let detail = match s(&r["type"]).as_str() {
-            "udp" => format!(
-                "bind {} peers {} {}{}",
-                s(&r["bind"]),
-                s(&r["peers"]),
-                if r["scheduled"] == false {
-                    "fifo"
-                } else {
-                    "scheduled"
-                },
-                if r["rate_pps"].is_null() {
-                    String::new()
-                } else {
-                    format!(" rate {} PDUs/s", s(&r["rate_pps"]))
-                }
+        let (kind, detail) = match &r.kind {
+            IpcpDetail::Udp {
+                bind,
+                peers,
+                scheduled,
+                rate_pps,
+            } => (
+                "udp",
+                format!(
+                    "bind {bind} peers {peers} {}{}",
+                    if *scheduled { "scheduled" } else { "fifo" },
+                    rate_pps.map_or_else(String::new, |r| format!(" rate {r} PDUs/s"))
+                ),
             ),
-            "local" => format!(
-                "members {}",
-                r["members"]
-                    .as_array()
-                    .map(|m| m.iter().map(s).collect::<Vec<_>>().join(","))
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| "-".into())
+            IpcpDetail::Local { members } => (
+                "local",
+                format!(
+                    "members {}",
+                    if members.is_empty() {
+                        "-".into()
+                    } else {
+                        members.join(",")
+                    }
+                ),
             ),
-            _ => format!(
-                "address {} over {} {} neighbours {}",
-                s(&r["address"]),
-                s(&r["lower"]),
-                if r["enrolled"].as_bool() == Some(true) {
-                    "enrolled"
-                } else {
-                    "not-enrolled"
-                },
-                s(&r["neighbors"])
+            IpcpDetail::Unicast {
+                enrolled,
+                address,
+                lower,
+                neighbors,
+            } => (
+                "unicast",
+                format!(
+                    "address {address} over {} {} neighbours {neighbors}",
+                    opt(lower.as_ref()),
+                    if *enrolled {
+                        "enrolled"
+                    } else {
+                        "not-enrolled"
+                    },
+                ),
             ),
         };
         println!(
             "{:<16} {:<8} {:<12} {detail}",
-            s(&r["name"]),
-            s(&r["type"]),
-            s(&r["layer"])
+            r.name,
+            kind,
+            opt(r.layer.as_ref())
         );
     }
     ExitCode::SUCCESS
@@ -264,38 +277,40 @@ pub fn name(socket: &Path, cmd: &NameCmd) -> ExitCode {
         NameCmd::Destroy { name } => Request::NameDestroy { name: name.clone() },
     };
     match call(socket, &req) {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn list(v: &Value) -> String {
-    let items: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+/// Items joined by commas, or `-`.
+fn list<T: ToString>(items: &[T]) -> String {
     if items.is_empty() {
         "-".into()
     } else {
-        items.join(",")
+        items.iter().map(T::to_string).collect::<Vec<_>>().join(",")
     }
 }
 
 fn name_list(socket: &Path) -> ExitCode {
-    let rows = match call(socket, &Request::ListNames) {
-        Ok(Value::Array(rows)) => rows,
-        Ok(_) => Vec::new(),
+    let rows: Vec<NameInfo> = match ask(socket, &Request::ListNames) {
+        Ok(rows) => rows,
         Err(e) => return fail(e),
     };
     // Tab-separated, one name a line, for scripts: NAME LAYERS `listeners N` and, when
     // bound, `programs ...` / `pids ...`.
     for r in rows {
-        let mut line = format!(
-            "{}\t{}\tlisteners {}",
-            s(&r["name"]),
-            list(&r["layers"]),
-            s(&r["listeners"])
-        );
-        for key in ["listener_pids", "programs", "pids"] {
-            if r[key].as_array().is_some_and(|a| !a.is_empty()) {
-                line.push_str(&format!("\t{} {}", key.replace('_', "-"), list(&r[key])));
+        let mut line = format!("{}\t{}\tlisteners {}", r.name, list(&r.layers), r.listeners);
+        for (key, empty, items) in [
+            (
+                "listener-pids",
+                r.listener_pids.is_empty(),
+                list(&r.listener_pids),
+            ),
+            ("programs", r.programs.is_empty(), list(&r.programs)),
+            ("pids", r.pids.is_empty(), list(&r.pids)),
+        ] {
+            if !empty {
+                line.push_str(&format!("\t{key} {items}"));
             }
         }
         println!("{line}");
@@ -305,12 +320,12 @@ fn name_list(socket: &Path) -> ExitCode {
 
 /// `ouro flows [--json]`.
 pub fn flows(socket: &Path, a: &FlowsArgs) -> ExitCode {
-    let doc = match call(socket, &Request::ListFlows) {
+    let rows: Vec<FlowInfo> = match ask(socket, &Request::ListFlows) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
     if a.json {
-        println!("{doc}");
+        println!("{}", compact(&rows));
         return ExitCode::SUCCESS;
     }
     println!(
@@ -325,22 +340,34 @@ pub fn flows(socket: &Path, a: &FlowsArgs) -> ExitCode {
         "DROPS TX/RX",
         "PID"
     );
-    for f in doc.as_array().into_iter().flatten() {
+    for f in rows {
         // An N-1 flow carries a port of an IPCP above: shown in the PID column.
-        let owner = match f["n1_for"].as_str() {
-            Some(up) => format!("{up}:{}", s(&f["port"])),
-            None => s(&f["pid"]),
+        let (age_ms, rx_drops, owner) = match &f.kind {
+            FlowKind::N1 { n1_for, port } => (None, None, format!("{n1_for}:{port}")),
+            FlowKind::App {
+                age_ms,
+                backpressure,
+                pid,
+                ..
+            } => (Some(*age_ms), Some(backpressure.rx_drops), opt(*pid)),
+            FlowKind::Local {
+                age_ms,
+                rx_drops,
+                pid,
+                ..
+            } => (Some(*age_ms), Some(*rx_drops), opt(*pid)),
         };
+        let t = &f.traffic;
         println!(
             "{:<10} {:>6} {:<12} {:<12} {:>8} {:>18} {:>18} {:>11} {:>7}",
-            s(&f["layer"]),
-            s(&f["flow"]),
-            s(&f["name"]),
-            s(&f["qos"]),
-            s(&f["age_ms"]),
-            format!("{}/{}", s(&f["tx_msgs"]), s(&f["tx_bytes"])),
-            format!("{}/{}", s(&f["rx_msgs"]), s(&f["rx_bytes"])),
-            format!("{}/{}", s(&f["tx_errors"]), s(&f["rx_drops"])),
+            f.layer,
+            f.flow,
+            opt(f.name.as_ref()),
+            f.qos,
+            opt(age_ms),
+            format!("{}/{}", t.tx_msgs, t.tx_bytes),
+            format!("{}/{}", t.rx_msgs, t.rx_bytes),
+            format!("{}/{}", t.tx_errors, opt(rx_drops)),
             owner
         );
     }

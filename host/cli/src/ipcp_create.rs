@@ -17,7 +17,7 @@
 //! connect`; `policy` is `ouro policy load` (at run time, on probation).
 
 use clap::{Args, ValueEnum};
-use ouro_flow::proto::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
+use ouro_control::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
 
 /// IPCP types `ouro ipcp create` knows.
 #[derive(Clone, Copy, Debug, ValueEnum)]

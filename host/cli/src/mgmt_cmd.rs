@@ -2,9 +2,10 @@
 //! socket (`ipcp`, `name` and `flows` are in `ipcp_cmd`).
 
 use clap::Args;
-use ouro_flow::proto::Request;
+use ouro_control::{LayerStatus, Request, Status};
 use ouro_flow::{Control, FlowError};
-use serde_json::Value;
+use serde::Serialize;
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -66,8 +67,8 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Fetch the daemon's status document.
-pub fn status_doc(socket: &Path) -> Result<Value, FlowError> {
-    connect(socket)?.info(&Request::Status)
+pub fn status_doc(socket: &Path) -> Result<Status, FlowError> {
+    connect(socket)?.status()
 }
 
 /// `ouro status`.
@@ -77,200 +78,182 @@ pub fn status(socket: &Path, args: &StatusArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if args.json {
-        println!("{doc}");
+        println!("{}", compact(&doc));
         return ExitCode::SUCCESS;
     }
     print_status(&doc);
     ExitCode::SUCCESS
 }
 
-pub(crate) fn s(v: &Value) -> String {
-    match v {
-        Value::String(x) => x.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// `value` as one line of JSON, keys sorted (as the daemon's documents always printed).
+pub(crate) fn compact<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
-fn print_status(d: &Value) {
-    println!(
-        "node {}  pid {}  up {} ms",
-        s(&d["node"]),
-        s(&d["pid"]),
-        s(&d["uptime_ms"])
-    );
-    for sh in d["shims"].as_array().into_iter().flatten() {
-        let c = &sh["counters"];
+/// An optional value, or `-`.
+pub(crate) fn opt<T: Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn print_status(d: &Status) {
+    println!("node {}  pid {}  up {} ms", d.node, d.pid, d.uptime_ms);
+    for sh in &d.shims {
+        let c = &sh.counters;
         println!(
             "shim {} (udp {}): rx {} dgrams / {} B, tx {} dgrams / {} B, learned {}, dropped: stranger {} bad {} tx {} socket overflow {} (found crowded {} times)",
-            s(&sh["name"]),
-            s(&sh["bind"]),
-            c["rx_datagrams"],
-            c["rx_bytes"],
-            c["tx_datagrams"],
-            c["tx_bytes"],
-            c["peers_learned"],
-            c["drop_stranger"],
-            c["drop_bad"],
-            c["drop_tx"],
-            c["rx_overflow"],
-            c["rx_crowded"]
+            sh.name,
+            sh.bind,
+            c.rx_datagrams,
+            c.rx_bytes,
+            c.tx_datagrams,
+            c.tx_bytes,
+            c.peers_learned,
+            c.drop_stranger,
+            c.drop_bad,
+            c.drop_tx,
+            c.rx_overflow,
+            c.rx_crowded
         );
-        for p in sh["peers"].as_array().into_iter().flatten() {
-            println!(
-                "  peer port {} {} {}",
-                s(&p["port"]),
-                s(&p["addr"]),
-                s(&p["name"])
-            );
+        for p in &sh.peers {
+            println!("  peer port {} {} {}", p.port, p.addr, opt(p.name.as_ref()));
         }
-        let p = &sh["sched"];
+        let p = &sh.sched;
         println!(
             "  pacing: {}, rate {}, {} batches / {} PDUs pulled, waits: rate {} socket {}",
-            if p["scheduled"] == true {
+            if p.scheduled {
                 "scheduled ports"
             } else {
                 "FIFO"
             },
-            if p["rate_pps"].is_null() {
-                "unlimited".to_string()
-            } else {
-                format!("{} PDUs/s", s(&p["rate_pps"]))
-            },
-            s(&p["batches"]),
-            s(&p["pulled"]),
-            s(&p["rate_waits"]),
-            s(&p["shim_waits"])
+            p.rate_pps
+                .map_or_else(|| "unlimited".to_string(), |r| format!("{r} PDUs/s")),
+            p.batches,
+            p.pulled,
+            p.rate_waits,
+            p.shim_waits
         );
-        if !sh["faults"].is_null() {
-            println!("  faults {}", sh["faults"]);
+        if let Some(f) = &sh.faults {
+            println!("  faults {}", compact(f));
         }
     }
-    for lo in d["locals"].as_array().into_iter().flatten() {
-        let c = &lo["counters"];
+    for lo in &d.locals {
+        let c = &lo.counters;
         println!(
             "local {}: members {}, names {}, delivered {} PDUs / {} B, dropped: port {} full {}",
-            s(&lo["name"]),
-            lo["members"],
-            lo["names"],
-            c["delivered"],
-            c["delivered_bytes"],
-            c["drop_port"],
-            c["drop_full"]
+            lo.name,
+            compact(&lo.members),
+            compact(&lo.names),
+            c.delivered,
+            c.delivered_bytes,
+            c.drop_port,
+            c.drop_full
         );
     }
-    for l in d["layers"].as_array().into_iter().flatten() {
+    for l in &d.layers {
+        print_layer(l);
+    }
+    println!("flows {} (`ouro flows` lists them)", d.flows.len());
+    println!("daemon counters {}", compact(&d.counters));
+}
+
+fn print_layer(l: &LayerStatus) {
+    println!(
+        "layer {} (unicast over {}): ipcp {} address {} {}",
+        l.name,
+        opt(l.lower.as_ref()),
+        l.ipcp,
+        l.address,
+        if l.enrolled {
+            "enrolled"
+        } else {
+            "NOT enrolled"
+        }
+    );
+    println!("  public key {}", l.public_key);
+    for n in &l.neighbors {
         println!(
-            "layer {} (unicast over {}): ipcp {} address {} {}",
-            s(&l["name"]),
-            s(&l["lower"]),
-            s(&l["ipcp"]),
-            s(&l["address"]),
-            if l["enrolled"].as_bool() == Some(true) {
-                "enrolled"
-            } else {
-                "NOT enrolled"
-            }
+            "  neighbour {} on port {} ({} {})",
+            n.address,
+            n.port,
+            opt(n.name.as_ref()),
+            opt(n.endpoint.as_ref())
         );
-        println!("  public key {}", s(&l["public_key"]));
-        for n in l["neighbors"].as_array().into_iter().flatten() {
-            println!(
-                "  neighbour {} on port {} ({} {})",
-                s(&n["address"]),
-                s(&n["port"]),
-                s(&n["name"]),
-                s(&n["endpoint"])
-            );
-        }
-        for e in l["fib"].as_array().into_iter().flatten() {
-            let hops: Vec<String> = e["next_hops"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|h| format!("{} (port {})", s(&h["addr"]), s(&h["port"])))
-                .collect();
-            println!("  route {} via {}", s(&e["dst"]), hops.join(", "));
-        }
-        let names: Vec<String> = l["names"].as_array().into_iter().flatten().map(s).collect();
-        println!(
-            "  names: {}",
-            if names.is_empty() {
-                "-".into()
-            } else {
-                names.join(" ")
-            }
-        );
-        for f in l["flows"].as_array().into_iter().flatten() {
-            println!(
-                "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) dropped: tx {} rx {} pid {}",
-                s(&f["flow"]),
-                s(&f["name"]),
-                s(&f["qos"]),
-                s(&f["tx_msgs"]),
-                s(&f["tx_bytes"]),
-                s(&f["rx_msgs"]),
-                s(&f["rx_bytes"]),
-                s(&f["tx_errors"]),
-                s(&f["rx_drops"]),
-                s(&f["pid"])
-            );
-        }
-        for p in l["ports"].as_array().into_iter().flatten() {
-            // queued/dropped/ECN-marked per cube queue of a scheduled port.
-            let cubes: Vec<String> = p["cubes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    format!(
-                        "{} {}/{}/{}",
-                        s(&c["cube"]),
-                        s(&c["queued"]),
-                        s(&c["dropped"]),
-                        s(&c["ecn_marked"])
-                    )
-                })
-                .collect();
-            println!(
-                "  port {} queues (queued/dropped/marked): mgmt {}/{} {}",
-                s(&p["port"]),
-                s(&p["mgmt"]["queued"]),
-                s(&p["mgmt"]["dropped"]),
-                cubes.join(" ")
-            );
-        }
-        for p in l["n1_ports"].as_array().into_iter().flatten() {
-            println!(
-                "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}, waits for room {}",
-                s(&p["port"]),
-                s(&p["peer"]),
-                s(&p["remote_address"]),
-                s(&p["lower"]),
-                s(&p["flow"]),
-                s(&p["rx_pdus"]),
-                s(&p["rx_bytes"]),
-                s(&p["tx_pdus"]),
-                s(&p["tx_bytes"]),
-                s(&p["tx_drops"]),
-                s(&p["waits"])
-            );
-        }
-        let q = &l["queues"];
-        println!(
-            "  queue sizes: {} PDUs per cube queue (ECN from {}), {} management PDUs per port; flow backlog {} SDUs / {} B",
-            s(&q["queue_pdus"]),
-            s(&q["ecn_threshold"]),
-            s(&q["mgmt_queue_pdus"]),
-            s(&q["backlog_sdus"]),
-            s(&q["backlog_bytes"])
-        );
-        println!("  counters {}", l["counters"]);
+    }
+    for e in &l.fib {
+        let hops: Vec<String> = e
+            .next_hops
+            .iter()
+            .map(|h| format!("{} (port {})", h.addr, h.port))
+            .collect();
+        println!("  route {} via {}", e.dst, hops.join(", "));
     }
     println!(
-        "flows {} (`ouro flows` lists them)",
-        d["flows"].as_array().map_or(0, Vec::len)
+        "  names: {}",
+        if l.names.is_empty() {
+            "-".into()
+        } else {
+            l.names.join(" ")
+        }
     );
-    println!("daemon counters {}", d["counters"]);
+    for f in &l.flows {
+        let t = &f.traffic;
+        println!(
+            "  flow {} {} qos {} tx {} ({} B) rx {} ({} B) dropped: tx {} rx {} pid {}",
+            f.flow,
+            f.name,
+            f.qos,
+            t.tx_msgs,
+            t.tx_bytes,
+            t.rx_msgs,
+            t.rx_bytes,
+            t.tx_errors,
+            f.backpressure.rx_drops,
+            opt(f.pid)
+        );
+    }
+    for p in &l.ports {
+        // queued/dropped/ECN-marked per cube queue of a scheduled port.
+        let cubes: Vec<String> = p
+            .cubes
+            .iter()
+            .map(|c| format!("{} {}/{}/{}", c.cube, c.queued, c.dropped, c.ecn_marked))
+            .collect();
+        println!(
+            "  port {} queues (queued/dropped/marked): mgmt {}/{} {}",
+            p.port,
+            p.mgmt.queued,
+            p.mgmt.dropped,
+            cubes.join(" ")
+        );
+    }
+    for p in &l.n1_ports {
+        println!(
+            "  n-1 port {} to {} (address {}) over {} flow {}: rx {} PDUs / {} B, tx {} PDUs / {} B, dropped tx {}, waits for room {}",
+            p.port,
+            opt(p.peer.as_ref()),
+            opt(p.remote_address),
+            p.lower,
+            p.flow,
+            p.rx_pdus,
+            p.rx_bytes,
+            p.tx_pdus,
+            p.tx_bytes,
+            p.tx_drops,
+            p.waits
+        );
+    }
+    let q = &l.queues;
+    println!(
+        "  queue sizes: {} PDUs per cube queue (ECN from {}), {} management PDUs per port; flow backlog {} SDUs / {} B",
+        q.queue_pdus,
+        opt(q.ecn_threshold),
+        q.mgmt_queue_pdus,
+        q.backlog_sdus,
+        q.backlog_bytes
+    );
+    println!("  counters {}", compact(&l.counters));
 }
 
 /// `ouro fault`.
@@ -283,27 +266,20 @@ pub fn fault(socket: &Path, a: &FaultArgs) -> ExitCode {
         delay_ms: a.delay_ms,
         down: a.down,
     };
-    match connect(socket).and_then(|mut c| c.info(&req)) {
-        Ok(_) => ExitCode::SUCCESS,
+    match connect(socket).and_then(|mut c| c.ack(&req)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
 /// True if the status document satisfies the wait condition.
-fn satisfied(d: &Value, a: &WaitArgs) -> bool {
-    let layers: Vec<&Value> = d["layers"].as_array().into_iter().flatten().collect();
-    if a.enrolled && !layers.iter().all(|l| l["enrolled"].as_bool() == Some(true)) {
+fn satisfied(d: &Status, a: &WaitArgs) -> bool {
+    if a.enrolled && !d.layers.iter().all(|l| l.enrolled) {
         return false;
     }
-    let count = |key: &str| {
-        layers
-            .iter()
-            .map(|l| l[key].as_array().map_or(0, Vec::len))
-            .max()
-            .unwrap_or(0)
-    };
-    a.neighbors.is_none_or(|n| count("neighbors") >= n)
-        && a.routes.is_none_or(|n| count("fib") >= n)
+    let most = |count: fn(&LayerStatus) -> usize| d.layers.iter().map(count).max().unwrap_or(0);
+    a.neighbors.is_none_or(|n| most(|l| l.neighbors.len()) >= n)
+        && a.routes.is_none_or(|n| most(|l| l.fib.len()) >= n)
 }
 
 /// `ouro wait`: exit 0 once the condition holds (the daemon answering is the minimum), 1 on

@@ -1,10 +1,10 @@
 //! `ouro policy load` and `ouro policy stats`: hot-swap a running daemon's policies and
 //! show their call metrics, over the control socket.
 
+use crate::mgmt_cmd::compact;
 use clap::Args;
+use ouro_control::Request;
 use ouro_flow::Control;
-use ouro_flow::proto::Request;
-use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -56,8 +56,8 @@ pub fn load(socket: &Path, a: &LoadArgs) -> ExitCode {
         policy,
         params,
     };
-    match Control::connect_to(socket).and_then(|mut c| c.info(&req)) {
-        Ok(_) => {
+    match Control::connect_to(socket).and_then(|mut c| c.ack(&req)) {
+        Ok(()) => {
             println!("loaded {} {} policy `{}`", a.layer, a.kind, a.policy);
             ExitCode::SUCCESS
         }
@@ -67,41 +67,32 @@ pub fn load(socket: &Path, a: &LoadArgs) -> ExitCode {
 
 /// `ouro policy stats`.
 pub fn stats(socket: &Path, a: &StatsArgs) -> ExitCode {
-    let doc = match Control::connect_to(socket).and_then(|mut c| c.info(&Request::PolicyStats)) {
+    let rows = match Control::connect_to(socket).and_then(|mut c| c.policy_stats()) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
     if a.json {
-        println!("{doc}");
+        println!("{}", compact(&rows));
         return ExitCode::SUCCESS;
     }
     println!(
         "{:<10} {:<10} {:<20} {:>8} {:>8} {:>10} {:>10} {:>12} {:>9}",
         "LAYER", "KIND", "IN FORCE", "CALLS", "FAILED", "P50 µs", "P99 µs", "FUEL", "ROLLBACK"
     );
-    for p in doc.as_array().into_iter().flatten() {
-        let n = |k: &str| p[k].as_u64().unwrap_or(0);
-        let text = |k: &str| match &p[k] {
-            Value::String(s) => s.clone(),
-            _ => "-".into(),
-        };
+    for p in rows {
         println!(
             "{:<10} {:<10} {:<20} {:>8} {:>8} {:>10.1} {:>10.1} {:>12} {:>9}",
-            text("layer"),
-            text("kind"),
-            text("in_force"),
-            n("calls"),
-            n("failures").max(n("core_failures")),
-            n("p50_ns") as f64 / 1000.0,
-            n("p99_ns") as f64 / 1000.0,
-            n("fuel"),
-            if p["rolled_back"].as_bool().unwrap_or(false) {
-                "yes"
-            } else {
-                "no"
-            },
+            p.layer,
+            p.kind,
+            p.in_force,
+            p.calls,
+            p.failures.max(p.core_failures),
+            p.p50_ns as f64 / 1000.0,
+            p.p99_ns as f64 / 1000.0,
+            p.fuel,
+            if p.rolled_back { "yes" } else { "no" },
         );
-        if let Value::String(e) = &p["last_error"] {
+        if let Some(e) = &p.last_error {
             println!("    last error: {e}");
         }
     }

@@ -46,7 +46,7 @@
 
 use crate::keys::{KeySpec, parse_key_option};
 use crate::policy::{Kind, LayerPolicies, PolicySpec, param_from_toml};
-use ouro_flow::proto::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
+use ouro_control::{FaultSpec, IpcpKind, QueueOptions, Request, UdpOptions};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@
 
 mod backlog;
 mod config;
+mod control_error;
 mod held;
 mod keys;
 mod node;

@@ -18,25 +18,26 @@ mod names;
 mod pacer;
 mod queues;
 mod stack;
+mod status;
 mod timer;
 
 pub use timer::{Timer, timer_task};
 
 use crate::backlog::Backlog;
 use crate::config::Config;
+use crate::control_error::ControlError;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
 use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
+use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
 use ouro_core::id_hash::IdHashBuilder;
-use ouro_core::identity::{Identity, hex};
+use ouro_core::identity::Identity;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
 use ouro_flow::ipc::{self, Slot};
 use ouro_flow::pack;
-use ouro_flow::proto::{ErrorKind, Reply, Request};
 use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
-use serde_json::json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, OwnedFd};
@@ -145,29 +146,35 @@ struct FlowSlot {
     pid: Option<u32>,
 }
 
+impl FlowSlot {
+    /// Its back-pressure counters, as reported.
+    fn backpressure(&self) -> Backpressure {
+        Backpressure {
+            rx_drops: self.rx_drops,
+            held: self.held.len(),
+            pauses: self.pauses,
+            congestion_reports: self.congestion_reports,
+        }
+    }
+
+    /// Its traffic counters, as reported.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            tx_msgs: self.tx_msgs,
+            tx_bytes: self.tx_bytes,
+            rx_msgs: self.rx_msgs,
+            rx_bytes: self.rx_bytes,
+            tx_errors: self.tx_errors,
+        }
+    }
+}
+
 struct PendingAlloc {
     conn: Fd,
     conn_id: u64,
     deadline: Instant,
     name: String,
     qos: String,
-}
-
-/// Daemon-level counters.
-#[derive(Clone, Copy, Debug, Default)]
-struct Stats {
-    flows_allocated: u64,
-    flows_accepted: u64,
-    flows_refused: u64,
-    app_closed: u64,
-    bad_requests: u64,
-    /// Times an application's flow was paused (a message held, its socket not read).
-    app_pauses: u64,
-    /// Times a flow's deep backlog towards its application was reported as congestion.
-    backlog_reports: u64,
-    /// Messages that flows since closed dropped because their backlog towards the
-    /// application was full (the open flows' drops are in their own `rx_drops`).
-    closed_flow_rx_drops: u64,
 }
 
 /// Everything the daemon holds.
@@ -206,7 +213,7 @@ pub struct Daemon {
     app_slots: Vec<Slot>,
     /// `recvmmsg` headers for those reads, allocated once (taken out while in use).
     app_headers: Option<ipc::RecvHeaders>,
-    stats: Stats,
+    stats: DaemonCounters,
     policies: Policies,
     /// The receive task of each UDP shim (same indices as `shims`).
     shim_tasks: Vec<rt::JoinHandle>,
@@ -253,7 +260,7 @@ impl Daemon {
                 .collect(),
             app_slots: vec![Slot::Empty; FLOW_BATCH],
             app_headers: Some(ipc::RecvHeaders::with_capacity(FLOW_BATCH)),
-            stats: Stats::default(),
+            stats: DaemonCounters::default(),
             policies: Policies::default(),
             shim_tasks: Vec::new(),
             locals: Vec::new(),
@@ -267,7 +274,7 @@ impl Daemon {
             let mut dm = d.borrow_mut();
             dm.me = Rc::downgrade(&d);
             for op in &cfg.ops {
-                dm.apply(op).map_err(StartError)?;
+                dm.apply(op).map_err(|e| StartError(e.to_string()))?;
             }
             for (ipcp, lp) in &cfg.policies {
                 dm.install_configured(ipcp, lp).map_err(StartError)?;
@@ -470,24 +477,19 @@ impl Daemon {
                     return;
                 }
                 if let Some(p) = self.pending.remove(&(li, flow)) {
-                    let (kind, message) = match reason {
-                        FlowEnd::NameUnknown => (
-                            ErrorKind::NameUnknown,
-                            format!("name `{}` not found in layer `{}`", p.name, lname(self)),
-                        ),
-                        FlowEnd::Refused => {
-                            (ErrorKind::Refused, format!("`{}` refused the flow", p.name))
-                        }
-                        FlowEnd::Denied => (
-                            ErrorKind::Refused,
-                            format!("flow to `{}` denied by the responder's policy", p.name),
-                        ),
-                        _ => (
-                            ErrorKind::Unreachable,
-                            format!("`{}` unreachable ({reason:?})", p.name),
-                        ),
+                    let e = match reason {
+                        FlowEnd::NameUnknown => ControlError::NameNotFound {
+                            layer: lname(self),
+                            name: p.name,
+                        },
+                        FlowEnd::Refused => ControlError::PeerRefused(p.name),
+                        FlowEnd::Denied => ControlError::Denied(p.name),
+                        _ => ControlError::Unreachable {
+                            name: p.name,
+                            why: format!("{reason:?}"),
+                        },
                     };
-                    send_reply(&p.conn, &Reply::Error { kind, message }, None);
+                    send_reply(&p.conn, &e.into(), None);
                 }
                 self.parked.remove(&(li, flow));
                 if let Some(mut slot) = self.forget_flow((li, flow)) {
@@ -795,14 +797,7 @@ impl Daemon {
         for key in expired {
             if let Some(p) = self.pending.remove(&key) {
                 let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
-                send_reply(
-                    &p.conn,
-                    &Reply::Error {
-                        kind: ErrorKind::Unreachable,
-                        message: format!("no answer from `{}` in time", p.name),
-                    },
-                    None,
-                );
+                send_reply(&p.conn, &ControlError::Timeout(p.name).into(), None);
             }
         }
         self.pump();
@@ -915,7 +910,7 @@ impl Daemon {
 
     /// The unicast IPCPs of layer `name` (every live one if None); a local layer's name
     /// gives none (the caller handles local layers).
-    fn layer_index(&self, name: Option<&str>) -> Result<Vec<usize>, Reply> {
+    fn layer_index(&self, name: Option<&str>) -> Result<Vec<usize>, ControlError> {
         let live = |l: &&Layer| !l.destroyed;
         match name {
             None => Ok((0..self.layers.len())
@@ -931,7 +926,7 @@ impl Daemon {
                     })
                     .collect();
                 if v.is_empty() {
-                    Err(bad(format!("no layer `{n}`")))
+                    Err(ControlError::no_layer(n))
                 } else {
                     Ok(v)
                 }
@@ -950,23 +945,20 @@ impl Daemon {
                 timeout_ms,
             } => {
                 let Some(spec) = QosSpec::preset(&qos) else {
-                    return Some(bad(format!("unknown QoS preset `{qos}`")));
+                    return Some(ControlError::UnknownQos(qos).into());
                 };
                 if let Some(lsi) = self.local_for_alloc(&name, layer.as_deref()) {
                     return self.local_alloc(lsi, conn, &name, &qos);
                 }
                 let candidates = match self.layer_index(layer.as_deref()) {
                     Ok(c) => c,
-                    Err(r) => return Some(r),
+                    Err(e) => return Some(e.into()),
                 };
                 let Some(li) = candidates
                     .into_iter()
                     .find(|i| self.layers[*i].ipcp.is_enrolled())
                 else {
-                    return Some(Reply::Error {
-                        kind: ErrorKind::NoLayer,
-                        message: "no enrolled unicast layer".into(),
-                    });
+                    return Some(ControlError::NoEnrolledLayer.into());
                 };
                 match self.layers[li].ipcp.alloc_flow(now, &name, spec) {
                     Ok(eid) => {
@@ -984,15 +976,12 @@ impl Daemon {
                         self.pump();
                         return None;
                     }
-                    Err(e) => Reply::Error {
-                        kind: ErrorKind::NoLayer,
-                        message: e.to_string(),
-                    },
+                    Err(e) => ControlError::AllocFailed(e.to_string()).into(),
                 }
             }
             Request::Listen { name, layers } => {
-                if let Err(r) = self.may_listen(&name, conn) {
-                    return Some(r);
+                if let Err(e) = self.may_listen(&name, conn) {
+                    return Some(e.into());
                 }
                 let mut idx = Vec::new();
                 self.local_register(&name, &layers, false);
@@ -1002,7 +991,7 @@ impl Daemon {
                     for l in &layers {
                         match self.layer_index(Some(l)) {
                             Ok(mut v) => idx.append(&mut v),
-                            Err(r) => return Some(r),
+                            Err(e) => return Some(e.into()),
                         }
                     }
                 }
@@ -1018,7 +1007,7 @@ impl Daemon {
             Request::Register { name, layer } => {
                 match self.register_name(&name, layer.as_deref()) {
                     Ok(()) => Reply::Ok,
-                    Err(message) => bad(message),
+                    Err(e) => e.into(),
                 }
             }
             Request::Unregister { name, layer } => match self.layer_index(layer.as_deref()) {
@@ -1035,16 +1024,16 @@ impl Daemon {
                     }
                     Reply::Ok
                 }
-                Err(r) => r,
+                Err(e) => e.into(),
             },
             Request::ListNames => Reply::Info {
-                info: self.names_json(),
+                info: Info::Names(self.name_list()),
             },
             Request::ListIpcps => Reply::Info {
-                info: self.ipcps_json(),
+                info: Info::Ipcps(self.ipcp_list()),
             },
             Request::ListFlows => Reply::Info {
-                info: self.flows_json(),
+                info: Info::Flows(self.flow_list()),
             },
             op @ (Request::IpcpCreate { .. }
             | Request::IpcpBootstrap { .. }
@@ -1056,19 +1045,22 @@ impl Daemon {
             | Request::NameUnbind { .. }
             | Request::NameDestroy { .. }) => match self.apply(&op) {
                 Ok(()) => Reply::Ok,
-                Err(message) => bad(message),
+                Err(e) => e.into(),
             },
             Request::Status => Reply::Info {
-                info: self.status_json(),
+                info: Info::Status(Box::new(self.status())),
             },
             Request::PolicyLoad {
                 layer,
                 kind,
                 policy,
                 params,
-            } => self.load_policy(now, &layer, &kind, policy, &params),
+            } => match self.load_policy(now, &layer, &kind, policy, &params) {
+                Ok(()) => Reply::Ok,
+                Err(e) => e.into(),
+            },
             Request::PolicyStats => Reply::Info {
-                info: self.policy_stats(),
+                info: Info::Policies(self.policy_stats()),
             },
             Request::Fault {
                 layer,
@@ -1079,7 +1071,13 @@ impl Daemon {
                 down,
             } => {
                 let Some(s) = self.shims.iter_mut().find(|s| s.name == layer) else {
-                    return Some(bad(format!("no shim layer `{layer}`")));
+                    return Some(
+                        ControlError::UnknownLayer {
+                            kind: "shim ",
+                            name: layer,
+                        }
+                        .into(),
+                    );
                 };
                 let cfg = FaultConfig {
                     loss: loss.clamp(0.0, 1.0),
@@ -1132,18 +1130,21 @@ impl Daemon {
         kind: &str,
         policy: String,
         params: &[(String, String)],
-    ) -> Reply {
+    ) -> Result<(), ControlError> {
         let Some(kind) = Kind::parse(kind) else {
-            return bad(format!(
+            return Err(ControlError::BadArgument(format!(
                 "unknown policy kind `{kind}` (routing, scheduler or auth)"
-            ));
+            )));
         };
         let Some(l) = self
             .layers
             .iter_mut()
             .find(|l| !l.destroyed && l.name == layer)
         else {
-            return bad(format!("no unicast layer `{layer}`"));
+            return Err(ControlError::UnknownLayer {
+                kind: "unicast ",
+                name: layer.to_string(),
+            });
         };
         let spec = PolicySpec {
             policy,
@@ -1152,181 +1153,18 @@ impl Daemon {
                 .map(|(k, v)| (k.clone(), ouro_policy::ParamValue::from_cli(v)))
                 .collect(),
         };
-        match self
-            .policies
+        self.policies
             .install(&l.name, &mut l.ipcp, now, kind, &spec, true)
-        {
-            Ok(()) => Reply::Ok,
-            Err(e) => bad(e),
-        }
+            .map_err(ControlError::Policy)
     }
 
-    fn policy_stats(&self) -> serde_json::Value {
-        self.policies.stats_json(
+    fn policy_stats(&self) -> Vec<PolicyStats> {
+        self.policies.stats(
             self.layers
                 .iter()
                 .filter(|l| !l.destroyed)
                 .map(|l| (l.name.as_str(), &l.ipcp)),
         )
-    }
-
-    /// The whole state as JSON (what `ouro status --json` prints).
-    pub fn status_json(&self) -> serde_json::Value {
-        let shims: Vec<_> = self
-            .shims
-            .iter()
-            .map(|s| {
-                let c = s.udp.counters();
-                let peers: Vec<_> = s
-                    .udp
-                    .peers()
-                    .map(|(p, a)| json!({"port": p.0, "addr": a.to_string(), "name": s.peer_names.get(&p)}))
-                    .collect();
-                let faults = s.faults.as_ref().map(|f| {
-                    let fc = f.config();
-                    let n = f.counters();
-                    json!({
-                        "loss": fc.loss, "duplicate": fc.duplicate, "reorder": fc.reorder,
-                        "delay_ms": fc.delay.as_millis() as u64, "down": fc.down,
-                        "lost": n.lost, "down_drops": n.down_drops, "duplicated": n.duplicated,
-                        "reordered": n.reordered, "delayed": n.delayed,
-                    })
-                });
-                json!({
-                    "name": s.name,
-                    "type": "udp",
-                    "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                    "peers": peers,
-                    "faults": faults,
-                    "sched": s.pacer.json(),
-                    "counters": {
-                        "rx_datagrams": c.rx_datagrams, "rx_bytes": c.rx_bytes,
-                        "tx_datagrams": c.tx_datagrams, "tx_bytes": c.tx_bytes,
-                        "rx_batches": c.rx_batches, "tx_syscalls": c.tx_syscalls,
-                        "peers_learned": c.peers_learned, "peers_expired": c.peers_expired,
-                        "drop_stranger": c.drop_stranger,
-                        "drop_bad": c.drop_bad, "drop_tx": c.drop_tx,
-                        "rx_overflow": s.udp.rx_overflow_now(), "rx_crowded": c.rx_crowded,
-                    },
-                })
-            })
-            .collect();
-        let layers: Vec<_> = self
-            .layers
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| !l.destroyed)
-            .map(|(li, l)| {
-                let ip = &l.ipcp;
-                let fib = ip.fib();
-                let mut fib_rows: Vec<_> = fib
-                    .iter()
-                    .map(|(dst, e)| {
-                        (dst.0, json!({
-                            "dst": dst.0,
-                            "next_hops": e.next_hops.iter().map(|(a, p)| json!({"addr": a.0, "port": p.0})).collect::<Vec<_>>(),
-                            "backup": e.backup.map(|(a, p)| json!({"addr": a.0, "port": p.0})),
-                        }))
-                    })
-                    .collect();
-                fib_rows.sort_by_key(|(d, _)| *d);
-                let neighbors: Vec<_> = ip
-                    .neighbors()
-                    .into_iter()
-                    .map(|(p, a)| {
-                        let peer = l.lower.and_then(|si| self.shims[si].udp.peer_addr(p));
-                        let name = l.lower.and_then(|si| self.shims[si].peer_names.get(&p).cloned());
-                        json!({"port": p.0, "address": a.0, "endpoint": peer.map(|x| x.to_string()), "name": name})
-                    })
-                    .collect();
-                let c = ip.counters();
-                let mut names: Vec<&String> = l.names.values().collect();
-                names.sort();
-                let mut flows: Vec<_> = self
-                    .flows
-                    .iter()
-                    .filter(|((fl, _), _)| *fl == li)
-                    .map(|((_, eid), s)| {
-                        (eid.0, json!({
-                            "flow": eid.0, "name": s.name, "qos": s.qos,
-                            "tx_msgs": s.tx_msgs, "rx_msgs": s.rx_msgs,
-                            "tx_bytes": s.tx_bytes, "rx_bytes": s.rx_bytes, "pid": s.pid,
-                            "rx_drops": s.rx_drops, "tx_errors": s.tx_errors,
-                            "held": s.held.len(), "pauses": s.pauses,
-                            "congestion_reports": s.congestion_reports,
-                        }))
-                    })
-                    .collect();
-                flows.sort_by_key(|(e, _)| *e);
-                json!({
-                    "name": l.name,
-                    "type": "unicast",
-                    "ipcp": l.ipcp_name,
-                    "lower": self.lower_name(li),
-                    "enrolled": ip.is_enrolled(),
-                    "address": ip.address().0,
-                    "public_key": hex(&ip.public_key()),
-                    "neighbors": neighbors,
-                    "lsdb": ip.lsdb_len(),
-                    "fib": fib_rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-                    "names": names,
-                    "flows": flows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-                    "core_flows": ip.flow_count(),
-                    "ports": pacer::ports_json(ip),
-                    "n1_ports": self.n1_ports_json(li),
-                    "queues": l.queues.json(),
-                    "counters": {
-                        "rx_pdus": c.rx_pdus, "tx_pdus": c.tx_pdus, "forwarded": c.forwarded,
-                        "delivered": c.delivered, "drop_malformed": c.drop_malformed,
-                        "drop_ttl": c.drop_ttl, "drop_no_route": c.drop_no_route,
-                        "drop_unknown_eid": c.drop_unknown_eid, "drop_not_ready": c.drop_not_ready,
-                        "route_computations": c.route_computations,
-                        "routing_failures": c.routing_failures,
-                        "lsas_originated": c.lsas_originated,
-                        "drop_queue_full": c.drop_queue_full,
-                        "sched_dropped": c.sched_dropped, "ecn_marked": c.ecn_marked,
-                        "scheduler_failures": c.scheduler_failures,
-                        "auth_denied": c.auth_denied, "auth_failures": c.auth_failures,
-                        "denied_by_peer": c.denied_by_peer,
-                        "proof_failures": c.proof_failures,
-                        "flow_refused": c.flow_refused, "echoes_sent": c.echoes_sent,
-                        "cc_signals": c.cc_signals, "cc_decreases": c.cc_decreases,
-                    },
-                })
-            })
-            .collect();
-        json!({
-            "node": self.node,
-            "pid": std::process::id(),
-            "uptime_ms": self.now().as_millis(),
-            "shims": shims,
-            "locals": self.locals.iter().map(|l| {
-                let c = l.shim.counters();
-                json!({
-                    "name": l.name,
-                    "type": "local",
-                    "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
-                    "names": l.names.keys().collect::<Vec<_>>(),
-                    "counters": {
-                        "delivered": c.delivered, "delivered_bytes": c.delivered_bytes,
-                        "drop_port": c.drop_port, "drop_full": c.drop_full,
-                    },
-                })
-            }).collect::<Vec<_>>(),
-            "layers": layers,
-            "flows": self.flows_json(),
-            "pending_allocs": self.pending.len(),
-            "counters": {
-                "flows_allocated": self.stats.flows_allocated,
-                "flows_accepted": self.stats.flows_accepted,
-                "flows_refused": self.stats.flows_refused,
-                "app_closed": self.stats.app_closed,
-                "bad_requests": self.stats.bad_requests,
-                "app_pauses": self.stats.app_pauses,
-                "closed_flow_rx_drops": self.stats.closed_flow_rx_drops,
-                "backlog_reports": self.stats.backlog_reports,
-            },
-        })
     }
 
     /// Before exiting (SIGTERM/SIGINT): deallocate every flow explicitly, so each far end
@@ -1347,12 +1185,7 @@ impl Daemon {
         let pending: Vec<_> = self.pending.drain().collect();
         for ((li, eid), p) in pending {
             let _ = self.layers[li].ipcp.dealloc_flow(now, eid);
-            let message = "the daemon is shutting down".to_string();
-            let reply = Reply::Error {
-                kind: ErrorKind::Unreachable,
-                message,
-            };
-            send_reply(&p.conn, &reply, None);
+            send_reply(&p.conn, &ControlError::ShuttingDown.into(), None);
         }
         let locals = std::mem::take(&mut self.local_flows);
         for t in locals.into_values().filter_map(|f| f.task) {
@@ -1377,13 +1210,6 @@ impl Daemon {
 fn mark_congested(pdu: &mut [u8]) {
     if let Ok(mut p) = ouro_core::wire::DtPacket::new_checked(pdu) {
         p.mark_congested();
-    }
-}
-
-fn bad(message: String) -> Reply {
-    Reply::Error {
-        kind: ErrorKind::BadRequest,
-        message,
     }
 }
 
@@ -1579,7 +1405,7 @@ pub async fn control_task(d: Rc<RefCell<Daemon>>, listener: Async<OwnedFd>) {
 }
 
 async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
-    let mut buf = vec![0u8; ipc::MAX_CONTROL];
+    let mut buf = vec![0u8; ouro_control::MAX_CONTROL];
     'outer: loop {
         let Ok(mut guard) = fd.readable().await else {
             break;
@@ -1594,11 +1420,11 @@ async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
                     break;
                 }
             };
-            let reply = match serde_json::from_slice::<Request>(&buf[..n]) {
+            let reply = match Request::decode(&buf[..n]) {
                 Ok(req) => d.borrow_mut().request(id, &fd, req),
                 Err(e) => {
                     d.borrow_mut().stats.bad_requests += 1;
-                    Some(bad(format!("bad request: {e}")))
+                    Some(ControlError::from(e).into())
                 }
             };
             if let Some(r) = reply {

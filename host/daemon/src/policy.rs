@@ -6,6 +6,7 @@
 //! A policy loaded at run time is on probation for its first [`PROBATION`] calls: if one
 //! fails, the policy it replaced is put back (a rollback, shown in the stats).
 
+use ouro_control::PolicyStats;
 use ouro_core::Ipcp;
 use ouro_core::auth::{AllowAll, AuthPolicy};
 use ouro_core::routing::RoutingPolicy;
@@ -15,7 +16,6 @@ use ouro_policy::{
     AuthFallback, EngineConfig, Fallback, ParamValue, Params, PolicyEngine, PolicyMetrics,
     RoutingChoice, SchedulerFallback, WasmAuth, WasmScheduler, builtin,
 };
-use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -261,7 +261,7 @@ impl Policies {
     }
 
     /// The policies in force per layer with their metrics (`ouro policy stats`).
-    pub fn stats_json<'a>(&self, layers: impl Iterator<Item = (&'a str, &'a Ipcp)>) -> Value {
+    pub fn stats<'a>(&self, layers: impl Iterator<Item = (&'a str, &'a Ipcp)>) -> Vec<PolicyStats> {
         let mut out = Vec::new();
         for (layer, ipcp) in layers {
             let c = ipcp.counters();
@@ -284,26 +284,26 @@ impl Policies {
                     Kind::Scheduler => c.scheduler_failures,
                     Kind::Auth => c.auth_failures,
                 };
-                out.push(json!({
-                    "layer": layer,
-                    "kind": kind.as_str(),
-                    "policy": loaded.map_or("native", |l| l.spec.as_str()),
-                    "in_force": in_force,
-                    "rolled_back": loaded.is_some_and(|l| l.name != in_force),
-                    "wasm": loaded.is_some_and(|l| l.metrics.is_some()),
-                    "calls": m.calls,
-                    "failures": m.failures,
-                    "core_failures": failures,
-                    "p50_ns": u64::try_from(m.p50.as_nanos()).unwrap_or(u64::MAX),
-                    "p99_ns": u64::try_from(m.p99.as_nanos()).unwrap_or(u64::MAX),
-                    "fuel": m.fuel_used,
-                    "last_error": m.last_error,
-                    "logs_suppressed": m.logs_suppressed,
-                    "auth_denied": if kind == Kind::Auth { Some(c.auth_denied) } else { None },
-                }));
+                out.push(PolicyStats {
+                    layer: layer.to_string(),
+                    kind: kind.as_str().to_string(),
+                    policy: loaded.map_or("native", |l| l.spec.as_str()).to_string(),
+                    in_force: in_force.to_string(),
+                    rolled_back: loaded.is_some_and(|l| l.name != in_force),
+                    wasm: loaded.is_some_and(|l| l.metrics.is_some()),
+                    calls: m.calls,
+                    failures: m.failures,
+                    core_failures: failures,
+                    p50_ns: u64::try_from(m.p50.as_nanos()).unwrap_or(u64::MAX),
+                    p99_ns: u64::try_from(m.p99.as_nanos()).unwrap_or(u64::MAX),
+                    fuel: m.fuel_used,
+                    last_error: m.last_error,
+                    logs_suppressed: m.logs_suppressed,
+                    auth_denied: (kind == Kind::Auth).then_some(c.auth_denied),
+                });
             }
         }
-        json!(out)
+        out
     }
 }
 
@@ -340,11 +340,11 @@ mod tests {
             p.install("l", &mut ipcp, Instant::ZERO, Kind::Routing, &bad, true)
                 .is_err()
         );
-        let stats = p.stats_json(std::iter::once(("l", &ipcp)));
+        let stats = p.stats(std::iter::once(("l", &ipcp)));
         let auth = &stats[2];
-        assert_eq!(auth["kind"], "auth");
-        assert_eq!(auth["in_force"], "allow-all");
-        assert_eq!(auth["rolled_back"], false);
-        assert_eq!(stats[0]["policy"], "native");
+        assert_eq!(auth.kind, "auth");
+        assert_eq!(auth.in_force, "allow-all");
+        assert!(!auth.rolled_back);
+        assert_eq!(stats[0].policy, "native");
     }
 }

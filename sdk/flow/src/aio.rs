@@ -1,7 +1,7 @@
 //! The tokio form of the flow library: the same operations as `async` functions.
 
 use crate::batch::{Filled, flow_error, next_unit};
-use crate::proto::{Reply, Request};
+use crate::proto::{Info, Reply, Request};
 use crate::rx::{Got, Rx};
 use crate::{FlowError, Qos, RecvBatch, ipc};
 use std::os::fd::AsFd;
@@ -159,7 +159,7 @@ impl AsyncListener {
         ipc::set_nonblocking(&fd, true)?;
         Ok(AsyncListener {
             fd: ipc::async_fd(fd)?,
-            buf: vec![0; ipc::MAX_CONTROL],
+            buf: vec![0; crate::proto::MAX_CONTROL],
         })
     }
 
@@ -172,7 +172,7 @@ impl AsyncListener {
                     return Err(FlowError::Protocol("daemon closed the connection".into()));
                 }
                 Ok(Ok((n, fd))) => {
-                    let reply: Reply = serde_json::from_slice(&self.buf[..n])
+                    let reply = Reply::<Info>::decode(&self.buf[..n])
                         .map_err(|e| FlowError::Protocol(e.to_string()))?;
                     break (reply, fd);
                 }

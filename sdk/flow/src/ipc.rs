@@ -14,9 +14,6 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-/// Largest control message (JSON) exchanged on the control socket.
-pub const MAX_CONTROL: usize = 1 << 20;
-
 fn errno(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }

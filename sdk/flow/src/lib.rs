@@ -29,11 +29,14 @@ pub mod aio;
 pub mod batch;
 pub mod ipc;
 pub mod pack;
-pub mod proto;
 mod rx;
 
 pub use batch::RecvBatch;
-use proto::{ErrorKind, Reply, Request};
+/// The control protocol (the `ouro-control` crate): requests, replies, error kinds and the
+/// daemon's status documents.
+pub use ouro_control as proto;
+use proto::{ErrorKind, FlowInfo, IpcpInfo, NameInfo, PolicyStats, Reply, Request, Status};
+use serde::de::DeserializeOwned;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -148,7 +151,7 @@ impl Control {
         })?;
         Ok(Control {
             fd,
-            buf: vec![0; ipc::MAX_CONTROL],
+            buf: vec![0; proto::MAX_CONTROL],
         })
     }
 
@@ -158,8 +161,17 @@ impl Control {
         req: &Request,
         timeout: Option<Duration>,
     ) -> Result<(Reply, Option<OwnedFd>), FlowError> {
+        self.call_as(req, timeout)
+    }
+
+    /// [`Control::call`], reading a [`Reply::Info`]'s document as `I`.
+    fn call_as<I: DeserializeOwned>(
+        &mut self,
+        req: &Request,
+        timeout: Option<Duration>,
+    ) -> Result<(Reply<I>, Option<OwnedFd>), FlowError> {
         ipc::send_msg(&self.fd, &req.encode(), None::<&OwnedFd>)?;
-        self.receive(timeout)
+        self.receive_as(timeout)
     }
 
     /// Wait (up to `timeout`) for the next message from the daemon.
@@ -167,6 +179,14 @@ impl Control {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<(Reply, Option<OwnedFd>), FlowError> {
+        self.receive_as(timeout)
+    }
+
+    /// [`Control::receive`], reading a [`Reply::Info`]'s document as `I`.
+    fn receive_as<I: DeserializeOwned>(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<(Reply<I>, Option<OwnedFd>), FlowError> {
         if !wait_readable(self.fd.as_fd(), timeout)? {
             return Err(FlowError::Timeout);
         }
@@ -174,7 +194,7 @@ impl Control {
         if n == 0 {
             return Err(FlowError::Protocol("daemon closed the connection".into()));
         }
-        let reply: Reply = serde_json::from_slice(&self.buf[..n])
+        let reply = proto::codec::decode::<Reply<I>>(&self.buf[..n])
             .map_err(|e| FlowError::Protocol(e.to_string()))?;
         if let Reply::Error { kind, message } = reply {
             return Err(FlowError::Daemon { kind, message });
@@ -182,15 +202,66 @@ impl Control {
         Ok((reply, fd))
     }
 
-    /// Ask for a JSON document ([`Request::Status`], [`Request::ListNames`],
-    /// [`Request::ListIpcps`]) or a plain acknowledgement.
-    pub fn info(&mut self, req: &Request) -> Result<serde_json::Value, FlowError> {
-        match self.call(req, Some(Duration::from_secs(10)))?.0 {
+    /// Send a request that answers with a document and return it, read as `T` (the type
+    /// the request asks for: see [`Control::status`] and the other listings).
+    pub fn ask<T: DeserializeOwned>(&mut self, req: &Request) -> Result<T, FlowError> {
+        match self.call_as::<T>(req, Some(CONTROL_TIMEOUT))?.0 {
             Reply::Info { info } => Ok(info),
-            Reply::Ok => Ok(serde_json::Value::Null),
-            other => Err(FlowError::Protocol(format!("unexpected reply {other:?}"))),
+            other => Err(unexpected(&other)),
         }
     }
+
+    /// Send a request that answers with a plain acknowledgement (management operations,
+    /// registration, fault injection, policy loads).
+    pub fn ack(&mut self, req: &Request) -> Result<(), FlowError> {
+        match self
+            .call_as::<serde::de::IgnoredAny>(req, Some(CONTROL_TIMEOUT))?
+            .0
+        {
+            Reply::Ok => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The daemon's whole state ([`Request::Status`]).
+    pub fn status(&mut self) -> Result<Status, FlowError> {
+        self.ask(&Request::Status)
+    }
+
+    /// The flows of the system ([`Request::ListFlows`]).
+    pub fn flows(&mut self) -> Result<Vec<FlowInfo>, FlowError> {
+        self.ask(&Request::ListFlows)
+    }
+
+    /// The names of the system ([`Request::ListNames`]).
+    pub fn names(&mut self) -> Result<Vec<NameInfo>, FlowError> {
+        self.ask(&Request::ListNames)
+    }
+
+    /// The IPCPs of the system ([`Request::ListIpcps`]).
+    pub fn ipcps(&mut self) -> Result<Vec<IpcpInfo>, FlowError> {
+        self.ask(&Request::ListIpcps)
+    }
+
+    /// The policies in force and their metrics ([`Request::PolicyStats`]).
+    pub fn policy_stats(&mut self) -> Result<Vec<PolicyStats>, FlowError> {
+        self.ask(&Request::PolicyStats)
+    }
+}
+
+/// How long [`Control::ask`] and [`Control::ack`] wait for the daemon.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The error for a reply of the wrong kind.
+fn unexpected<I>(reply: &Reply<I>) -> FlowError {
+    let what = match reply {
+        Reply::Ok => "ok",
+        Reply::Flow { .. } => "flow",
+        Reply::Incoming { .. } => "incoming",
+        Reply::Info { .. } => "info",
+        Reply::Error { .. } => "error",
+    };
+    FlowError::Protocol(format!("unexpected `{what}` reply"))
 }
 
 /// Wait until `fd` is readable (or hung up); false on timeout.

@@ -4,11 +4,12 @@
 //! between them, counting each way, so a flow ends on both sides when either application
 //! goes).
 
-use super::{Daemon, Fd, bad, send_reply};
+use super::{Daemon, Fd, send_reply};
+use crate::control_error::ControlError;
 use crate::rt::{Async, Interest};
+use ouro_control::Reply;
 use ouro_core::Instant;
 use ouro_flow::ipc;
-use ouro_flow::proto::{ErrorKind, Reply};
 use ouro_shim_local::LocalShim;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -130,10 +131,13 @@ impl Daemon {
     ) -> Option<Reply> {
         let layer = self.locals[lsi].name.clone();
         if !self.locals[lsi].names.contains_key(name) {
-            return Some(Reply::Error {
-                kind: ErrorKind::NameUnknown,
-                message: format!("name `{name}` not found in layer `{layer}`"),
-            });
+            return Some(
+                ControlError::NameNotFound {
+                    name: name.to_string(),
+                    layer,
+                }
+                .into(),
+            );
         }
         let Some(listener) = self
             .listeners
@@ -142,18 +146,12 @@ impl Daemon {
             .map(|(_, fd)| Rc::clone(fd))
         else {
             self.stats.flows_refused += 1;
-            return Some(Reply::Error {
-                kind: ErrorKind::Refused,
-                message: format!("no application accepts flows to `{name}`"),
-            });
+            return Some(ControlError::NoListener(name.to_string()).into());
         };
         let (Ok((a_mine, a_theirs)), Ok((b_mine, b_theirs))) =
             (ipc::seqpacket_pair(), ipc::seqpacket_pair())
         else {
-            return Some(Reply::Error {
-                kind: ErrorKind::Internal,
-                message: "cannot make a socket pair".into(),
-            });
+            return Some(ControlError::Internal("cannot make a socket pair".into()).into());
         };
         let id = self.next_local_flow;
         self.next_local_flow = self.next_local_flow.wrapping_add(1).max(1);
@@ -164,10 +162,7 @@ impl Daemon {
             qos: qos.to_string(),
         };
         if !send_reply(&listener, &incoming, Some(&b_theirs)) {
-            return Some(Reply::Error {
-                kind: ErrorKind::Refused,
-                message: format!("the application serving `{name}` cannot be told"),
-            });
+            return Some(ControlError::ListenerGone(name.to_string()).into());
         }
         let reply = Reply::Flow {
             flow: id,
@@ -182,7 +177,7 @@ impl Daemon {
             Async::new(a_mine, Interest::READABLE),
             Async::new(b_mine, Interest::READABLE),
         ) else {
-            return Some(bad("cannot register the flow sockets".into()));
+            return Some(ControlError::Internal("cannot register the flow sockets".into()).into());
         };
         let task = self
             .me

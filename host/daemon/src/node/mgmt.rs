@@ -4,16 +4,16 @@
 
 use super::local::LocalLayer;
 use super::{Daemon, Layer, Shim, seed_from};
+use crate::control_error::ControlError;
 use crate::keys::{KeySpec, parse_key_option};
+use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
 use ouro_core::routing::NativeSpf;
 use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
 use ouro_flow::ipc;
-use ouro_flow::proto::{IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
-use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,7 +31,7 @@ enum Found {
 
 impl Daemon {
     /// Apply one management operation (from the configuration or a control request).
-    pub(super) fn apply(&mut self, op: &Request) -> Result<(), String> {
+    pub(super) fn apply(&mut self, op: &Request) -> Result<(), ControlError> {
         match op {
             Request::IpcpCreate {
                 name,
@@ -76,7 +76,9 @@ impl Daemon {
             }
             Request::NameDestroy { name } => self.name_destroy(name),
             Request::Register { name, layer } => self.register_name(name, layer.as_deref()),
-            other => Err(format!("not a management operation: {other:?}")),
+            other => Err(ControlError::BadArgument(format!(
+                "not a management operation: {other:?}"
+            ))),
         }
     }
 
@@ -94,12 +96,16 @@ impl Daemon {
         self.local_index(name).map(Found::Local)
     }
 
-    fn unicast(&self, name: &str) -> Result<usize, String> {
+    fn unicast(&self, name: &str) -> Result<usize, ControlError> {
+        let not_unicast = |kind| ControlError::NotUnicast {
+            name: name.to_string(),
+            kind,
+        };
         match self.find(name) {
             Some(Found::Unicast(i)) => Ok(i),
-            Some(Found::Udp(_)) => Err(format!("`{name}` is a udp IPCP, not a unicast one")),
-            Some(Found::Local(_)) => Err(format!("`{name}` is a local IPCP, not a unicast one")),
-            None => Err(format!("no IPCP `{name}`")),
+            Some(Found::Udp(_)) => Err(not_unicast("udp")),
+            Some(Found::Local(_)) => Err(not_unicast("local")),
+            None => Err(ControlError::UnknownIpcp(name.to_string())),
         }
     }
 
@@ -111,25 +117,31 @@ impl Daemon {
         udp: Option<&UdpOptions>,
         queues: &QueueOptions,
         key: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
+        let bad = |m: &str| Err(ControlError::BadArgument(m.into()));
         if name.trim().is_empty() {
-            return Err("an IPCP name may not be empty".into());
+            return bad("an IPCP name may not be empty");
         }
         if self.find(name).is_some() {
-            return Err(format!("IPCP `{name}` already exists"));
+            return Err(ControlError::Exists {
+                what: "IPCP",
+                name: name.to_string(),
+            });
         }
         if kind != IpcpKind::Unicast && lower.is_some() {
-            return Err(format!("a {kind:?} IPCP is a shim: it has no lower layer").to_lowercase());
+            return bad(&format!("a {kind:?} IPCP is a shim: it has no lower layer").to_lowercase());
         }
         if kind != IpcpKind::Udp && udp.is_some() {
-            return Err("UDP options are for a udp IPCP".into());
+            return bad("UDP options are for a udp IPCP");
         }
         if kind != IpcpKind::Unicast && (!queues.is_default() || key.is_some()) {
-            return Err("queue sizes and keys are for a unicast IPCP".into());
+            return bad("queue sizes and keys are for a unicast IPCP");
         }
         match kind {
             IpcpKind::Udp => {
-                let u = udp.ok_or("a udp IPCP needs an address to bind (`--bind`)")?;
+                let Some(u) = udp else {
+                    return bad("a udp IPCP needs an address to bind (`--bind`)");
+                };
                 self.create_udp(name, u)?;
             }
             IpcpKind::Local => self.locals.push(LocalLayer {
@@ -138,10 +150,12 @@ impl Daemon {
                 names: BTreeMap::new(),
             }),
             IpcpKind::Unicast => {
-                let queues = super::queues::Queues::new(queues)?;
+                let queues =
+                    super::queues::Queues::new(queues).map_err(ControlError::BadArgument)?;
                 let spec = match key {
                     // A path arrives absolute (made so by the CLI or the configuration).
-                    Some(k) => parse_key_option(k, std::path::Path::new(""))?,
+                    Some(k) => parse_key_option(k, std::path::Path::new(""))
+                        .map_err(ControlError::BadArgument)?,
                     None => KeySpec::Random,
                 };
                 let li = self.layers.len();
@@ -151,7 +165,8 @@ impl Daemon {
                     self.now(),
                     self.layer_seed(li),
                 );
-                let (identity, origin) = crate::keys::identity(&spec)?;
+                let (identity, origin) =
+                    crate::keys::identity(&spec).map_err(ControlError::BadArgument)?;
                 ipcp.set_identity(identity.clone());
                 tracing::info!(ipcp = name, public_key = %hex(&identity.public()), "IPCP key {origin}");
                 self.layers.push(Layer {
@@ -192,10 +207,10 @@ impl Daemon {
         seed_from(&self.node) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
-    fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), String> {
-        let addr = |s: &str| -> Result<SocketAddr, String> {
+    fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), ControlError> {
+        let addr = |s: &str| -> Result<SocketAddr, ControlError> {
             s.parse()
-                .map_err(|_| format!("`{s}` is not an address:port"))
+                .map_err(|_| ControlError::BadArgument(format!("`{s}` is not an address:port")))
         };
         let bind = addr(&u.bind)?;
         let mut peers = Vec::new();
@@ -215,7 +230,7 @@ impl Daemon {
         }
         let fault = match u.fault {
             Some(f) => {
-                f.check()?;
+                f.check().map_err(ControlError::BadArgument)?;
                 let cfg = FaultConfig {
                     loss: f.loss,
                     duplicate: f.duplicate,
@@ -232,8 +247,8 @@ impl Daemon {
             }
             None => None,
         };
-        let mut udp =
-            UdpShim::bind_unregistered(bind, opts).map_err(|e| format!("layer `{name}`: {e}"))?;
+        let mut udp = UdpShim::bind_unregistered(bind, opts)
+            .map_err(|e| ControlError::BadArgument(format!("layer `{name}`: {e}")))?;
         let mut peer_names = BTreeMap::new();
         for (n, a) in peers {
             peer_names.insert(udp.add_peer(a), n);
@@ -268,25 +283,25 @@ impl Daemon {
     }
 
     /// Put unicast IPCP `li` over the shim layer `lower` (one lower layer per IPCP).
-    fn set_lower(&mut self, li: usize, lower: &str) -> Result<(), String> {
+    fn set_lower(&mut self, li: usize, lower: &str) -> Result<(), ControlError> {
         let ipcp = self.layers[li].ipcp_name.clone();
         let current = self.lower_name(li);
         if let Some(c) = current {
             return if c == lower {
                 Ok(())
             } else {
-                Err(format!(
+                Err(ControlError::Busy(format!(
                     "IPCP `{ipcp}` already runs over `{c}` (one lower layer per IPCP)"
-                ))
+                )))
             };
         }
         match self.find(lower) {
             Some(Found::Udp(si)) => {
                 if let Some(other) = self.carrier(si) {
-                    return Err(format!(
+                    return Err(ControlError::Busy(format!(
                         "udp layer `{lower}` already carries IPCP `{}`",
                         other.ipcp_name
-                    ));
+                    )));
                 }
                 self.layers[li].lower = Some(si);
                 self.schedule_shim_ports(si);
@@ -297,10 +312,14 @@ impl Daemon {
             }
             Some(Found::Unicast(lo)) => {
                 if lo == li {
-                    return Err(format!("IPCP `{ipcp}` cannot run over itself"));
+                    return Err(ControlError::BadArgument(format!(
+                        "IPCP `{ipcp}` cannot run over itself"
+                    )));
                 }
                 if self.below(lo).contains(&li) {
-                    return Err(format!("`{lower}` already runs over `{ipcp}`"));
+                    return Err(ControlError::BadArgument(format!(
+                        "`{lower}` already runs over `{ipcp}`"
+                    )));
                 }
                 // Its ports are N-1 flows in `lower`'s layer, allocated to its name there.
                 self.layers[li].over = Some(lo);
@@ -311,7 +330,11 @@ impl Daemon {
                 let now = self.now();
                 self.register_in(lo, now, &ipcp);
             }
-            None => return Err(format!("no IPCP `{lower}` to run over")),
+            None => {
+                return Err(ControlError::BadArgument(format!(
+                    "no IPCP `{lower}` to run over"
+                )));
+            }
         }
         Ok(())
     }
@@ -343,7 +366,7 @@ impl Daemon {
     }
 
     /// The port of unicast IPCP `li` towards `peer` over its lower layer.
-    fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, String> {
+    fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, ControlError> {
         let ipcp = self.layers[li].ipcp_name.clone();
         if let Some(si) = self.layers[li].lower {
             let shim = &mut self.shims[si];
@@ -351,10 +374,10 @@ impl Daemon {
                 return Ok(*p);
             }
             let Ok(addr) = peer.parse::<SocketAddr>() else {
-                return Err(format!(
+                return Err(ControlError::BadArgument(format!(
                     "no peer `{peer}` in layer `{}` (give a peer name or address:port)",
                     shim.name
-                ));
+                )));
             };
             let port = shim.udp.add_peer(addr);
             self.schedule_shim_ports(si);
@@ -362,27 +385,25 @@ impl Daemon {
         }
         if let Some((lsi, me)) = self.layers[li].local {
             let l = &self.locals[lsi];
-            let other = l
-                .shim
-                .member(peer)
-                .ok_or_else(|| format!("no IPCP `{peer}` over local layer `{}`", l.name))?;
-            return l
-                .shim
-                .port_to(me, other)
-                .ok_or_else(|| format!("IPCP `{ipcp}` cannot connect to itself"));
+            let other = l.shim.member(peer).ok_or_else(|| {
+                ControlError::BadArgument(format!("no IPCP `{peer}` over local layer `{}`", l.name))
+            })?;
+            return l.shim.port_to(me, other).ok_or_else(|| {
+                ControlError::BadArgument(format!("IPCP `{ipcp}` cannot connect to itself"))
+            });
         }
-        Err(format!(
+        Err(ControlError::BadArgument(format!(
             "IPCP `{ipcp}` has no lower layer: give one (`--over LAYER`)"
-        ))
+        )))
     }
 
-    fn check_idle(&self, li: usize) -> Result<(), String> {
+    fn check_idle(&self, li: usize) -> Result<(), ControlError> {
         let l = &self.layers[li];
         if l.ipcp.is_enrolled() || l.enroll_via.is_some() || self.n1_enrolling(li) {
-            return Err(format!(
+            return Err(ControlError::Busy(format!(
                 "IPCP `{}` is already in layer `{}`",
                 l.ipcp_name, l.name
-            ));
+            )));
         }
         Ok(())
     }
@@ -393,17 +414,21 @@ impl Daemon {
         layer: &str,
         hello_ms: Option<u64>,
         dead_ms: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let li = self.unicast(name)?;
         self.check_idle(li)?;
         check_layer_name(layer)?;
         if self.local_index(layer).is_some() || self.shims.iter().any(|s| s.name == layer) {
-            return Err(format!("`{layer}` is the name of a shim layer"));
+            return Err(ControlError::BadArgument(format!(
+                "`{layer}` is the name of a shim layer"
+            )));
         }
         let hello = hello_ms.unwrap_or(1_000);
         let dead = dead_ms.unwrap_or(4_000);
         if hello < 10 || dead <= hello {
-            return Err("need hello_ms >= 10 and dead_ms > hello_ms".into());
+            return Err(ControlError::BadArgument(
+                "need hello_ms >= 10 and dead_ms > hello_ms".into(),
+            ));
         }
         let mut lc = LayerConfig::named(layer);
         if hello_ms.is_some() {
@@ -435,7 +460,7 @@ impl Daemon {
         layer: &str,
         via: Option<&str>,
         over: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let li = self.unicast(name)?;
         self.check_idle(li)?;
         check_layer_name(layer)?;
@@ -463,9 +488,11 @@ impl Daemon {
     }
 
     /// On a local lower layer: an IPCP over the same local shim already in `layer`.
-    fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, String> {
+    fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, ControlError> {
         let Some((lsi, _)) = self.layers[li].local else {
-            return Err("say which peer to enroll through (`--via PEER`)".into());
+            return Err(ControlError::BadArgument(
+                "say which peer to enroll through (`--via PEER`)".into(),
+            ));
         };
         self.layers
             .iter()
@@ -477,10 +504,10 @@ impl Daemon {
             })
             .map(|l| l.ipcp_name.clone())
             .ok_or_else(|| {
-                format!(
+                ControlError::BadArgument(format!(
                     "no member of layer `{layer}` over local layer `{}`: give `--via`",
                     self.locals[lsi].name
-                )
+                ))
             })
     }
 
@@ -490,7 +517,7 @@ impl Daemon {
         to: &str,
         over: Option<&str>,
         cost: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let li = self.unicast(name)?;
         if let Some(o) = over {
             self.set_lower(li, o)?;
@@ -514,29 +541,29 @@ impl Daemon {
         Ok(())
     }
 
-    fn destroy(&mut self, name: &str) -> Result<(), String> {
+    fn destroy(&mut self, name: &str) -> Result<(), ControlError> {
         match self.find(name) {
-            None => Err(format!("no IPCP `{name}`")),
+            None => Err(ControlError::UnknownIpcp(name.to_string())),
             Some(Found::Unicast(li)) => {
                 if let Some(up) = self
                     .layers
                     .iter()
                     .find(|l| !l.destroyed && l.over == Some(li))
                 {
-                    return Err(format!(
+                    return Err(ControlError::Busy(format!(
                         "IPCP `{name}` carries IPCP `{}`: destroy that first",
                         up.ipcp_name
-                    ));
+                    )));
                 }
                 self.destroy_unicast(li);
                 Ok(())
             }
             Some(Found::Udp(si)) => {
                 if let Some(l) = self.carrier(si) {
-                    return Err(format!(
+                    return Err(ControlError::Busy(format!(
                         "udp layer `{name}` carries IPCP `{}`: destroy that first",
                         l.ipcp_name
-                    ));
+                    )));
                 }
                 if si < self.shim_tasks.len() {
                     self.shim_tasks.remove(si).abort();
@@ -557,9 +584,9 @@ impl Daemon {
             }
             Some(Found::Local(lsi)) => {
                 if let Some((_, m)) = self.locals[lsi].shim.members().next() {
-                    return Err(format!(
+                    return Err(ControlError::Busy(format!(
                         "local layer `{name}` carries IPCP `{m}`: destroy that first"
-                    ));
+                    )));
                 }
                 let ids: Vec<u32> = self
                     .local_flows
@@ -610,14 +637,7 @@ impl Daemon {
         let pending: Vec<_> = self.pending.keys().filter(|k| k.0 == li).copied().collect();
         for key in pending {
             if let Some(p) = self.pending.remove(&key) {
-                super::send_reply(
-                    &p.conn,
-                    &ouro_flow::proto::Reply::Error {
-                        kind: ouro_flow::proto::ErrorKind::NoLayer,
-                        message: "the layer's IPCP was destroyed".into(),
-                    },
-                    None,
-                );
+                super::send_reply(&p.conn, &ControlError::LayerGone.into(), None);
             }
         }
         // Send what the deallocations produced while the ports still exist.
@@ -677,46 +697,54 @@ impl Daemon {
     }
 
     /// The IPCPs of this system (what `ouro ipcp list` prints).
-    pub(super) fn ipcps_json(&self) -> serde_json::Value {
+    pub(super) fn ipcp_list(&self) -> Vec<IpcpInfo> {
         let mut v = Vec::new();
         for s in &self.shims {
-            v.push(json!({
-                "name": s.name,
-                "layer": s.name,
-                "type": "udp",
-                "bind": s.udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                "peers": s.udp.peers().count(),
-                "scheduled": s.pacer.enabled(),
-                "rate_pps": s.pacer.json()["rate_pps"],
-            }));
+            v.push(IpcpInfo {
+                name: s.name.clone(),
+                layer: Some(s.name.clone()),
+                kind: IpcpDetail::Udp {
+                    bind: s
+                        .udp
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    peers: s.udp.peers().count(),
+                    scheduled: s.pacer.enabled(),
+                    rate_pps: s.pacer.state().rate_pps,
+                },
+            });
         }
         for l in &self.locals {
-            v.push(json!({
-                "name": l.name,
-                "layer": l.name,
-                "type": "local",
-                "members": l.shim.members().map(|(_, n)| n).collect::<Vec<_>>(),
-            }));
+            v.push(IpcpInfo {
+                name: l.name.clone(),
+                layer: Some(l.name.clone()),
+                kind: IpcpDetail::Local {
+                    members: l.shim.members().map(|(_, n)| n.to_string()).collect(),
+                },
+            });
         }
         for (li, l) in self.layers.iter().enumerate().filter(|(_, l)| !l.destroyed) {
-            let lower = self.lower_name(li);
-            v.push(json!({
-                "name": l.ipcp_name,
-                "layer": (!l.name.is_empty()).then_some(&l.name),
-                "type": "unicast",
-                "enrolled": l.ipcp.is_enrolled(),
-                "address": l.ipcp.address().0,
-                "lower": lower,
-                "neighbors": l.ipcp.neighbors().len(),
-            }));
+            v.push(IpcpInfo {
+                name: l.ipcp_name.clone(),
+                layer: (!l.name.is_empty()).then(|| l.name.clone()),
+                kind: IpcpDetail::Unicast {
+                    enrolled: l.ipcp.is_enrolled(),
+                    address: l.ipcp.address().0,
+                    lower: self.lower_name(li),
+                    neighbors: l.ipcp.neighbors().len(),
+                },
+            });
         }
-        json!(v)
+        v
     }
 }
 
-fn check_layer_name(layer: &str) -> Result<(), String> {
+fn check_layer_name(layer: &str) -> Result<(), ControlError> {
     if layer.trim().is_empty() {
-        Err("a layer name may not be empty".into())
+        Err(ControlError::BadArgument(
+            "a layer name may not be empty".into(),
+        ))
     } else {
         Ok(())
     }

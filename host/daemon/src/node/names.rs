@@ -2,8 +2,8 @@
 //! accept flows to a bound name), and listing them with their registrations.
 
 use super::{Daemon, Fd};
-use ouro_flow::proto::{ErrorKind, Reply};
-use serde_json::json;
+use crate::control_error::ControlError;
+use ouro_control::NameInfo;
 use std::collections::BTreeSet;
 
 /// A created name and its bindings.
@@ -47,9 +47,9 @@ fn exe_of(pid: u32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), ControlError> {
     if name.trim().is_empty() {
-        Err("a name may not be empty".into())
+        Err(ControlError::BadArgument("a name may not be empty".into()))
     } else {
         Ok(())
     }
@@ -57,7 +57,7 @@ fn check_name(name: &str) -> Result<(), String> {
 
 impl Daemon {
     /// May the application on `conn` accept flows to `name`?
-    pub(super) fn may_listen(&self, name: &str, conn: &Fd) -> Result<(), Reply> {
+    pub(super) fn may_listen(&self, name: &str, conn: &Fd) -> Result<(), ControlError> {
         let Some(e) = self.name_table.get(name).filter(|e| e.is_bound()) else {
             return Ok(());
         };
@@ -65,20 +65,20 @@ impl Daemon {
         if e.admits(pid, pid.and_then(exe_of).as_deref()) {
             Ok(())
         } else {
-            Err(Reply::Error {
-                kind: ErrorKind::Refused,
-                message: format!(
-                    "name `{name}` is bound to other programs or processes (see `ouro name list`)"
-                ),
-            })
+            Err(ControlError::NotPermitted(format!(
+                "name `{name}` is bound to other programs or processes (see `ouro name list`)"
+            )))
         }
     }
 
     /// `NameCreate`.
-    pub(super) fn name_create(&mut self, name: &str) -> Result<(), String> {
+    pub(super) fn name_create(&mut self, name: &str) -> Result<(), ControlError> {
         check_name(name)?;
         if self.name_table.contains_key(name) {
-            return Err(format!("name `{name}` already exists"));
+            return Err(ControlError::Exists {
+                what: "name",
+                name: name.to_string(),
+            });
         }
         self.name_table
             .insert(name.to_string(), NameEntry::default());
@@ -91,18 +91,19 @@ impl Daemon {
         name: &str,
         program: Option<&str>,
         pid: Option<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         check_name(name)?;
+        let bad = |m: String| Err(ControlError::BadArgument(m));
         if program.is_none() && pid.is_none() {
-            return Err("bind what? give a program or a process id".into());
+            return bad("bind what? give a program or a process id".into());
         }
         if let Some(p) = pid
             && !std::path::Path::new(&format!("/proc/{p}")).exists()
         {
-            return Err(format!("no process {p}"));
+            return bad(format!("no process {p}"));
         }
         if program.is_some_and(|p| p.trim().is_empty()) {
-            return Err("the program name is empty".into());
+            return bad("the program name is empty".into());
         }
         let e = self.name_table.entry(name.to_string()).or_default();
         e.programs.extend(program.map(str::to_string));
@@ -116,9 +117,9 @@ impl Daemon {
         name: &str,
         program: Option<&str>,
         pid: Option<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let Some(e) = self.name_table.get_mut(name) else {
-            return Err(format!("no name `{name}`"));
+            return Err(ControlError::UnknownName(name.to_string()));
         };
         if program.is_none() && pid.is_none() {
             e.programs.clear();
@@ -130,15 +131,17 @@ impl Daemon {
         if found {
             Ok(())
         } else {
-            Err(format!("that is not bound to `{name}`"))
+            Err(ControlError::BadArgument(format!(
+                "that is not bound to `{name}`"
+            )))
         }
     }
 
     /// `NameDestroy`: bindings and registrations go (listening applications keep theirs).
-    pub(super) fn name_destroy(&mut self, name: &str) -> Result<(), String> {
+    pub(super) fn name_destroy(&mut self, name: &str) -> Result<(), ControlError> {
         let known = self.name_table.remove(name).is_some() | self.static_names.contains_key(name);
         if !known {
-            return Err(format!("no name `{name}`"));
+            return Err(ControlError::UnknownName(name.to_string()));
         }
         let now = self.now();
         self.static_names.remove(name);
@@ -157,12 +160,13 @@ impl Daemon {
 
     /// `Register`: register `name` in a layer (every layer if None), kept while no
     /// application listens (flows to it are refused until one does).
-    pub(super) fn register_name(&mut self, name: &str, layer: Option<&str>) -> Result<(), String> {
+    pub(super) fn register_name(
+        &mut self,
+        name: &str,
+        layer: Option<&str>,
+    ) -> Result<(), ControlError> {
         check_name(name)?;
-        let idx = self.layer_index(layer).map_err(|r| match r {
-            Reply::Error { message, .. } => message,
-            other => format!("{other:?}"),
-        })?;
+        let idx = self.layer_index(layer)?;
         let layers: Vec<String> = layer.map(str::to_string).into_iter().collect();
         self.local_register(name, &layers, true);
         let e = self.static_names.entry(name.to_string()).or_default();
@@ -179,7 +183,7 @@ impl Daemon {
     }
 
     /// Every name known here: created, bound, registered or listened on.
-    pub(super) fn names_json(&self) -> serde_json::Value {
+    pub(super) fn name_list(&self) -> Vec<NameInfo> {
         let mut all: BTreeSet<&String> = self.name_table.keys().collect();
         all.extend(self.static_names.keys());
         all.extend(self.listeners.keys());
@@ -189,8 +193,7 @@ impl Daemon {
         for l in &self.locals {
             all.extend(l.names.keys());
         }
-        let rows: Vec<_> = all
-            .into_iter()
+        all.into_iter()
             .map(|n| {
                 let mut layers: Vec<&str> = self
                     .layers
@@ -207,18 +210,21 @@ impl Daemon {
                 layers.dedup();
                 let e = self.name_table.get(n);
                 let listeners = self.listeners.get(n);
-                json!({
-                    "name": n,
-                    "layers": layers,
-                    "programs": e.map(|e| e.programs.iter().collect::<Vec<_>>()).unwrap_or_default(),
-                    "pids": e.map(|e| e.pids.iter().collect::<Vec<_>>()).unwrap_or_default(),
-                    "listeners": listeners.map_or(0, Vec::len),
-                    "listener_pids": listeners
-                        .map(|v| v.iter().filter_map(|(_, fd)| peer_pid(fd)).collect::<Vec<_>>())
+                NameInfo {
+                    name: n.clone(),
+                    layers: layers.into_iter().map(String::from).collect(),
+                    programs: e
+                        .map(|e| e.programs.iter().cloned().collect())
                         .unwrap_or_default(),
-                })
+                    pids: e
+                        .map(|e| e.pids.iter().copied().collect())
+                        .unwrap_or_default(),
+                    listeners: listeners.map_or(0, Vec::len),
+                    listener_pids: listeners
+                        .map(|v| v.iter().filter_map(|(_, fd)| peer_pid(fd)).collect())
+                        .unwrap_or_default(),
+                }
             })
-            .collect();
-        json!(rows)
+            .collect()
     }
 }

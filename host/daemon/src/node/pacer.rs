@@ -19,10 +19,10 @@
 //! [`Ipcp::dequeue`]: ouro_core::Ipcp::dequeue
 
 use super::{Daemon, Shim};
+use ouro_control::{CubeQueue, MgmtQueue, Pacing, PortQueues};
 use ouro_core::ipcp::Transmit;
 use ouro_core::sched::DEFAULT_ORDER;
 use ouro_core::{Instant, Ipcp, PortId};
-use serde_json::{Value, json};
 use std::time::Duration;
 
 /// PDUs asked of the scheduler per call (at most).
@@ -143,14 +143,17 @@ impl Pacer {
         &self.ports
     }
 
-    /// The pacing state for `ouro status --json`.
-    pub(super) fn json(&self) -> Value {
-        json!({
-            "scheduled": self.enabled, "rate_pps": self.rate_pps,
-            "ports": self.ports.iter().map(|p| p.0).collect::<Vec<_>>(),
-            "batches": self.batches, "pulled": self.pulled,
-            "rate_waits": self.rate_waits, "shim_waits": self.shim_waits,
-        })
+    /// The pacing state for `ouro status`.
+    pub(super) fn state(&self) -> Pacing {
+        Pacing {
+            scheduled: self.enabled,
+            rate_pps: self.rate_pps,
+            ports: self.ports.iter().map(|p| p.0).collect(),
+            batches: self.batches,
+            pulled: self.pulled,
+            rate_waits: self.rate_waits,
+            shim_waits: self.shim_waits,
+        }
     }
 
     /// Forget the ports (the IPCP above is gone).
@@ -206,30 +209,31 @@ impl Pacer {
     }
 }
 
-/// The per-port per-cube queues of `ipcp` for `ouro status --json`: depth, drops and ECN
+/// The per-port per-cube queues of `ipcp` for `ouro status`: depth, drops and ECN
 /// marks of every cube queue (delay-sensitive cubes first) and of the management queue.
-pub(super) fn ports_json(ipcp: &Ipcp) -> Value {
-    let ports: Vec<Value> = ipcp
-        .scheduled_ports()
-        .map(|(port, q)| {
-            let cubes: Vec<Value> = DEFAULT_ORDER
+pub(super) fn port_queues(ipcp: &Ipcp) -> Vec<PortQueues> {
+    ipcp.scheduled_ports()
+        .map(|(port, q)| PortQueues {
+            port: port.0,
+            mgmt: MgmtQueue {
+                queued: q.mgmt_len(),
+                dropped: q.mgmt_dropped(),
+            },
+            cubes: DEFAULT_ORDER
                 .iter()
                 .map(|c| {
                     let st = q.cube_stats(*c);
-                    json!({
-                        "cube": format!("{c:?}").to_lowercase(), "queued": st.packets,
-                        "bytes": st.bytes, "dropped": st.dropped, "ecn_marked": st.marked,
-                    })
+                    CubeQueue {
+                        cube: format!("{c:?}").to_lowercase(),
+                        queued: st.packets,
+                        bytes: st.bytes,
+                        dropped: st.dropped,
+                        ecn_marked: st.marked,
+                    }
                 })
-                .collect();
-            json!({
-                "port": port.0,
-                "mgmt": {"queued": q.mgmt_len(), "dropped": q.mgmt_dropped()},
-                "cubes": cubes,
-            })
+                .collect(),
         })
-        .collect();
-    json!(ports)
+        .collect()
 }
 
 impl Daemon {
@@ -393,7 +397,7 @@ mod tests {
         assert!(!p.add_port(PortId(0)));
         assert!(p.ports().is_empty());
         assert!(!p.enabled());
-        assert_eq!(p.json()["rate_pps"], 10);
-        assert_eq!(p.json()["scheduled"], false);
+        assert_eq!(p.state().rate_pps, Some(10));
+        assert!(!p.state().scheduled);
     }
 }

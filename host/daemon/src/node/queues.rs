@@ -4,9 +4,8 @@
 //! its flows may keep for an application whose socket is full.
 
 use crate::backlog;
+use ouro_control::{QueueOptions, QueueSizes};
 use ouro_core::sched::QueueLimits;
-use ouro_flow::proto::QueueOptions;
-use serde_json::{Value, json};
 
 /// The sizes in force for one unicast IPCP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,15 +38,15 @@ impl Queues {
         Ok(q)
     }
 
-    /// The sizes for `ouro status --json`.
-    pub(super) fn json(&self) -> Value {
-        json!({
-            "queue_pdus": self.ports.packets,
-            "mgmt_queue_pdus": self.ports.mgmt_packets,
-            "ecn_threshold": self.ports.ecn_threshold,
-            "backlog_sdus": self.backlog.msgs,
-            "backlog_bytes": self.backlog.bytes,
-        })
+    /// The sizes for `ouro status`.
+    pub(super) fn sizes(&self) -> QueueSizes {
+        QueueSizes {
+            queue_pdus: self.ports.packets,
+            mgmt_queue_pdus: self.ports.mgmt_packets,
+            ecn_threshold: self.ports.ecn_threshold,
+            backlog_sdus: self.backlog.msgs,
+            backlog_bytes: self.backlog.bytes,
+        }
     }
 }
 
@@ -76,8 +75,8 @@ mod tests {
             }
         );
         assert_eq!((q.backlog.msgs, q.backlog.bytes), (10, 1 << 16));
-        assert_eq!(q.json()["queue_pdus"], 32);
-        assert_eq!(q.json()["backlog_bytes"], 65536);
+        assert_eq!(q.sizes().queue_pdus, 32);
+        assert_eq!(q.sizes().backlog_bytes, 65536);
         let bad = QueueOptions {
             mgmt_pdus: Some(1),
             ..QueueOptions::default()

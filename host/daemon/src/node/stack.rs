@@ -14,10 +14,11 @@
 use super::Daemon;
 use super::backpressure::RECHECK;
 use super::pacer::BATCH;
+use crate::control_error::ControlError;
+use ouro_control::{FlowInfo, FlowKind, N1Port, Traffic};
 use ouro_core::congestion::Credit;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Instant, NameHash, PortId, QosSpec};
-use serde_json::json;
 use std::collections::HashMap;
 
 /// How long to wait before asking again for an N-1 flow that could not be allocated.
@@ -94,7 +95,7 @@ impl Daemon {
         peer: &str,
         cost: u32,
         enroll: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let now = self.now();
         if let Some((&(_, port), _)) = self
             .n1
@@ -120,7 +121,10 @@ impl Daemon {
         let eid = self.layers[lo]
             .ipcp
             .alloc_flow(now, peer, QosSpec::RAW)
-            .map_err(|e| format!("N-1 flow to `{peer}`: {e}"))?;
+            .map_err(|e| ControlError::N1Flow {
+                peer: peer.to_string(),
+                why: e.to_string(),
+            })?;
         self.n1.pending.insert((lo, eid), want);
         Ok(())
     }
@@ -391,8 +395,8 @@ impl Daemon {
 
     /// The ports of upper IPCP `li` (N-1 flows) with their counters, as the UDP ports'
     /// are shown: each way PDUs and bytes, and PDUs the lower layer refused.
-    pub(super) fn n1_ports_json(&self, li: usize) -> Vec<serde_json::Value> {
-        let mut v: Vec<_> = self
+    pub(super) fn n1_ports(&self, li: usize) -> Vec<N1Port> {
+        let mut v: Vec<N1Port> = self
             .n1
             .by_upper
             .iter()
@@ -400,44 +404,54 @@ impl Daemon {
             .map(|((_, port), u)| {
                 let lower = &self.layers[u.lower];
                 let (rx_pdus, rx_bytes) = self.n1_received(u);
-                json!({
-                    "port": port.0,
-                    "peer": (!u.peer.is_empty()).then_some(&u.peer),
-                    "remote_address": lower.ipcp.flow_peer(u.eid).map(|p| p.0.0),
-                    "lower": lower.ipcp_name,
-                    "flow": u.eid.0,
-                    "rx_pdus": rx_pdus, "rx_bytes": rx_bytes,
-                    "tx_pdus": u.tx_pdus, "tx_bytes": u.tx_bytes, "tx_drops": u.tx_drops,
-                    "waits": u.waits,
-                })
+                N1Port {
+                    port: port.0,
+                    peer: (!u.peer.is_empty()).then(|| u.peer.clone()),
+                    remote_address: lower.ipcp.flow_peer(u.eid).map(|p| p.0.0),
+                    lower: lower.ipcp_name.clone(),
+                    flow: u.eid.0,
+                    rx_pdus,
+                    rx_bytes,
+                    tx_pdus: u.tx_pdus,
+                    tx_bytes: u.tx_bytes,
+                    tx_drops: u.tx_drops,
+                    waits: u.waits,
+                }
             })
             .collect();
-        v.sort_by_key(|r| r["port"].as_u64());
+        v.sort_by_key(|r| r.port);
         v
     }
 
     /// The N-1 flows, for `ouro flows`.
-    pub(super) fn n1_json(&self) -> Vec<serde_json::Value> {
-        let mut v: Vec<_> = self
+    pub(super) fn n1_flows(&self) -> Vec<FlowInfo> {
+        let mut v: Vec<FlowInfo> = self
             .n1
             .by_upper
             .iter()
             .map(|((up, port), u)| {
                 let (rx_msgs, rx_bytes) = self.n1_received(u);
-                json!({
-                    "layer": self.layers[u.lower].name,
-                    "ipcp": self.layers[u.lower].ipcp_name,
-                    "flow": u.eid.0,
-                    "name": if u.peer.is_empty() { None } else { Some(&u.peer) },
-                    "qos": "raw",
-                    "n1_for": self.layers[*up].ipcp_name,
-                    "port": port.0,
-                    "tx_msgs": u.tx_pdus, "tx_bytes": u.tx_bytes, "tx_errors": u.tx_drops,
-                    "rx_msgs": rx_msgs, "rx_bytes": rx_bytes,
-                })
+                FlowInfo {
+                    layer: self.layers[u.lower].name.clone(),
+                    ipcp: self.layers[u.lower].ipcp_name.clone(),
+                    flow: u.eid.0,
+                    name: (!u.peer.is_empty()).then(|| u.peer.clone()),
+                    qos: "raw".into(),
+                    traffic: Traffic {
+                        tx_msgs: u.tx_pdus,
+                        tx_bytes: u.tx_bytes,
+                        rx_msgs,
+                        rx_bytes,
+                        tx_errors: u.tx_drops,
+                    },
+                    kind: FlowKind::N1 {
+                        n1_for: self.layers[*up].ipcp_name.clone(),
+                        port: port.0,
+                    },
+                }
             })
             .collect();
-        v.sort_by_key(|r| (r["layer"].to_string(), r["flow"].as_u64()));
+        v.sort_by(|a, b| (&a.layer, a.flow).cmp(&(&b.layer, b.flow)));
         v
     }
 }
