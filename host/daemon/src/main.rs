@@ -6,7 +6,6 @@
 mod backlog;
 mod config;
 mod control_error;
-mod held;
 mod keys;
 mod node;
 mod policy;

@@ -10,20 +10,17 @@
 //! cores' transmissions and events until both are empty. No borrow is ever held across an
 //! `.await`.
 
-mod backpressure;
 mod flows;
 mod local;
 mod mgmt;
 mod names;
 mod pacer;
 mod queues;
-mod stack;
 mod status;
 mod timer;
 
 pub use timer::{Timer, timer_task};
 
-use crate::backlog::Backlog;
 use crate::config::Config;
 use crate::control_error::ControlError;
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
@@ -31,9 +28,9 @@ use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
 use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
 use ouro_core::id_hash::IdHashBuilder;
-use ouro_core::identity::Identity;
 use ouro_core::ipcp::FlowEnd;
-use ouro_core::{Eid, Event, Instant, Ipcp, NameHash, PortId, QosSpec};
+use ouro_core::{Eid, Instant, Ipcp, PortId};
+use ouro_node::{Event, FlowId, IpcpId, Node, NodeConfig, ShimId, ShimTransmit, Written};
 use ouro_flow::ipc::{self, Slot};
 use ouro_flow::pack;
 use ouro_shim_udp::UdpShim;
@@ -48,8 +45,6 @@ use tokio::sync::Notify;
 /// A shared, registered descriptor (flow socket or control connection).
 type Fd = Rc<Async<OwnedFd>>;
 
-/// How long to wait before trying a failed enrollment again.
-const ENROLL_RETRY: Duration = Duration::from_secs(1);
 /// Messages read from one flow socket per system call (`recvmmsg`).
 const FLOW_BATCH: usize = ipc::MAX_BATCH;
 /// `recvmmsg` calls on one flow socket per wake-up before yielding.
@@ -77,69 +72,49 @@ pub struct StartError(String);
 
 struct Shim {
     name: String,
+    /// The shim's id in the node.
+    id: ShimId,
     udp: UdpShim,
     faults: Option<Faults>,
     peer_names: BTreeMap<PortId, String>,
     /// Pacing of the ports of the IPCP above (per-cube queues, scheduler batches).
-    pacer: pacer::Pacer,
+    pacer: ouro_node::pacer::Pacer,
 }
 
+/// What the daemon keeps beside each unicast IPCP of the node (same index as its
+/// [`IpcpId`]; a destroyed IPCP leaves its slot, as in the node).
 struct Layer {
     /// The layer's name (empty until bootstrapped or enrolled).
     name: String,
     /// The IPCP's name (empty once destroyed).
     ipcp_name: String,
-    /// Destroyed: the slot stays (indices are keys elsewhere) but holds an idle IPCP.
+    /// Destroyed: the slot stays (indices are keys elsewhere).
     destroyed: bool,
-    ipcp: Ipcp,
-    /// The IPCP's key pair (set again whenever the core IPCP is remade, as by `bootstrap`).
-    identity: Identity,
     /// The UDP shim below.
     lower: Option<usize>,
-    /// The local shim below, and this IPCP's member id in it.
-    local: Option<(usize, ouro_shim_local::MemberId)>,
+    /// The local shim below, this IPCP's member id in it, and the shim id the node knows
+    /// that attachment by.
+    local: Option<(usize, ouro_shim_local::MemberId, ShimId)>,
     /// The unicast IPCP below (ports are N-1 flows in its layer).
     over: Option<usize>,
-    enroll_via: Option<PortId>,
-    enroll_retry_at: Option<Instant>,
-    connects: Vec<(PortId, u32)>,
-    /// Names registered in this layer: hash (this layer's length) → name.
-    names: HashMap<NameHash, String>,
     /// Queue sizes: its scheduled ports' queues and its flows' backlogs.
     queues: queues::Queues,
 }
 
+/// The daemon's side of an application flow: its socket and task (the node holds its
+/// backlog, held writes and counters).
 struct FlowSlot {
     fd: Fd,
-    /// SDUs waiting for room in the application's socket.
-    backlog: Backlog,
-    /// Wakes the flow's task when the backlog needs the socket to become writable.
+    /// Wakes the flow's task: its backlog waits for room in the socket, or its held
+    /// writes went (read the application again).
     wake: Rc<Notify>,
     generation: u64,
     name: String,
     qos: String,
-    /// Messages from the application sent into the layer.
-    tx_msgs: u64,
-    /// Messages from the layer delivered to the application.
-    rx_msgs: u64,
-    /// Messages from the layer dropped because the application's socket and the flow's
-    /// backlog were full (or the application's end was gone).
+    /// Messages dropped because the application's end was gone.
     rx_drops: u64,
-    /// Application writes the core refused (no route...).
+    /// Application messages too big for a PDU, or malformed packs.
     tx_errors: u64,
-    /// Bytes sent into the layer.
-    tx_bytes: u64,
-    /// Bytes delivered to the application.
-    rx_bytes: u64,
-    /// Messages read from the application that the flow may not send yet (its queue is
-    /// full or its rate says wait): while any are held, the socket is not read.
-    held: crate::held::Held,
-    /// Times a message had to be held (the application was paused).
-    pauses: u64,
-    /// The backlog is deep: congestion is to be reported this pump.
-    congested: bool,
-    /// Times the deep backlog was reported to the core (a congestion echo to the sender).
-    congestion_reports: u64,
     /// When the flow was opened.
     created: Instant,
     /// The application's process id (from the control connection's credentials).
@@ -147,24 +122,24 @@ struct FlowSlot {
 }
 
 impl FlowSlot {
-    /// Its back-pressure counters, as reported.
-    fn backpressure(&self) -> Backpressure {
+    /// Its back-pressure counters, as reported (`f`: the node's counters of the flow).
+    fn backpressure(&self, f: &ouro_node::FlowStats) -> Backpressure {
         Backpressure {
-            rx_drops: self.rx_drops,
-            held: self.held.len(),
-            pauses: self.pauses,
-            congestion_reports: self.congestion_reports,
+            rx_drops: self.rx_drops + f.rx_drops,
+            held: f.held as usize,
+            pauses: f.pauses,
+            congestion_reports: f.congestion_reports,
         }
     }
 
     /// Its traffic counters, as reported.
-    fn traffic(&self) -> Traffic {
+    fn traffic(&self, f: &ouro_node::FlowStats) -> Traffic {
         Traffic {
-            tx_msgs: self.tx_msgs,
-            tx_bytes: self.tx_bytes,
-            rx_msgs: self.rx_msgs,
-            rx_bytes: self.rx_bytes,
-            tx_errors: self.tx_errors,
+            tx_msgs: f.tx_msgs,
+            tx_bytes: f.tx_bytes,
+            rx_msgs: f.rx_msgs,
+            rx_bytes: f.rx_bytes,
+            tx_errors: self.tx_errors + f.tx_errors,
         }
     }
 }
@@ -181,8 +156,13 @@ struct PendingAlloc {
 pub struct Daemon {
     me: Weak<RefCell<Daemon>>,
     start: std::time::Instant,
-    node: String,
+    /// This system's name (from the configuration).
+    node_name: String,
     shims: Vec<Shim>,
+    /// Every layer of this system above its shims, sans-IO.
+    node: Node,
+    /// The next shim id to give out.
+    next_shim: u32,
     layers: Vec<Layer>,
     /// Per PDU: looked up with [`IdHashBuilder`], not SipHash.
     flows: HashMap<(usize, Eid), FlowSlot, IdHashBuilder>,
@@ -198,14 +178,10 @@ pub struct Daemon {
     timer: Rc<Notify>,
     armed: Option<Instant>,
     out: Vec<(PortId, Vec<u8>)>,
-    /// One scheduler batch on its way from a core's port queues to a shim (reused).
-    batch: Vec<ouro_core::ipcp::Transmit>,
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
-    /// Flows holding messages they may not send yet, and when to look at them again.
-    parked: BTreeMap<(usize, Eid), Instant>,
-    /// Flows whose backlog towards the application is deep, to report this pump.
-    congested: Vec<(usize, Eid)>,
+    /// Reused to build packed socket messages for the applications.
+    pack: Vec<u8>,
     /// Receive buffers for applications' messages, shared by all flows (one task runs at a
     /// time): [`FLOW_BATCH`] slots of [`pack::MAX_SOCKET_MESSAGE`] bytes (a socket message
     /// is one application message or a pack of several).
@@ -226,8 +202,6 @@ pub struct Daemon {
     name_table: BTreeMap<String, names::NameEntry>,
     /// Next sweep of the UDP shims' learned peers.
     sweep_at: Option<Instant>,
-    /// N-1 flows of IPCPs over unicast layers.
-    n1: stack::N1Flows,
 }
 
 impl Daemon {
@@ -238,8 +212,13 @@ impl Daemon {
         let d = Rc::new(RefCell::new(Daemon {
             me: Weak::new(),
             start: std::time::Instant::now(),
-            node: cfg.node.clone(),
+            node_name: cfg.node.clone(),
             shims: Vec::new(),
+            node: Node::new(NodeConfig {
+                seed: seed_from(&cfg.node),
+                ..NodeConfig::default()
+            }),
+            next_shim: 0,
             layers: Vec::new(),
             flows: HashMap::default(),
             spare: Spare::default(),
@@ -251,10 +230,8 @@ impl Daemon {
             timer: Rc::new(Notify::new()),
             armed: None,
             out: Vec::new(),
-            batch: Vec::with_capacity(pacer::BATCH as usize),
             to_deliver: Vec::new(),
-            parked: BTreeMap::new(),
-            congested: Vec::new(),
+            pack: Vec::new(),
             app_bufs: (0..FLOW_BATCH)
                 .map(|_| vec![0; pack::MAX_SOCKET_MESSAGE])
                 .collect(),
@@ -268,7 +245,6 @@ impl Daemon {
             next_local_flow: 1,
             name_table: BTreeMap::new(),
             sweep_at: None,
-            n1: stack::N1Flows::default(),
         }));
         {
             let mut dm = d.borrow_mut();
@@ -303,14 +279,29 @@ impl Daemon {
         }
     }
 
+    /// Register `name` in layer `li` (the node does it once the IPCP is enrolled).
     fn register_in(&mut self, li: usize, now: Instant, name: &str) {
-        let layer = &mut self.layers[li];
-        if layer.ipcp.is_enrolled() {
-            let h = layer.ipcp.hash_name(name);
-            if layer.names.insert(h, name.to_string()).is_none() {
-                let _ = layer.ipcp.register(now, name);
-                tracing::info!(layer = %layer.name, name, "registered");
-            }
+        let id = IpcpId::of_index(li);
+        if self.node.registered(id).any(|n| n == name) {
+            return;
+        }
+        if self.node.register(now, id, name).is_ok() && self.ip(li).is_enrolled() {
+            tracing::info!(layer = %self.layers[li].name, name, "registered");
+        }
+    }
+
+    /// The node's IPCP behind daemon layer `li` (every layer has one, destroyed or not).
+    fn ip(&self, li: usize) -> &Ipcp {
+        self.node
+            .ipcp(IpcpId::of_index(li))
+            .expect("every daemon layer has a node IPCP")
+    }
+
+    /// The node's flow behind a daemon flow key.
+    fn fid(key: (usize, Eid)) -> FlowId {
+        FlowId {
+            ipcp: IpcpId::of_index(key.0),
+            eid: key.1,
         }
     }
 
@@ -324,36 +315,26 @@ impl Daemon {
     /// per wake-up on the data path).
     fn pump_at(&mut self, now: Instant) {
         loop {
-            loop {
-                let mut busy = false;
-                for li in 0..self.layers.len() {
-                    while let Some(t) = self.layers[li].ipcp.poll_transmit() {
-                        busy = true;
-                        self.transmit(li, t.port, t.data);
-                    }
-                    while let Some(ev) = self.layers[li].ipcp.poll_event() {
-                        busy = true;
-                        self.on_event(li, ev);
-                    }
-                }
-                busy |= self.local_deliver();
-                busy |= self.report_congestion();
-                busy |= self.n1_pull(now);
-                if !busy {
-                    break;
-                }
+            let mut busy = false;
+            while let Some(t) = self.node.poll_transmit() {
+                busy = true;
+                self.transmit(now, t);
             }
+            while let Some(ev) = self.node.poll_event() {
+                busy = true;
+                self.on_event(ev);
+            }
+            busy |= self.local_deliver(now);
+            // What the shims take makes room in the IPCPs' queues: their writers resume and
+            // N-1 flows take more of their upper IPCPs' PDUs (the node's next pump). Ends
+            // when the shims' send queues are full or nothing waits.
             for si in 0..self.shims.len() {
-                self.pull(si, now);
+                busy |= self.pull(si, now);
             }
-            // What the shims took made room in the lower layers' queues: N-1 flows may
-            // take more of their upper IPCPs' PDUs (which go to the shims in turn). Ends
-            // when the shims' send queues or the lower queues are full, or nothing waits.
-            if !self.n1_pull(now) {
+            if !busy {
                 break;
             }
         }
-        self.wake_parked(now);
         while let Some(key) = self.to_deliver.pop() {
             self.deliver(key);
         }
@@ -371,41 +352,35 @@ impl Daemon {
     /// layer above it (it builds the PDUs its applications write in them), then for the
     /// PDUs received ([`Spare`]).
     fn reclaim_sent(&mut self, si: usize) {
-        let li = self.carrier_of(si);
         let Daemon {
-            shims,
-            layers,
-            spare,
-            ..
+            shims, node, spare, ..
         } = self;
+        let id = shims[si].id;
         shims[si].udp.reclaim(|buf| {
-            let rest = match li {
-                Some(li) => layers[li].ipcp.recycle(buf),
-                None => Some(buf),
-            };
-            if let Some(buf) = rest {
+            if let Some(buf) = node.recycle(id, buf) {
                 spare.give(buf);
             }
         });
     }
 
-    fn transmit(&mut self, li: usize, port: PortId, data: Vec<u8>) {
-        let Some(si) = self.layers[li].lower else {
-            if let Some((lsi, me)) = self.layers[li].local {
-                self.locals[lsi].shim.send(me, port, data);
-            } else if self.layers[li].over.is_some() {
-                self.n1_transmit(li, port, &data);
+    /// Hand a PDU the node sends to its shim: a UDP shim (through its fault injector), or
+    /// a local shim member.
+    fn transmit(&mut self, now: Instant, t: ShimTransmit) {
+        let Some(si) = self.shims.iter().position(|s| s.id == t.shim) else {
+            if let Some((lsi, me, _)) = self
+                .layers
+                .iter()
+                .find_map(|l| l.local.filter(|(_, _, id)| *id == t.shim))
+            {
+                self.locals[lsi].shim.send(me, t.port, t.data);
             }
-            return; // a layer with no lower layer has no ports
+            return;
         };
         let shim = &mut self.shims[si];
         match &mut shim.faults {
-            None => shim.udp.send(port, data),
+            None => shim.udp.send(t.port, t.data),
             Some(f) => {
-                let now = Instant::from_nanos(
-                    u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
-                );
-                f.egress(now, port, data, &mut self.out);
+                f.egress(now, t.port, t.data, &mut self.out);
                 for (p, d) in self.out.drain(..) {
                     shim.udp.send(p, d);
                 }
@@ -413,144 +388,126 @@ impl Daemon {
         }
     }
 
-    fn on_event(&mut self, li: usize, ev: Event) {
-        // FlowData (the per-packet case) must not allocate nor read the clock.
-        let lname = |d: &Daemon| d.layers[li].name.clone();
+    fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Enrolled { address } => {
-                tracing::info!(layer = %lname(self), %address, "enrolled");
-                self.layers[li].enroll_retry_at = None;
+            Event::Enrolled { ipcp, address } => {
+                let li = ipcp.index();
+                if let Some((_, layer)) = self.node.names_of(ipcp) {
+                    self.layers[li].name = layer.to_string();
+                }
+                tracing::info!(layer = %self.layers[li].name, %address, "enrolled");
                 self.register_static(li);
             }
-            Event::EnrollFailed { port } => {
-                let denied = self.layers[li].ipcp.counters().denied_by_peer;
+            Event::EnrollFailed { ipcp } => {
+                let denied = self.ip(ipcp.index()).counters().denied_by_peer;
                 tracing::info!(
-                    layer = %lname(self), %port, denied_by_peer = denied,
+                    layer = %self.layers[ipcp.index()].name, denied_by_peer = denied,
                     "enrollment failed; retrying"
                 );
-                self.layers[li].enroll_retry_at = Some(self.now() + ENROLL_RETRY);
             }
-            Event::AdjacencyUp { port, neighbor } => {
-                tracing::info!(layer = %lname(self), %port, %neighbor, "adjacency up");
+            Event::AdjacencyUp {
+                ipcp,
+                port,
+                neighbor,
+            } => {
+                tracing::info!(layer = %self.layers[ipcp.index()].name, %port, %neighbor, "adjacency up");
             }
-            Event::AdjacencyDown { port, neighbor } => {
-                tracing::info!(layer = %lname(self), %port, %neighbor, "adjacency down");
-                // Keep asking on configured ports: the neighbour may come back.
-                if let Some((_, cost)) = self.layers[li].connects.iter().find(|(p, _)| *p == port) {
-                    let cost = *cost;
-                    let now = self.now();
-                    self.layers[li].ipcp.connect(now, port, cost);
+            Event::AdjacencyDown {
+                ipcp,
+                port,
+                neighbor,
+            } => {
+                tracing::info!(layer = %self.layers[ipcp.index()].name, %port, %neighbor, "adjacency down");
+            }
+            Event::RoutesChanged { ipcp } => {
+                tracing::debug!(layer = %self.layers[ipcp.index()].name, "routes changed");
+            }
+            Event::FlowAllocated { flow } => self.on_allocated(flow),
+            Event::FlowIncoming { flow, name, qos } => self.on_incoming(flow, name, qos),
+            // Written to the application at the end of the pump, many per system call.
+            Event::FlowReadable { flow } => self.to_deliver.push((flow.ipcp.index(), flow.eid)),
+            Event::FlowWritable { flow } => {
+                if let Some(slot) = self.flows.get(&(flow.ipcp.index(), flow.eid)) {
+                    slot.wake.notify_one();
                 }
             }
-            Event::RoutesChanged => tracing::debug!(layer = %lname(self), "routes changed"),
-            Event::FlowAllocated { flow } => {
-                if !self.n1_allocated(li, flow) {
-                    self.on_allocated(li, flow);
-                }
-            }
-            Event::FlowRequest { flow, name, qos } => self.on_request(li, flow, name, qos),
-            Event::FlowData { flow, data } => {
-                let data = if self.n1.by_lower.is_empty() {
-                    data
-                } else {
-                    match self.n1_data(li, flow, data) {
-                        Ok(()) => return,
-                        Err(data) => data,
-                    }
-                };
-                // Queued and written to the application at the end of the pump, many per
-                // system call.
-                if let Some(slot) = self.flows.get_mut(&(li, flow)) {
-                    let was_empty = slot.backlog.is_empty();
-                    if !slot.backlog.push(data) {
-                        slot.rx_drops += 1;
-                        self.backlog_deep((li, flow));
-                    } else if was_empty {
-                        self.to_deliver.push((li, flow));
-                    } else if slot.backlog.half_full() {
-                        self.backlog_deep((li, flow));
-                    }
-                }
-            }
-            Event::FlowEnded { flow, reason } => {
-                if self.n1_ended(li, flow, reason) {
-                    return;
-                }
-                if let Some(p) = self.pending.remove(&(li, flow)) {
-                    let e = match reason {
-                        FlowEnd::NameUnknown => ControlError::NameNotFound {
-                            layer: lname(self),
-                            name: p.name,
-                        },
-                        FlowEnd::Refused => ControlError::PeerRefused(p.name),
-                        FlowEnd::Denied => ControlError::Denied(p.name),
-                        _ => ControlError::Unreachable {
-                            name: p.name,
-                            why: format!("{reason:?}"),
-                        },
-                    };
-                    send_reply(&p.conn, &e.into(), None);
-                }
-                self.parked.remove(&(li, flow));
-                if let Some(mut slot) = self.forget_flow((li, flow)) {
-                    tracing::debug!(layer = %lname(self), %flow, ?reason, "flow ended");
-                    let done = slot.backlog.flush(slot.fd.get_ref(), &mut self.spare); // what fits is still delivered
-                    self.stats.closed_flow_rx_drops += done.dropped;
-                    ipc::shutdown(slot.fd.get_ref());
-                }
-            }
+            Event::FlowEnded { flow, reason } => self.on_ended(flow, reason),
         }
     }
 
-    fn on_allocated(&mut self, li: usize, flow: Eid) {
-        let Some(p) = self.pending.remove(&(li, flow)) else {
+    fn on_ended(&mut self, flow: FlowId, reason: FlowEnd) {
+        let key = (flow.ipcp.index(), flow.eid);
+        if let Some(p) = self.pending.remove(&key) {
+            let e = match reason {
+                FlowEnd::NameUnknown => ControlError::NameNotFound {
+                    layer: self.layers[key.0].name.clone(),
+                    name: p.name,
+                },
+                FlowEnd::Refused => ControlError::PeerRefused(p.name),
+                FlowEnd::Denied => ControlError::Denied(p.name),
+                _ => ControlError::Unreachable {
+                    name: p.name,
+                    why: format!("{reason:?}"),
+                },
+            };
+            send_reply(&p.conn, &e.into(), None);
+        }
+        if self.flows.contains_key(&key) {
+            tracing::debug!(layer = %self.layers[key.0].name, flow = %key.1, ?reason, "flow ended");
+            self.deliver(key); // what fits is still delivered
+        }
+        let left = self.node.flow_stats(flow).map_or(0, |f| f.backlog);
+        if let Some(slot) = self.forget_flow(key) {
+            self.stats.closed_flow_rx_drops += left;
+            ipc::shutdown(slot.fd.get_ref());
+        }
+        let now = self.now();
+        let _ = self.node.dealloc(now, flow);
+    }
+
+    fn on_allocated(&mut self, flow: FlowId) {
+        let (li, eid) = (flow.ipcp.index(), flow.eid);
+        let Some(p) = self.pending.remove(&(li, eid)) else {
             let now = self.now();
-            let _ = self.layers[li].ipcp.dealloc_flow(now, flow);
+            let _ = self.node.dealloc(now, flow);
             return;
         };
         let layer = self.layers[li].name.clone();
-        let reply = Reply::Flow {
-            flow: flow.0,
-            layer,
-        };
-        if !self.open_flow(li, flow, &p.conn, &reply, p.name, p.qos) {
+        let reply = Reply::Flow { flow: eid.0, layer };
+        if !self.open_flow(li, eid, &p.conn, &reply, p.name, p.qos) {
             let now = self.now();
-            let _ = self.layers[li].ipcp.dealloc_flow(now, flow);
+            let _ = self.node.dealloc(now, flow);
         } else {
             self.stats.flows_allocated += 1;
         }
     }
 
-    fn on_request(&mut self, li: usize, flow: Eid, hash: NameHash, qos: QosSpec) {
-        if self.n1_request(li, flow, hash) {
-            return;
-        }
+    /// The node accepted a flow to `name` (an application listens on it): the first
+    /// listener gets it.
+    fn on_incoming(&mut self, flow: FlowId, name: String, qos: ouro_core::QosSpec) {
         let now = self.now();
-        let name = self.layers[li].names.get(&hash).cloned();
-        let listener = name
-            .as_ref()
-            .and_then(|n| self.listeners.get(n))
+        let (li, eid) = (flow.ipcp.index(), flow.eid);
+        let listener = self
+            .listeners
+            .get(&name)
             .and_then(|v| v.first())
             .map(|(_, fd)| Rc::clone(fd));
-        let (Some(name), Some(conn)) = (name, listener) else {
+        let Some(conn) = listener else {
             self.stats.flows_refused += 1;
-            let _ = self.layers[li].ipcp.reject_flow(now, flow);
+            let _ = self.node.dealloc(now, flow);
             return;
         };
-        if self.layers[li].ipcp.accept_flow(now, flow).is_err() {
-            return;
-        }
         let qos_name = format!("{:?}", qos.cube()).to_lowercase();
         let reply = Reply::Incoming {
-            flow: flow.0,
+            flow: eid.0,
             layer: self.layers[li].name.clone(),
             name: name.clone(),
             qos: qos_name.clone(),
         };
-        if self.open_flow(li, flow, &conn, &reply, name, qos_name) {
+        if self.open_flow(li, eid, &conn, &reply, name, qos_name) {
             self.stats.flows_accepted += 1;
         } else {
-            let _ = self.layers[li].ipcp.dealloc_flow(now, flow);
+            let _ = self.node.dealloc(now, flow);
         }
     }
 
@@ -592,21 +549,12 @@ impl Daemon {
             (li, flow),
             FlowSlot {
                 fd: Rc::clone(&fd),
-                backlog: Backlog::new(self.layers[li].queues.backlog),
                 wake: Rc::clone(&wake),
                 generation,
                 name,
                 qos,
-                tx_msgs: 0,
-                rx_msgs: 0,
                 rx_drops: 0,
                 tx_errors: 0,
-                tx_bytes: 0,
-                rx_bytes: 0,
-                held: crate::held::Held::default(),
-                pauses: 0,
-                congested: false,
-                congestion_reports: 0,
                 created: self.now(),
                 pid: names::peer_pid(conn),
             },
@@ -620,14 +568,24 @@ impl Daemon {
     /// Write a flow's backlog to its application's socket; if some stays queued, the
     /// flow's task waits for the socket to drain.
     fn deliver(&mut self, key: (usize, Eid)) {
-        let Some(slot) = self.flows.get_mut(&key) else {
+        let Daemon {
+            flows,
+            node,
+            spare,
+            pack,
+            ..
+        } = self;
+        let Some(slot) = flows.get_mut(&key) else {
             return;
         };
-        let done = slot.backlog.flush(slot.fd.get_ref(), &mut self.spare);
-        slot.rx_msgs += done.sent;
-        slot.rx_bytes += done.sent_bytes;
-        slot.rx_drops += done.dropped;
-        if !slot.backlog.is_empty() {
+        let flow = Self::fid(key);
+        let done = crate::backlog::flush(node.pending(flow), slot.fd.get_ref(), pack);
+        node.consume(flow, done.sent, |buf| spare.give(buf));
+        if done.closed {
+            // The application's end is gone: its reader ends the flow.
+            slot.rx_drops += node.consume(flow, usize::MAX, |buf| spare.give(buf)) as u64;
+        }
+        if node.pending(flow).next().is_some() {
             slot.wake.notify_one();
         }
     }
@@ -667,9 +625,8 @@ impl Daemon {
                             }
                         }
                     }
-                    if self.is_held(key) {
+                    if self.node.is_held(Self::fid(key)) {
                         // The flow may not send more: stop reading until it is woken.
-                        self.park(key, now);
                         read = AppRead::Done;
                         break;
                     }
@@ -702,7 +659,20 @@ impl Daemon {
     fn forget_flow(&mut self, key: (usize, Eid)) -> Option<FlowSlot> {
         let slot = self.flows.remove(&key)?;
         self.stats.closed_flow_rx_drops += slot.rx_drops;
+        if let Some(f) = self.node.flow_stats(Self::fid(key)) {
+            self.stats.closed_flow_rx_drops += f.rx_drops;
+        }
         Some(slot)
+    }
+
+    /// The application wrote a message on a flow: the node sends it or holds it (then
+    /// the flow's socket is not read until the node says the flow is writable again).
+    fn app_write(&mut self, key: (usize, Eid), now: Instant, data: &[u8]) {
+        match self.node.write(now, Self::fid(key), data) {
+            Ok(Written::Sent) => {}
+            Ok(Written::Held) => self.stats.app_pauses += 1,
+            Err(_) => {} // counted by the node (tx_errors)
+        }
     }
 
     /// The application wrote a message larger than any PDU, or a malformed pack.
@@ -720,25 +690,21 @@ impl Daemon {
             .is_some_and(|s| s.generation == generation)
         {
             self.forget_flow(key);
-            self.parked.remove(&key);
             self.stats.app_closed += 1;
             let now = self.now();
-            let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
+            let _ = self.node.dealloc(now, Self::fid(key));
             tracing::debug!(layer = %self.layers[key.0].name, flow = %key.1, "flow closed by the application");
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&mut self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut take = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
-        for l in &self.layers {
-            take(l.ipcp.poll_timeout());
-            take(l.enroll_retry_at);
-        }
+        take(self.node.poll_timeout());
         for s in &self.shims {
             take(s.faults.as_ref().and_then(Faults::poll_timeout));
         }
@@ -746,38 +712,17 @@ impl Daemon {
             take(Some(p.deadline));
         }
         take(self.sweep_at);
-        take(self.n1_deadline());
-        take(self.n1_pull_deadline());
         take(self.pacer_deadline());
-        take(self.parked_deadline());
         next
     }
 
     /// Run whatever is due.
     fn on_timer(&mut self) {
         let now = self.now();
-        self.wake_due(now);
         if self.sweep_at.is_some_and(|t| t <= now) {
             self.sweep_learned(now);
         }
-        if self.n1_deadline().is_some_and(|t| t <= now) {
-            self.n1_retry(now);
-        }
-        for li in 0..self.layers.len() {
-            if self.layers[li]
-                .ipcp
-                .poll_timeout()
-                .is_some_and(|t| t <= now)
-            {
-                self.layers[li].ipcp.handle_timeout(now);
-            }
-            if self.layers[li].enroll_retry_at.is_some_and(|t| t <= now) {
-                self.layers[li].enroll_retry_at = None;
-                if let Some(port) = self.layers[li].enroll_via {
-                    self.layers[li].ipcp.enroll_via(now, port);
-                }
-            }
-        }
+        self.node.handle_timeout(now);
         for s in &mut self.shims {
             if let Some(f) = &mut s.faults
                 && f.poll_timeout().is_some_and(|t| t <= now)
@@ -796,7 +741,7 @@ impl Daemon {
             .collect();
         for key in expired {
             if let Some(p) = self.pending.remove(&key) {
-                let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
+                let _ = self.node.dealloc(now, Self::fid(key));
                 send_reply(&p.conn, &ControlError::Timeout(p.name).into(), None);
             }
         }
@@ -808,7 +753,8 @@ impl Daemon {
     fn shim_rx(&mut self, si: usize) -> bool {
         let now = self.now();
         let mut drained = false;
-        let li = self.layers.iter().position(|l| l.lower == Some(si));
+        let shim = self.shims[si].id;
+        let carried = self.node.ipcp_over_shim(shim).is_some();
         // Set once the first batch found more waiting (a node that keeps up reads its
         // socket empty at once, and spends no system call on this): the socket's receive
         // buffer is half full, or the kernel dropped datagrams at it since the last look —
@@ -820,21 +766,21 @@ impl Daemon {
         for _ in 0..SHIM_BATCHES {
             let marking = overflowed == Some(true);
             let Shim { udp, pacer, .. } = &mut self.shims[si];
-            let layers = &mut self.layers;
+            let node = &mut self.node;
             let spare = &mut self.spare;
             udp.reclaim(|buf| spare.give(buf));
             let res = udp.recv_batch(|r| {
-                if let Some(li) = li {
-                    if r.new_peer && pacer.add_port(r.port) {
+                if carried {
+                    if r.new_peer {
                         // A learned peer's port is scheduled before its first PDU is handled.
-                        let limits = layers[li].queues.ports;
-                        layers[li].ipcp.schedule_port(r.port, limits);
+                        pacer.add_port(r.port);
+                        node.shim_port_up(shim, r.port);
                     }
                     let mut pdu = spare.copy_of(r.data);
                     if marking {
                         mark_congested(&mut pdu);
                     }
-                    layers[li].ipcp.handle_pdu(now, r.port, pdu);
+                    node.shim_receive(now, shim, r.port, pdu);
                 }
             });
             match res {
@@ -889,11 +835,9 @@ impl Daemon {
                 if keep.contains(&li) {
                     continue;
                 }
-                let h = self.layers[li].ipcp.hash_name(&name);
-                if self.layers[li].names.remove(&h).is_some() {
-                    let _ = self.layers[li].ipcp.unregister(now, &name);
-                }
+                let _ = self.node.unregister(now, IpcpId::of_index(li), &name);
             }
+            self.node.unlisten(&name);
         }
         let cancelled: Vec<(usize, Eid)> = self
             .pending
@@ -903,7 +847,7 @@ impl Daemon {
             .collect();
         for key in cancelled {
             self.pending.remove(&key);
-            let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
+            let _ = self.node.dealloc(now, Self::fid(key));
         }
         self.pump();
     }
@@ -944,7 +888,7 @@ impl Daemon {
                 layer,
                 timeout_ms,
             } => {
-                let Some(spec) = QosSpec::preset(&qos) else {
+                let Some(spec) = ouro_core::QosSpec::preset(&qos) else {
                     return Some(ControlError::UnknownQos(qos).into());
                 };
                 if let Some(lsi) = self.local_for_alloc(&name, layer.as_deref()) {
@@ -956,12 +900,15 @@ impl Daemon {
                 };
                 let Some(li) = candidates
                     .into_iter()
-                    .find(|i| self.layers[*i].ipcp.is_enrolled())
+                    .find(|i| self.ip(*i).is_enrolled())
                 else {
                     return Some(ControlError::NoEnrolledLayer.into());
                 };
-                match self.layers[li].ipcp.alloc_flow(now, &name, spec) {
-                    Ok(eid) => {
+                match self
+                    .node
+                    .alloc_flow(now, IpcpId::of_index(li), &name, spec)
+                {
+                    Ok(FlowId { eid, .. }) => {
                         self.pending.insert(
                             (li, eid),
                             PendingAlloc {
@@ -999,6 +946,7 @@ impl Daemon {
                     .entry(name.clone())
                     .or_default()
                     .push((conn_id, Rc::clone(conn)));
+                self.node.listen(&name);
                 for li in idx {
                     self.register_in(li, now, &name);
                 }
@@ -1017,10 +965,7 @@ impl Daemon {
                         e.retain(|l| !idx.contains(l));
                     }
                     for li in idx {
-                        let h = self.layers[li].ipcp.hash_name(&name);
-                        if self.layers[li].names.remove(&h).is_some() {
-                            let _ = self.layers[li].ipcp.unregister(now, &name);
-                        }
+                        let _ = self.node.unregister(now, IpcpId::of_index(li), &name);
                     }
                     Reply::Ok
                 }
@@ -1088,7 +1033,7 @@ impl Daemon {
                 };
                 match &mut s.faults {
                     Some(f) => f.set_config(cfg),
-                    None => s.faults = Some(Faults::new(cfg, seed_from(&self.node))),
+                    None => s.faults = Some(Faults::new(cfg, seed_from(&self.node_name))),
                 }
                 Reply::Ok
             }
@@ -1101,11 +1046,15 @@ impl Daemon {
     /// they replace the native defaults, no probation).
     fn install_configured(&mut self, ipcp: &str, lp: &LayerPolicies) -> Result<(), String> {
         let now = self.now();
-        let Some(l) = self
+        let Some(li) = self
             .layers
-            .iter_mut()
-            .find(|l| !l.destroyed && l.ipcp_name == ipcp)
+            .iter()
+            .position(|l| !l.destroyed && l.ipcp_name == ipcp)
         else {
+            return Err(format!("no unicast IPCP `{ipcp}` for its policies"));
+        };
+        let (l, node) = (&self.layers[li], &mut self.node);
+        let Some(ip) = node.ipcp_mut(IpcpId::of_index(li)) else {
             return Err(format!("no unicast IPCP `{ipcp}` for its policies"));
         };
         for (kind, spec) in [
@@ -1115,7 +1064,7 @@ impl Daemon {
         ] {
             if spec.policy != "native" {
                 self.policies
-                    .install(&l.name, &mut l.ipcp, now, kind, spec, false)
+                    .install(&l.name, ip, now, kind, spec, false)
                     .map_err(|reason| format!("layer `{}`: {reason}", l.name))?;
             }
         }
@@ -1136,10 +1085,10 @@ impl Daemon {
                 "unknown policy kind `{kind}` (routing, scheduler or auth)"
             )));
         };
-        let Some(l) = self
+        let Some(li) = self
             .layers
-            .iter_mut()
-            .find(|l| !l.destroyed && l.name == layer)
+            .iter()
+            .position(|l| !l.destroyed && l.name == layer)
         else {
             return Err(ControlError::UnknownLayer {
                 kind: "unicast ",
@@ -1153,8 +1102,12 @@ impl Daemon {
                 .map(|(k, v)| (k.clone(), ouro_policy::ParamValue::from_cli(v)))
                 .collect(),
         };
+        let (l, node) = (&self.layers[li], &mut self.node);
+        let ip = node
+            .ipcp_mut(IpcpId::of_index(li))
+            .expect("every daemon layer has a node IPCP");
         self.policies
-            .install(&l.name, &mut l.ipcp, now, kind, &spec, true)
+            .install(&l.name, ip, now, kind, &spec, true)
             .map_err(ControlError::Policy)
     }
 
@@ -1162,8 +1115,9 @@ impl Daemon {
         self.policies.stats(
             self.layers
                 .iter()
-                .filter(|l| !l.destroyed)
-                .map(|l| (l.name.as_str(), &l.ipcp)),
+                .enumerate()
+                .filter(|(_, l)| !l.destroyed)
+                .map(|(li, l)| (l.name.as_str(), self.ip(li))),
         )
     }
 
@@ -1180,11 +1134,11 @@ impl Daemon {
             if let Some(slot) = self.forget_flow(key) {
                 ipc::shutdown(slot.fd.get_ref());
             }
-            let _ = self.layers[key.0].ipcp.dealloc_flow(now, key.1);
+            let _ = self.node.dealloc(now, Self::fid(key));
         }
         let pending: Vec<_> = self.pending.drain().collect();
-        for ((li, eid), p) in pending {
-            let _ = self.layers[li].ipcp.dealloc_flow(now, eid);
+        for (key, p) in pending {
+            let _ = self.node.dealloc(now, Self::fid(key));
             send_reply(&p.conn, &ControlError::ShuttingDown.into(), None);
         }
         let locals = std::mem::take(&mut self.local_flows);
@@ -1193,13 +1147,8 @@ impl Daemon {
         }
         self.pump();
         self.drain_ports(now);
-        let mut n1 = 0;
-        for li in 0..self.layers.len() {
-            if self.layers[li].over.is_some() {
-                n1 += self.n1_port_count(li);
-                self.n1_drop_upper(li);
-            }
-        }
+        // Last the N-1 flows (the applications' deallocations went over them above).
+        let (_, n1) = self.node.shutdown(now);
         self.pump();
         self.drain_ports(now);
         tracing::info!(flows, n1_flows = n1, "flows deallocated");
@@ -1259,14 +1208,14 @@ async fn flow_task(
     // Registered for writability (a duplicate of `fd`) only while the backlog waits.
     let mut room: Option<Async<OwnedFd>> = None;
     loop {
-        let (backlog, held) = d
-            .borrow()
-            .flows
-            .get(&key)
-            .filter(|s| s.generation == generation)
-            .map_or((false, false), |s| {
-                (!s.backlog.is_empty(), !s.held.is_empty())
-            });
+        let (backlog, held) = {
+            let dm = d.borrow();
+            let f = Daemon::fid(key);
+            match dm.flows.get(&key).filter(|s| s.generation == generation) {
+                Some(_) => (dm.node.has_pending(f), dm.node.is_held(f)),
+                None => (false, false),
+            }
+        };
         if !backlog {
             room = None;
         } else if room.is_none() {
@@ -1284,7 +1233,7 @@ async fn flow_task(
                 let mut dm = d.borrow_mut();
                 dm.deliver(key);
                 dm.pump();
-                let still = dm.flows.get(&key).is_some_and(|s| !s.backlog.is_empty());
+                let still = dm.flows.contains_key(&key) && dm.node.has_pending(Daemon::fid(key));
                 if still {
                     // Full again: wait for the next drain (an event since this one stays).
                     guard.clear_ready();
@@ -1304,13 +1253,8 @@ async fn flow_task(
                 }
                 more = read == AppRead::More;
             }
-            _ = wake.notified() => {
-                if held {
-                    let mut dm = d.borrow_mut();
-                    dm.resume(key);
-                    dm.pump();
-                }
-            }
+            // The node resumed the held writes (or the backlog waits for room): look again.
+            _ = wake.notified() => {}
         }
         if more {
             // Let the other tasks run before reading on.

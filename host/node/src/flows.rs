@@ -230,6 +230,11 @@ impl Node {
         taken
     }
 
+    /// True while messages wait on `flow` (as of the last pump).
+    pub fn has_pending(&self, flow: FlowId) -> bool {
+        self.flows.get(&flow).is_some_and(|f| f.backlog.len() > 0)
+    }
+
     /// True while `flow` holds writes it may not send yet.
     pub fn is_held(&self, flow: FlowId) -> bool {
         self.flows.get(&flow).is_some_and(|f| !f.held.is_empty())

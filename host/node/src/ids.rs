@@ -8,12 +8,18 @@ use std::fmt;
 pub struct IpcpId(pub u32);
 
 impl IpcpId {
-    pub(crate) fn index(self) -> usize {
+    /// Its index among the node's IPCPs (creation order).
+    pub fn index(self) -> usize {
         self.0 as usize
     }
 
-    pub(crate) fn of(index: usize) -> IpcpId {
+    /// The IPCP at `index` (creation order).
+    pub fn of_index(index: usize) -> IpcpId {
         IpcpId(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    pub(crate) fn of(index: usize) -> IpcpId {
+        IpcpId::of_index(index)
     }
 }
 

@@ -349,12 +349,10 @@ impl Node {
             .map(IpcpId::of)
     }
 
-    /// The core IPCP behind `id` (for status displays and tests).
+    /// The core IPCP behind `id` (for status displays and tests). A destroyed IPCP's slot
+    /// holds an idle one.
     pub fn ipcp(&self, id: IpcpId) -> Option<&Ipcp> {
-        self.layers
-            .get(id.index())
-            .filter(|l| l.is_live())
-            .map(|l| &l.ipcp)
+        self.layers.get(id.index()).map(|l| &l.ipcp)
     }
 
     /// The core IPCP behind `id`, to change (its policies, say). What the call makes it

@@ -8,13 +8,13 @@ use crate::control_error::ControlError;
 use crate::keys::{KeySpec, parse_key_option};
 use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
-use ouro_core::routing::NativeSpf;
-use ouro_core::{Instant, Ipcp, LayerConfig, PortId};
+use ouro_core::{Instant, LayerConfig, PortId};
+use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, ShimId, Via};
 use ouro_flow::ipc;
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -158,36 +158,41 @@ impl Daemon {
                         .map_err(ControlError::BadArgument)?,
                     None => KeySpec::Random,
                 };
-                let li = self.layers.len();
-                let mut ipcp = Ipcp::new(
-                    name,
-                    Box::new(NativeSpf::default()),
-                    self.now(),
-                    self.layer_seed(li),
-                );
                 let (identity, origin) =
                     crate::keys::identity(&spec).map_err(ControlError::BadArgument)?;
-                ipcp.set_identity(identity.clone());
+                let opts = IpcpOptions {
+                    queues: queues.ports,
+                    backlog: BacklogLimits {
+                        msgs: queues.backlog.msgs,
+                        bytes: queues.backlog.bytes,
+                    },
+                    ..IpcpOptions::default()
+                };
+                let now = self.now();
+                let id = self
+                    .node
+                    .create_ipcp(now, name, None, opts)
+                    .map_err(|e| ControlError::BadArgument(e.to_string()))?;
+                let li = id.index();
+                debug_assert_eq!(li, self.layers.len(), "daemon and node layers in step");
+                let _ = self.node.set_identity(id, identity.clone());
                 tracing::info!(ipcp = name, public_key = %hex(&identity.public()), "IPCP key {origin}");
                 self.layers.push(Layer {
                     name: String::new(),
                     ipcp_name: name.to_string(),
                     destroyed: false,
-                    ipcp,
-                    identity,
                     lower: None,
                     local: None,
                     over: None,
-                    enroll_via: None,
-                    enroll_retry_at: None,
-                    connects: Vec::new(),
-                    names: HashMap::new(),
                     queues,
                 });
                 if let Some(l) = lower
                     && let Err(e) = self.set_lower(li, l)
                 {
-                    self.layers.pop();
+                    // The slot stays, idle, as for a destroyed IPCP (ids are indices).
+                    let _ = self.node.destroy(now, id);
+                    self.layers[li].destroyed = true;
+                    self.layers[li].ipcp_name.clear();
                     return Err(e);
                 }
             }
@@ -204,7 +209,7 @@ impl Daemon {
     }
 
     fn layer_seed(&self, li: usize) -> u64 {
-        seed_from(&self.node) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        seed_from(&self.node_name) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), ControlError> {
@@ -239,7 +244,7 @@ impl Daemon {
                     down: f.down,
                 };
                 let seed = if f.seed == 0 {
-                    seed_from(&self.node)
+                    seed_from(&self.node_name)
                 } else {
                     f.seed
                 };
@@ -256,9 +261,16 @@ impl Daemon {
         if opts.learned_ttl.is_some() && self.sweep_at.is_none() {
             self.sweep_at = Some(self.now() + SWEEP_EVERY);
         }
-        let pacer = super::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
+        let pacer = ouro_node::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
+        let id = self.new_shim_id();
+        let mut pacer = pacer;
+        for (port, _) in udp.peers() {
+            pacer.add_port(port);
+            self.node.shim_port_up(id, port);
+        }
         self.shims.push(Shim {
             name: name.to_string(),
+            id,
             udp,
             faults: fault,
             peer_names,
@@ -303,12 +315,25 @@ impl Daemon {
                         other.ipcp_name
                     )));
                 }
+                let shim = &self.shims[si];
+                let lower = Lower::Shim {
+                    shim: shim.id,
+                    scheduled: shim.pacer.enabled(),
+                };
+                self.node_lower(li, lower)?;
                 self.layers[li].lower = Some(si);
-                self.schedule_shim_ports(si);
             }
             Some(Found::Local(lsi)) => {
+                let id = self.new_shim_id();
+                self.node_lower(
+                    li,
+                    Lower::Shim {
+                        shim: id,
+                        scheduled: false,
+                    },
+                )?;
                 let m = self.locals[lsi].shim.attach(&ipcp);
-                self.layers[li].local = Some((lsi, m));
+                self.layers[li].local = Some((lsi, m, id));
             }
             Some(Found::Unicast(lo)) => {
                 if lo == li {
@@ -322,6 +347,7 @@ impl Daemon {
                     )));
                 }
                 // Its ports are N-1 flows in `lower`'s layer, allocated to its name there.
+                self.node_lower(li, Lower::Unicast(IpcpId::of_index(lo)))?;
                 self.layers[li].over = Some(lo);
                 let e = self.static_names.entry(ipcp.clone()).or_default();
                 if !e.contains(&lo) {
@@ -366,6 +392,20 @@ impl Daemon {
     }
 
     /// The port of unicast IPCP `li` towards `peer` over its lower layer.
+    /// Give the node's IPCP `li` its lower layer.
+    fn node_lower(&mut self, li: usize, lower: Lower) -> Result<(), ControlError> {
+        let now = self.now();
+        self.node
+            .set_lower(now, IpcpId::of_index(li), lower)
+            .map_err(|e| ControlError::Busy(e.to_string()))
+    }
+
+    /// A new shim id for the node.
+    pub(super) fn new_shim_id(&mut self) -> ShimId {
+        self.next_shim += 1;
+        ShimId(self.next_shim)
+    }
+
     fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, ControlError> {
         let ipcp = self.layers[li].ipcp_name.clone();
         if let Some(si) = self.layers[li].lower {
@@ -380,10 +420,11 @@ impl Daemon {
                 )));
             };
             let port = shim.udp.add_peer(addr);
-            self.schedule_shim_ports(si);
+            shim.pacer.add_port(port);
+            self.node.shim_port_up(shim.id, port);
             return Ok(port);
         }
-        if let Some((lsi, me)) = self.layers[li].local {
+        if let Some((lsi, me, _)) = self.layers[li].local {
             let l = &self.locals[lsi];
             let other = l.shim.member(peer).ok_or_else(|| {
                 ControlError::BadArgument(format!("no IPCP `{peer}` over local layer `{}`", l.name))
@@ -399,7 +440,7 @@ impl Daemon {
 
     fn check_idle(&self, li: usize) -> Result<(), ControlError> {
         let l = &self.layers[li];
-        if l.ipcp.is_enrolled() || l.enroll_via.is_some() || self.n1_enrolling(li) {
+        if self.node.is_joining_or_member(IpcpId::of_index(li)) {
             return Err(ControlError::Busy(format!(
                 "IPCP `{}` is already in layer `{}`",
                 l.ipcp_name, l.name
@@ -438,19 +479,11 @@ impl Daemon {
             lc.dead_interval = Duration::from_millis(dead);
         }
         let now = self.now();
-        let seed = self.layer_seed(li);
-        let l = &mut self.layers[li];
-        l.ipcp = Ipcp::bootstrap(name, lc, Box::new(NativeSpf::default()), now, seed);
-        l.ipcp.set_identity(l.identity.clone());
-        l.name = layer.to_string();
-        for (port, cost) in l.connects.clone() {
-            l.ipcp.connect(now, port, cost);
-        }
+        self.node
+            .bootstrap(now, IpcpId::of_index(li), lc)
+            .map_err(|e| ControlError::Busy(e.to_string()))?;
+        self.layers[li].name = layer.to_string();
         tracing::info!(ipcp = name, layer, "bootstrapped");
-        if let Some(si) = self.layers[li].lower {
-            self.schedule_shim_ports(si); // the IPCP is new: its ports are not scheduled yet
-        }
-        self.register_static(li);
         Ok(())
     }
 
@@ -471,18 +504,16 @@ impl Daemon {
             Some(v) => v.to_string(),
             None => self.member_of_layer_nearby(li, layer)?,
         };
-        if let Some(lo) = self.layers[li].over {
-            self.n1_join(li, lo, &via, 1, true)?;
-            self.layers[li].name = layer.to_string();
-            tracing::info!(ipcp = name, layer, via, "enrolling once the N-1 flow is up");
-            return Ok(());
-        }
-        let port = self.port_to(li, &via)?;
+        let how = if self.layers[li].over.is_some() {
+            Via::Name(via.clone())
+        } else {
+            Via::Port(self.port_to(li, &via)?)
+        };
         let now = self.now();
-        let l = &mut self.layers[li];
-        l.name = layer.to_string();
-        l.enroll_via = Some(port);
-        l.ipcp.enroll_via(now, port);
+        self.node
+            .enroll(now, IpcpId::of_index(li), how)
+            .map_err(|e| ControlError::BadArgument(e.to_string()))?;
+        self.layers[li].name = layer.to_string();
         tracing::info!(ipcp = name, layer, via, "enrolling");
         Ok(())
     }
@@ -523,20 +554,15 @@ impl Daemon {
             self.set_lower(li, o)?;
         }
         let cost = cost.max(1);
-        if let Some(lo) = self.layers[li].over {
-            self.n1_join(li, lo, to, cost, false)?;
-            tracing::info!(ipcp = name, to, "N-1 flow requested for an adjacency");
-            return Ok(());
-        }
-        let port = self.port_to(li, to)?;
-        let now = self.now();
-        let l = &mut self.layers[li];
-        if let Some(c) = l.connects.iter_mut().find(|(p, _)| *p == port) {
-            c.1 = cost;
+        let how = if self.layers[li].over.is_some() {
+            Via::Name(to.to_string())
         } else {
-            l.connects.push((port, cost));
-        }
-        l.ipcp.connect(now, port, cost);
+            Via::Port(self.port_to(li, to)?)
+        };
+        let now = self.now();
+        self.node
+            .connect(now, IpcpId::of_index(li), how, cost)
+            .map_err(|e| ControlError::BadArgument(e.to_string()))?;
         tracing::info!(ipcp = name, to, "adjacency requested");
         Ok(())
     }
@@ -618,21 +644,15 @@ impl Daemon {
     /// elsewhere stay valid.
     fn destroy_unicast(&mut self, li: usize) {
         let now = self.now();
-        self.n1_drop_upper(li);
-        if let Some(lo) = self.layers[li].over {
+        if self.layers[li].over.is_some() {
             let name = self.layers[li].ipcp_name.clone();
             self.static_names.remove(&name);
-            let h = self.layers[lo].ipcp.hash_name(&name);
-            if self.layers[lo].names.remove(&h).is_some() {
-                let _ = self.layers[lo].ipcp.unregister(now, &name);
-            }
         }
         let keys: Vec<_> = self.flows.keys().filter(|k| k.0 == li).copied().collect();
         for key in keys {
             if let Some(slot) = self.forget_flow(key) {
                 ipc::shutdown(slot.fd.get_ref());
             }
-            let _ = self.layers[li].ipcp.dealloc_flow(now, key.1);
         }
         let pending: Vec<_> = self.pending.keys().filter(|k| k.0 == li).copied().collect();
         for key in pending {
@@ -640,38 +660,35 @@ impl Daemon {
                 super::send_reply(&p.conn, &ControlError::LayerGone.into(), None);
             }
         }
-        // Send what the deallocations produced while the ports still exist.
+        // The node deallocates its flows and N-1 flows (and unregisters its name below),
+        // and sends what that produced while the ports still exist.
+        let _ = self.node.destroy(now, IpcpId::of_index(li));
         self.pump();
         for e in self.static_names.values_mut() {
             e.retain(|x| *x != li);
         }
-        if let Some((lsi, m)) = self.layers[li].local {
+        if let Some((lsi, m, _)) = self.layers[li].local {
             for (other, port) in self.locals[lsi].shim.detach(m) {
-                if let Some(o) = self
+                if let Some((_, _, id)) = self
                     .layers
-                    .iter_mut()
-                    .find(|l| !l.destroyed && l.local == Some((lsi, other)))
+                    .iter()
+                    .filter(|l| !l.destroyed)
+                    .find_map(|l| l.local.filter(|(x, o, _)| *x == lsi && *o == other))
                 {
-                    o.ipcp.port_down(now, port);
+                    self.node.shim_port_down(now, id, port);
                 }
             }
         }
         let name = std::mem::take(&mut self.layers[li].ipcp_name);
-        let seed = self.layer_seed(li);
         self.policies.forget(&self.layers[li].name);
         let l = &mut self.layers[li];
         l.destroyed = true;
         l.name.clear();
-        l.ipcp = Ipcp::new("", Box::new(NativeSpf::default()), now, seed);
         if let Some(si) = l.lower.take() {
             self.shims[si].pacer.clear_ports();
         }
         l.local = None;
         l.over = None;
-        l.enroll_via = None;
-        l.enroll_retry_at = None;
-        l.connects.clear();
-        l.names.clear();
         tracing::info!(ipcp = name, "unicast IPCP destroyed");
     }
 
@@ -680,18 +697,10 @@ impl Daemon {
         self.sweep_at = Some(now + SWEEP_EVERY);
         for si in 0..self.shims.len() {
             let gone = self.shims[si].udp.expire_learned(now);
-            if gone.is_empty() {
-                continue;
-            }
-            if let Some(l) = self
-                .layers
-                .iter_mut()
-                .find(|l| !l.destroyed && l.lower == Some(si))
-            {
-                for p in &gone {
-                    tracing::info!(layer = %l.name, port = %p, "learned peer expired");
-                    l.ipcp.port_down(now, *p);
-                }
+            let id = self.shims[si].id;
+            for p in gone {
+                tracing::info!(shim = %self.shims[si].name, port = %p, "learned peer expired");
+                self.node.shim_port_down(now, id, p);
             }
         }
     }

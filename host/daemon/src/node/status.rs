@@ -14,7 +14,7 @@ impl Daemon {
     /// The whole state (what `ouro status --json` prints).
     pub fn status(&self) -> Status {
         Status {
-            node: self.node.clone(),
+            node: self.node_name.clone(),
             pid: std::process::id(),
             uptime_ms: self.now().as_millis(),
             shims: self.shims.iter().map(udp_status).collect(),
