@@ -70,6 +70,8 @@ impl Node {
                 });
             }
             IpcpEvent::RoutesChanged => self.events.push_back(Event::RoutesChanged { ipcp }),
+            // The node's IPCPs compute their routes inline: they never ask.
+            IpcpEvent::RouteRequest { .. } => {}
             IpcpEvent::FlowAllocated { flow: eid } => {
                 if !self.n1_allocated(now, li, eid) && !self.flow_allocated(FlowId { ipcp, eid }) {
                     // Nobody asked for it (any more).

@@ -411,6 +411,8 @@ impl Simulator {
             }
             Event::AdjacencyUp { .. } | Event::AdjacencyDown { .. } => {}
             Event::RoutesChanged => self.last_routes_changed = Some(self.now),
+            // The simulated IPCPs compute their routes inline: they never ask.
+            Event::RouteRequest { .. } => {}
             Event::FlowAllocated { flow } => {
                 if !self.stream_allocated(n, flow) {
                     self.start_sending(n, flow);
