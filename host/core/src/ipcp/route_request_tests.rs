@@ -124,13 +124,20 @@ fn changes_while_a_request_is_outstanding_make_one_follow_up_after_the_answer() 
 
     answer(&mut net, policy.as_mut(), &first[0]);
     assert!(net.nodes[0].routes_pending(), "a follow-up is due");
-    assert!(requests(&mut net, 0).is_empty(), "not at once: after the delay");
+    assert!(
+        requests(&mut net, 0).is_empty(),
+        "not at once: after the delay"
+    );
     let spf_delay = net.nodes[0].config().spf_delay;
     net.run_for(spf_delay);
     let follow = requests(&mut net, 0);
     assert_eq!(follow.len(), 1);
     assert!(follow[0].id > first[0].id);
-    assert_eq!(follow[0].topology.len(), 4, "the follow-up sees every change");
+    assert_eq!(
+        follow[0].topology.len(),
+        4,
+        "the follow-up sees every change"
+    );
     answer(&mut net, policy.as_mut(), &follow[0]);
     assert!(net.nodes[0].fib().get(net.nodes[3].address()).is_some());
     assert_eq!(settle(&mut net, policy.as_mut()), 0);
