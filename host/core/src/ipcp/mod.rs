@@ -178,7 +178,7 @@ pub struct Counters {
     pub drop_unknown_eid: u64,
     /// Dropped: arrived on a port with no adjacency, or before enrollment.
     pub drop_not_ready: u64,
-    /// Route computations run.
+    /// Route computations run (in requested mode: asked of the driver).
     pub route_computations: u64,
     /// Route computations whose policy failed or returned invalid output (old table kept).
     pub routing_failures: u64,

@@ -249,3 +249,29 @@ fn a_policy_change_makes_the_outstanding_answer_stale() {
     assert!(net.nodes[0].fib().get(net.nodes[1].address()).is_some());
     assert_eq!(net.nodes[0].routing_policy_name(), "native");
 }
+
+#[test]
+fn an_answer_overtaken_by_a_lost_neighbour_is_stale_not_a_failure() {
+    let (mut net, mut policy) = requested(2);
+    net.join(1, 0);
+    settle(&mut net, policy.as_mut());
+    let now = net.now;
+    net.nodes[0].routing_policy_changed(now, "native");
+    net.run_for(Duration::from_secs(1));
+    let req = requests(&mut net, 0).pop().expect("a request");
+
+    // The only neighbour goes while the driver computes: its answer names it as next hop.
+    let now = net.now;
+    net.nodes[0].port_down(now, Net::port(0, 1));
+    answer(&mut net, policy.as_mut(), &req);
+    let c = net.nodes[0].counters();
+    assert_eq!((c.stale_routes, c.routing_failures), (1, 0));
+    assert!(
+        net.nodes[0].fib().is_empty(),
+        "repaired locally, nothing installed"
+    );
+    let spf_delay = net.nodes[0].config().spf_delay;
+    net.run_for(spf_delay);
+    let follow = requests(&mut net, 0).pop().expect("a follow-up request");
+    assert_eq!(follow.topology.link_count(), 0, "without the lost link");
+}
