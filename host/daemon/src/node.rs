@@ -443,6 +443,8 @@ impl Daemon {
                 }
             }
             Event::RoutesChanged => tracing::debug!(layer = %lname(self), "routes changed"),
+            // The daemon's IPCPs compute their routes inline: they never ask.
+            Event::RouteRequest { .. } => {}
             Event::FlowAllocated { flow } => {
                 if !self.n1_allocated(li, flow) {
                     self.on_allocated(li, flow);
