@@ -4,6 +4,7 @@
 //! Node `i` of a test graph has id `i` in its node-link JSON, hence index `i` in the
 //! simulator (checked by [`simulate`]).
 
+use ouro_core::ipcp::RouteMode;
 use ouro_sim::{Graph, SimConfig, Simulator};
 use ouro_tests::{TestGraph, shortest_next_hops};
 use std::collections::BTreeSet;
@@ -360,4 +361,106 @@ fn congestion_control_stops_a_flood_wasting_the_bottleneck() {
         f64::from(open.received) / capacity > 0.8,
         "the flood fills it too"
     );
+}
+
+/// A run of `g` with the routes computed inline or, `Some(delay)`, requested from the
+/// simulator: its report, every node's forwarding table and the run totals.
+fn routed_run(
+    g: &TestGraph,
+    requested_routes: Option<Duration>,
+) -> (
+    String,
+    Vec<std::collections::BTreeMap<String, Vec<String>>>,
+    ouro_sim::SimCounters,
+) {
+    let mut sim = simulator(
+        g,
+        SimConfig {
+            seed: 13,
+            requested_routes,
+            ..SimConfig::default()
+        },
+    );
+    assert!(sim.run_until_converged(LIMIT));
+    assert_fibs_match(&sim, g);
+    assert_eq!(sim.register_names(Duration::from_secs(1)), 0);
+    let summary = sim.run_flows(10, 5, 100, LIMIT);
+    assert_eq!((summary.ok, summary.failed), (10, 0));
+    let all: Vec<usize> = (0..g.n).collect();
+    let mut report = sim.report(&all);
+    report.wall_ms = 0;
+    for &n in &all {
+        let c = sim.ipcp(n).counters();
+        assert_eq!((c.routing_failures, c.stale_routes), (0, 0));
+        let mode = sim.ipcp(n).route_mode();
+        assert_eq!(mode == RouteMode::Requested, requested_routes.is_some());
+    }
+    let fibs = all.iter().map(|&n| sim.fib_dump(n)).collect();
+    (
+        serde_json::to_string(&report).expect("serialises"),
+        fibs,
+        sim.counters(),
+    )
+}
+
+#[test]
+fn routes_requested_and_answered_at_once_give_the_same_run_as_inline() {
+    let g = TestGraph::random_connected(40, 3.0, 5, 13);
+    let inline = routed_run(&g, None);
+    let requested = routed_run(&g, Some(Duration::ZERO));
+    assert_eq!(inline.0, requested.0, "report");
+    assert_eq!(inline.1, requested.1, "forwarding tables");
+    assert_eq!(inline.2, requested.2, "counters");
+}
+
+#[test]
+fn delayed_route_answers_keep_the_old_table_forwarding_and_stale_ones_are_dropped() {
+    // A ring of six with a chord 0 - 3, down at first.
+    let ring = TestGraph::ring(6);
+    let mut edges = ring.edges.clone();
+    edges.push((0, 3, 1));
+    let g = TestGraph { n: 6, edges };
+    let delay = Duration::from_millis(300);
+    let mut sim = simulator(
+        &g,
+        SimConfig {
+            seed: 14,
+            requested_routes: Some(delay),
+            ..SimConfig::default()
+        },
+    );
+    let chord = edge_index(&sim, 0, 3);
+    sim.set_link(chord, false);
+    assert!(sim.run_until_converged(LIMIT));
+    assert_fibs_match(&sim, &ring);
+    assert_eq!(sim.register_names(Duration::from_secs(1)), 0);
+    let old = sim.next_hops(0);
+    assert_eq!(old[3], BTreeSet::from([1, 5]));
+
+    // The chord comes up: node 0's request is answered 300 ms later; meanwhile its flows
+    // run on the table in force.
+    let computed = sim.ipcp(0).counters().route_computations;
+    sim.set_link(chord, true);
+    sim.run_for(Duration::from_millis(100));
+    assert!(sim.ipcp(0).routes_pending(), "the answer is on its way");
+    assert_eq!(sim.ipcp(0).counters().route_computations, computed + 1);
+    let summary = sim.run_flow_pairs(&[(0, 3), (3, 0)], 5, 64, Duration::from_millis(150));
+    assert_eq!((summary.ok, summary.failed), (2, 0));
+    assert!(sim.ipcp(0).routes_pending());
+    assert_eq!(sim.next_hops(0), old, "still the old table");
+    assert!(sim.run_until_converged(LIMIT));
+    assert_fibs_match(&sim, &g);
+    assert_eq!(sim.next_hops(0)[3], BTreeSet::from([3]));
+    assert_eq!(sim.ipcp(0).counters().stale_routes, 0);
+
+    // The chord goes down and node 0's policy is replaced while its request is out: the
+    // old policy's answer is stale, the new one's is installed.
+    sim.set_link(chord, false);
+    sim.run_for(Duration::from_millis(100));
+    assert!(sim.ipcp(0).routes_pending());
+    sim.set_routing_policy(0, |old| old);
+    assert!(sim.run_until_converged(LIMIT));
+    let c = sim.ipcp(0).counters();
+    assert_eq!((c.stale_routes, c.routing_failures), (1, 0));
+    assert_fibs_match(&sim, &ring);
 }

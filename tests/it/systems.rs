@@ -2,7 +2,9 @@
 //! node `ourod` drives, with layers stacked over simulated links.
 
 use ouro_core::LayerConfig;
-use ouro_node::{Event, FlowId, IpcpId, IpcpOptions, Lower, NodeConfig, QosSpec, Via, Written};
+use ouro_node::{
+    Event, FlowId, IpcpId, IpcpOptions, Lower, NodeConfig, QosSpec, RouteMode, Via, Written,
+};
 use ouro_sim::systems::OVER_LINKS;
 use ouro_sim::{Graph, LinkParams, NodeSim};
 use std::time::Duration;
@@ -31,19 +33,27 @@ fn config() -> NodeConfig {
     }
 }
 
+/// The options of every IPCP, in route mode `mode`.
+fn options(mode: RouteMode) -> IpcpOptions {
+    IpcpOptions {
+        route_mode: mode,
+        ..IpcpOptions::default()
+    }
+}
+
 /// A layer `low` over the links of a line: node 0 bootstraps, each next node enrolls
 /// through the one before and connects to it.
 fn lower_layer(sim: &mut NodeSim) -> Vec<IpcpId> {
+    lower_layer_in(sim, RouteMode::Inline)
+}
+
+/// [`lower_layer`], its IPCPs in route mode `mode`.
+fn lower_layer_in(sim: &mut NodeSim, mode: RouteMode) -> Vec<IpcpId> {
     let n = sim.graph().node_count();
     let ids: Vec<IpcpId> = (0..n)
         .map(|i| {
             sim.with_node(i, |node, now| {
-                node.create_ipcp(
-                    now,
-                    &format!("n{i}.low"),
-                    OVER_LINKS,
-                    IpcpOptions::default(),
-                )
+                node.create_ipcp(now, &format!("n{i}.low"), OVER_LINKS, options(mode))
             })
             .expect("create")
         })
@@ -71,23 +81,22 @@ fn lower_layer(sim: &mut NodeSim) -> Vec<IpcpId> {
 /// A layer `up` over `low` on the two ends of the line only: its one adjacency is an N-1
 /// flow across every relay of `low`.
 fn upper_layer(sim: &mut NodeSim, low: &[IpcpId]) -> (IpcpId, IpcpId) {
+    upper_layer_in(sim, low, RouteMode::Inline)
+}
+
+/// [`upper_layer`], its IPCPs in route mode `mode`.
+fn upper_layer_in(sim: &mut NodeSim, low: &[IpcpId], mode: RouteMode) -> (IpcpId, IpcpId) {
     let last = low.len() - 1;
     let a = sim
         .with_node(0, |node, now| {
-            let id =
-                node.create_ipcp(now, "a.up", Lower::Unicast(low[0]), IpcpOptions::default())?;
+            let id = node.create_ipcp(now, "a.up", Lower::Unicast(low[0]), options(mode))?;
             node.bootstrap(now, id, layer("up"))?;
             Ok::<_, ouro_node::NodeError>(id)
         })
         .expect("upper a");
     let b = sim
         .with_node(last, |node, now| {
-            let id = node.create_ipcp(
-                now,
-                "b.up",
-                Lower::Unicast(low[last]),
-                IpcpOptions::default(),
-            )?;
+            let id = node.create_ipcp(now, "b.up", Lower::Unicast(low[last]), options(mode))?;
             node.enroll(now, id, Via::Name("a.up".into()))?;
             node.connect(now, id, Via::Name("a.up".into()), 1)?;
             Ok::<_, ouro_node::NodeError>(id)
@@ -281,13 +290,18 @@ fn a_flapping_link_re_forms_its_adjacency() {
 
 /// A lossy two-layer run: its trace and totals.
 fn lossy_run(seed: u64) -> (String, String) {
+    lossy_run_in(seed, RouteMode::Inline)
+}
+
+/// [`lossy_run`], every IPCP in route mode `mode`.
+fn lossy_run_in(seed: u64, mode: RouteMode) -> (String, String) {
     let lossy = LinkParams {
         loss: 0.01,
         ..LinkParams::default()
     };
     let mut sim = NodeSim::new(line_graph(3), seed, lossy, config());
-    let low = lower_layer(&mut sim);
-    let (a, b) = upper_layer(&mut sim, &low);
+    let low = lower_layer_in(&mut sim, mode);
+    let (a, b) = upper_layer_in(&mut sim, &low, mode);
     let (fa, fb) = open_flow(&mut sim, a, 2, b, "det", QosSpec::BEST_EFFORT);
     sim.with_node(0, |node, now| {
         for i in 0..200u32 {
@@ -297,8 +311,12 @@ fn lossy_run(seed: u64) -> (String, String) {
     sim.run_for(Duration::from_secs(1));
     let rx: Vec<Vec<u8>> =
         sim.with_node(2, |node, _| std::iter::from_fn(|| node.read(fb)).collect());
+    let fibs: Vec<_> = [(0, low[0]), (1, low[1]), (2, low[2]), (0, a), (2, b)]
+        .into_iter()
+        .map(|(n, id)| sim.node(n).ipcp(id).map(|p| p.fib()))
+        .collect();
     let totals = format!(
-        "{:?} rx={} {:?}",
+        "{:?} rx={} {:?} {fibs:?}",
         sim.counters(),
         rx.len(),
         sim.node(2).flow_stats(fb)
@@ -315,4 +333,121 @@ fn the_same_seed_gives_byte_identical_output() {
     assert_eq!(c1, c2);
     let (t3, _) = lossy_run(43);
     assert_ne!(t1, t3, "another seed, another run");
+}
+
+#[test]
+fn routes_requested_and_answered_at_once_give_the_same_run_as_inline() {
+    let (inline, inline_totals) = lossy_run_in(42, RouteMode::Inline);
+    let (requested, requested_totals) = lossy_run_in(42, RouteMode::Requested);
+    let asked = requested
+        .lines()
+        .filter(|l| l.contains("RouteRequest"))
+        .count();
+    assert!(asked > 0, "the IPCPs asked for their routes");
+    assert!(!inline.contains("RouteRequest"));
+    let answered: String = requested
+        .lines()
+        .filter(|l| !l.contains("RouteRequest"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(inline, answered, "the same trace, requests aside");
+    assert_eq!(
+        inline_totals, requested_totals,
+        "the same tables and totals"
+    );
+}
+
+#[test]
+fn a_late_route_answer_leaves_the_old_table_forwarding_and_a_stale_one_is_dropped() {
+    // A triangle whose direct link 0 - 2 costs 10: node 0 reaches 2 through 1.
+    let graph = Graph::from_parts(
+        (0..3).map(|i| format!("n{i}")),
+        [(0, 1, 1), (1, 2, 1), (0, 2, 10)],
+    );
+    let mut sim = NodeSim::new(graph, 7, LinkParams::default(), config());
+    let ids: Vec<IpcpId> = (0..3)
+        .map(|i| {
+            sim.with_node(i, |node, now| {
+                node.create_ipcp(
+                    now,
+                    &format!("n{i}.net"),
+                    OVER_LINKS,
+                    options(RouteMode::Requested),
+                )
+            })
+            .expect("create")
+        })
+        .collect();
+    sim.with_node(0, |node, now| node.bootstrap(now, ids[0], layer("net")))
+        .expect("bootstrap");
+    for (i, j, cost) in [(1, 0, 1), (2, 1, 1)] {
+        let port = sim.port_towards(i, j).expect("link");
+        sim.with_node(i, |node, now| {
+            node.enroll(now, ids[i], Via::Port(port))?;
+            node.connect(now, ids[i], Via::Port(port), cost)
+        })
+        .expect("enroll");
+        sim.run_for(Duration::from_millis(500));
+    }
+    let port = sim.port_towards(0, 2).expect("link");
+    sim.with_node(0, |node, now| {
+        node.connect(now, ids[0], Via::Port(port), 10)
+    })
+    .expect("connect");
+    sim.run_for(Duration::from_secs(1));
+    let addr2 = sim.node(2).ipcp(ids[2]).expect("live").address();
+    let via1 = sim.port_towards(0, 1).expect("link");
+    let hop_to_2 = |sim: &NodeSim| {
+        let ipcp = sim.node(0).ipcp(ids[0]).expect("live");
+        ipcp.fib().get(addr2).map(|e| e.next_hops.clone())
+    };
+    assert_eq!(
+        hop_to_2(&sim),
+        Some(vec![(
+            sim.node(1).ipcp(ids[1]).expect("live").address(),
+            via1
+        )])
+    );
+    let (fa, fb) = open_flow(&mut sim, ids[0], 2, ids[2], "late", QosSpec::BEST_EFFORT);
+    let old_hop = hop_to_2(&sim);
+
+    // The direct link goes down; answers now come 300 ms after the requests.
+    sim.set_route_delay(Duration::from_millis(300));
+    let requests = |sim: &NodeSim| {
+        sim.events(0)
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::RouteRequest { .. }))
+            .count()
+    };
+    let before = requests(&sim);
+    sim.set_link_up(2, false);
+    assert!(
+        sim.run_with(Duration::from_secs(2), MS, |sim| requests(sim) > before),
+        "node 0 asks once the adjacency is gone"
+    );
+    // Meanwhile the flow runs on the table in force.
+    sim.with_node(0, |node, now| {
+        for i in 0..20u8 {
+            assert_eq!(node.write(now, fa, &[i; 32]).expect("write"), Written::Sent);
+        }
+    });
+    sim.run_for(Duration::from_millis(100));
+    let got = sim.with_node(2, |node, _| std::iter::from_fn(|| node.read(fb)).count());
+    assert_eq!(got, 20, "forwarded on the old table");
+    let ipcp = sim.node(0).ipcp(ids[0]).expect("live");
+    assert!(ipcp.routes_pending(), "the answer is still on its way");
+    assert_eq!(hop_to_2(&sim), old_hop);
+
+    // The driver's policy changes before the answer is in: that answer is stale.
+    sim.with_node(0, |node, now| {
+        node.routing_policy_changed(now, ids[0], "native")
+    })
+    .expect("live");
+    sim.run_for(Duration::from_secs(2));
+    let ipcp = sim.node(0).ipcp(ids[0]).expect("live");
+    let c = ipcp.counters();
+    assert_eq!((c.stale_routes, c.routing_failures), (1, 0));
+    assert!(!ipcp.routes_pending());
+    assert_eq!(hop_to_2(&sim), old_hop);
+    assert!(ipcp.neighbors().len() == 1);
 }

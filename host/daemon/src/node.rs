@@ -432,6 +432,10 @@ impl Daemon {
                 }
             }
             Event::FlowEnded { flow, reason } => self.on_ended(flow, reason),
+            // The daemon's IPCPs compute their routes inline (the default): never asked.
+            Event::RouteRequest { ipcp, .. } => {
+                tracing::warn!(layer = %self.layers[ipcp.index()].name, "unexpected route request");
+            }
         }
     }
 

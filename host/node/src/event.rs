@@ -2,6 +2,7 @@
 
 use crate::ids::{FlowId, IpcpId};
 use ouro_core::ipcp::FlowEnd;
+use ouro_core::routing::Topology;
 use ouro_core::{Address, PortId, QosSpec};
 
 /// Something that happened in the node (see [`crate::Node::poll_event`]).
@@ -41,6 +42,20 @@ pub enum Event {
     RoutesChanged {
         /// The IPCP.
         ipcp: IpcpId,
+    },
+    /// An IPCP in requested mode ([`crate::IpcpOptions::route_mode`]) needs its routes
+    /// computed: run its routing policy over `topology` from `own` and answer with
+    /// [`crate::Node::install_routes`] and this `id`. It forwards on the table in force
+    /// meanwhile.
+    RouteRequest {
+        /// The IPCP.
+        ipcp: IpcpId,
+        /// The request's id (only the latest request's answer is installed).
+        id: u64,
+        /// The IPCP's address, the source of the routes.
+        own: Address,
+        /// The layer's graph as the IPCP sees it now.
+        topology: Topology,
     },
     /// A flow an application asked for is allocated.
     FlowAllocated {

@@ -3,6 +3,7 @@
 use crate::backlog::BacklogLimits;
 use crate::ids::{Lower, Via};
 use ouro_core::identity::Identity;
+use ouro_core::ipcp::RouteMode;
 use ouro_core::routing::{NativeSpf, RoutingPolicy};
 use ouro_core::sched::QueueLimits;
 use ouro_core::{Instant, Ipcp, NameHash, PortId};
@@ -16,15 +17,22 @@ pub struct IpcpOptions {
     pub backlog: BacklogLimits,
     /// Makes the routing policy (called again when the IPCP is remade by a bootstrap).
     pub routing: Box<dyn FnMut() -> Box<dyn RoutingPolicy>>,
+    /// Where route computations run: in the IPCP ([`RouteMode::Inline`], the default), or
+    /// in the driver ([`RouteMode::Requested`]: the node emits
+    /// [`crate::Event::RouteRequest`], the driver runs the policy `routing` made, taken
+    /// with [`crate::Node::take_routing_policy`], and answers with
+    /// [`crate::Node::install_routes`]).
+    pub route_mode: RouteMode,
 }
 
 impl Default for IpcpOptions {
-    /// Default queues and backlogs, the native shortest-path policy.
+    /// Default queues and backlogs, the native shortest-path policy computed inline.
     fn default() -> Self {
         IpcpOptions {
             queues: QueueLimits::default(),
             backlog: BacklogLimits::default(),
             routing: Box::new(|| Box::new(NativeSpf::default())),
+            route_mode: RouteMode::Inline,
         }
     }
 }
@@ -55,9 +63,25 @@ pub(crate) struct Layer {
     pub wanted: Vec<String>,
     /// The key pair given by the driver (set again whenever the IPCP is remade).
     pub identity: Option<Identity>,
+    /// In requested mode, the policy the IPCP was made with, until the driver takes it.
+    pub policy: Option<Box<dyn RoutingPolicy>>,
 }
 
 impl Layer {
+    /// Put `ipcp` (new, or remade by a bootstrap) in the slot, in the options' route mode.
+    pub fn set_ipcp(&mut self, ipcp: Ipcp) {
+        self.ipcp = ipcp;
+        self.hand_over_routing();
+    }
+
+    /// In requested mode, take the routing policy out of the IPCP for the driver.
+    pub fn hand_over_routing(&mut self) {
+        self.policy = match self.opts.route_mode {
+            RouteMode::Inline => None,
+            RouteMode::Requested => self.ipcp.request_routes(),
+        };
+    }
+
     /// True for a live IPCP in a layer.
     pub fn is_live(&self) -> bool {
         !self.destroyed

@@ -34,6 +34,7 @@ mod mgmt;
 pub mod pacer;
 mod pump;
 mod recursion;
+mod routes;
 mod timers;
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use event::Event;
 pub use flows::{FlowStats, Written};
 pub use ids::{FlowId, IpcpId, Lower, ShimId, Via};
 pub use layer::IpcpOptions;
+pub use ouro_core::ipcp::RouteMode;
 pub use ouro_core::{Eid, Instant, LayerConfig, PortId, QosSpec};
 pub use recursion::N1Port;
 

@@ -30,7 +30,7 @@ impl Node {
         let seed = self.seeds.next_u64();
         let ipcp = Ipcp::new(name, (opts.routing)(), now, seed);
         let id = IpcpId::of(self.layers.len());
-        self.layers.push(Layer {
+        let mut layer = Layer {
             name: name.to_string(),
             layer: String::new(),
             destroyed: false,
@@ -44,7 +44,10 @@ impl Node {
             names: BTreeMap::new(),
             wanted: Vec::new(),
             identity: None,
-        });
+            policy: None,
+        };
+        layer.hand_over_routing();
+        self.layers.push(layer);
         self.attach(now, id.index());
         Ok(id)
     }
@@ -120,7 +123,7 @@ impl Node {
         self.check_idle(id)?;
         let l = &mut self.layers[id.index()];
         let policy = (l.opts.routing)();
-        l.ipcp = Ipcp::bootstrap(&l.name, config, policy, now, l.seed);
+        l.set_ipcp(Ipcp::bootstrap(&l.name, config, policy, now, l.seed));
         if let Some(identity) = &l.identity {
             l.ipcp.set_identity(identity.clone());
         }
@@ -294,6 +297,7 @@ impl Node {
         let l = &mut self.layers[li];
         l.destroyed = true;
         l.ipcp = Ipcp::new(&l.name, (l.opts.routing)(), now, l.seed);
+        l.policy = None;
         l.name.clear();
         l.layer.clear();
         l.enroll_via = None;

@@ -73,6 +73,14 @@ impl Node {
                 });
             }
             IpcpEvent::RoutesChanged => self.events.push_back(Event::RoutesChanged { ipcp }),
+            IpcpEvent::RouteRequest { id, own, topology } => {
+                self.events.push_back(Event::RouteRequest {
+                    ipcp,
+                    id,
+                    own,
+                    topology,
+                });
+            }
             IpcpEvent::FlowAllocated { flow: eid } => {
                 if !self.n1_allocated(now, li, eid) && !self.flow_allocated(FlowId { ipcp, eid }) {
                     // Nobody asked for it (any more).

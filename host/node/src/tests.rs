@@ -3,6 +3,7 @@
 
 use super::*;
 use ouro_core::ipcp::FlowEnd;
+use ouro_core::routing::RoutingPolicy;
 use std::collections::BTreeMap;
 
 /// Nodes joined by wires: (node, shim, port) ↔ (node, shim, port).
@@ -128,6 +129,11 @@ fn shim_lower(scheduled: bool) -> Lower {
 /// Nodes 0..n in a line over wires, one layer `net` over them (0 bootstraps, each next one
 /// enrolls through the one before). Returns each node's IPCP.
 fn line(net: &mut Net, scheduled: bool) -> Vec<IpcpId> {
+    line_with(net, scheduled, |_| IpcpOptions::default())
+}
+
+/// [`line`], node `i`'s IPCP made with `opts(i)`.
+fn line_with(net: &mut Net, scheduled: bool, opts: impl Fn(usize) -> IpcpOptions) -> Vec<IpcpId> {
     let n = net.nodes.len();
     for i in 0..n - 1 {
         net.wire(i, 2, i + 1, 1);
@@ -136,12 +142,7 @@ fn line(net: &mut Net, scheduled: bool) -> Vec<IpcpId> {
     let ids: Vec<IpcpId> = (0..n)
         .map(|i| {
             let id = net.nodes[i]
-                .create_ipcp(
-                    now,
-                    &format!("n{i}.net"),
-                    shim_lower(scheduled),
-                    IpcpOptions::default(),
-                )
+                .create_ipcp(now, &format!("n{i}.net"), shim_lower(scheduled), opts(i))
                 .expect("create");
             net.nodes[i].shim_port_up(SHIM, PortId(1));
             net.nodes[i].shim_port_up(SHIM, PortId(2));
@@ -526,4 +527,86 @@ fn a_driver_takes_many_messages_at_once_and_reads_them_as_consumed() {
     assert_eq!(net.nodes[1].read(fb), Some(vec![3]));
     let s = net.nodes[1].flow_stats(fb).expect("stats");
     assert_eq!((s.rx_msgs, s.backlog), (4, 1));
+}
+
+/// Answer node `n`'s route requests with `policy` until it asks no more; how many it asked.
+fn answer_routes(net: &mut Net, n: usize, policy: &mut dyn RoutingPolicy) -> usize {
+    let mut asked = 0;
+    loop {
+        let mut requests = Vec::new();
+        net.events.retain(|(i, e)| match e {
+            Event::RouteRequest {
+                ipcp,
+                id,
+                own,
+                topology,
+            } if *i == n => {
+                requests.push((*ipcp, *id, policy.compute(*own, topology)));
+                false
+            }
+            _ => true,
+        });
+        if requests.is_empty() {
+            return asked;
+        }
+        for (ipcp, id, result) in requests {
+            asked += 1;
+            let now = net.now;
+            net.nodes[n]
+                .install_routes(now, ipcp, id, result)
+                .expect("live IPCP");
+        }
+        net.settle();
+        net.run(300);
+    }
+}
+
+#[test]
+fn a_relay_in_requested_mode_forwards_on_the_routes_its_driver_computes() {
+    let mut net = Net::new(3);
+    let requested = |i| IpcpOptions {
+        route_mode: if i == 1 {
+            RouteMode::Requested
+        } else {
+            RouteMode::Inline
+        },
+        ..IpcpOptions::default()
+    };
+    let ids = line_with(&mut net, false, requested);
+    let mut policy = net.nodes[1]
+        .take_routing_policy(ids[1])
+        .expect("the policy the options made");
+    assert!(net.nodes[1].take_routing_policy(ids[1]).is_none());
+    assert!(net.nodes[0].take_routing_policy(ids[0]).is_none(), "inline");
+    let relay = net.nodes[1].ipcp(ids[1]).expect("live");
+    assert_eq!(relay.route_mode(), RouteMode::Requested);
+    assert_eq!(relay.routing_policy_name(), "native");
+    assert!(relay.fib().is_empty(), "nothing computed on the node");
+    assert!(relay.routes_pending());
+
+    assert!(answer_routes(&mut net, 1, policy.as_mut()) >= 1);
+    assert!(net.saw(1, |e| *e == Event::RoutesChanged { ipcp: ids[1] }));
+    let relay = net.nodes[1].ipcp(ids[1]).expect("live");
+    assert_eq!(relay.fib().len(), 2);
+    assert!(!relay.routes_pending());
+    net.nodes[2]
+        .register(net.now, ids[2], "app2")
+        .expect("register");
+    net.run(300);
+    let (fa, fb) = flow(&mut net, 0, ids[0], 2, "app2", QosSpec::BEST_EFFORT);
+    net.nodes[0].write(net.now, fa, b"via").expect("write");
+    net.settle();
+    assert_eq!(net.nodes[2].read(fb).as_deref(), Some(&b"via"[..]));
+
+    // An answer for no IPCP is refused; a stale one is counted.
+    assert_eq!(
+        net.nodes[1].install_routes(net.now, IpcpId(9), 1, Ok(Default::default())),
+        Err(NodeError::NoSuchIpcp(9))
+    );
+    net.nodes[1]
+        .install_routes(net.now, ids[1], 1, Ok(Default::default()))
+        .expect("live");
+    let relay = net.nodes[1].ipcp(ids[1]).expect("live");
+    assert_eq!(relay.counters().stale_routes, 1);
+    assert_eq!(relay.fib().len(), 2);
 }

@@ -28,6 +28,7 @@ mod node;
 mod policy;
 pub mod queue;
 mod report;
+mod routes;
 mod sched;
 mod sim;
 pub mod streams;

@@ -3,6 +3,7 @@
 //! Every link end is an N-1 port on its node; a link's port number is the same at both
 //! ends: its edge index plus one.
 
+use ouro_core::routing::RoutingPolicy;
 use ouro_core::time::Instant;
 use ouro_core::{Ipcp, PortId};
 
@@ -34,6 +35,8 @@ pub(crate) struct Node {
     pub last_fired: Option<Instant>,
     /// Queued for draining.
     pub dirty: bool,
+    /// The routing policy the simulator runs for it (requested mode), else `None`.
+    pub policy: Option<Box<dyn RoutingPolicy>>,
 }
 
 impl Node {
@@ -47,6 +50,7 @@ impl Node {
             timer: None,
             last_fired: None,
             dirty: false,
+            policy: None,
         }
     }
 }

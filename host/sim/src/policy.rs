@@ -7,13 +7,23 @@ impl Simulator {
     /// Replace node `node`'s routing policy: `make` receives the policy in force and
     /// returns the new one (see [`ouro_core::Ipcp::set_routing_policy`]). Traffic keeps
     /// flowing on the forwarding table in force until the new policy has computed one.
+    /// With [`crate::SimConfig::requested_routes`] the simulator holds the policy: it is
+    /// replaced there, and an answer of the old one still on its way is stale.
     pub fn set_routing_policy(
         &mut self,
         node: usize,
         make: impl FnOnce(Box<dyn RoutingPolicy>) -> Box<dyn RoutingPolicy>,
     ) {
         let now = self.now;
-        self.nodes[node].ipcp.set_routing_policy(now, make);
+        let n = &mut self.nodes[node];
+        match n.policy.take() {
+            Some(old) => {
+                let new = make(old);
+                n.ipcp.routing_policy_changed(now, new.name());
+                n.policy = Some(new);
+            }
+            None => n.ipcp.set_routing_policy(now, make),
+        }
         self.mark(node);
         self.flush();
     }

@@ -13,7 +13,7 @@ use crate::queue::EventQueue;
 use crate::topology::Graph;
 use ouro_core::ipcp::Transmit;
 use ouro_core::rng::SplitMix64;
-use ouro_core::routing::{NativeSpf, RoutingPolicy};
+use ouro_core::routing::{NativeSpf, RoutingError, RoutingPolicy, RoutingTable};
 use ouro_core::time::Instant;
 use ouro_core::{Event, Ipcp, LayerConfig};
 use std::collections::{BTreeSet, VecDeque};
@@ -40,6 +40,11 @@ pub struct SimConfig {
     pub check_interval: Duration,
     /// Wait before retrying a failed enrollment.
     pub enroll_retry: Duration,
+    /// `Some(delay)`: every IPCP asks the simulator for its routes
+    /// ([`ouro_core::ipcp::RouteMode::Requested`]), which runs the node's policy at once
+    /// and installs the answer `delay` later (zero: in the same step, as a driver answering
+    /// inline would). `None` (the default): the IPCPs compute their routes themselves.
+    pub requested_routes: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -52,6 +57,7 @@ impl Default for SimConfig {
             layer: LayerConfig::named("sim"),
             check_interval: Duration::from_millis(5),
             enroll_retry: Duration::from_millis(100),
+            requested_routes: None,
         }
     }
 }
@@ -104,6 +110,12 @@ pub(crate) enum Action {
     PortReady { node: usize, edge: usize },
     /// Test stream `stream` writes its next message.
     StreamTick { stream: usize },
+    /// The answer to `node`'s route request `id` comes back.
+    Routes {
+        node: usize,
+        id: u64,
+        result: Result<RoutingTable, RoutingError>,
+    },
 }
 
 /// A running simulation.
@@ -166,7 +178,11 @@ impl Simulator {
                 } else {
                     Ipcp::new(&name, policy(i), Instant::ZERO, seed)
                 };
-                Node::new(ipcp, i == boot || !config.held_back.contains(&i))
+                let mut node = Node::new(ipcp, i == boot || !config.held_back.contains(&i));
+                if config.requested_routes.is_some() {
+                    node.policy = node.ipcp.request_routes();
+                }
+                node
             })
             .collect();
         let links = graph
@@ -286,6 +302,7 @@ impl Simulator {
                 self.pull(node, edge);
             }
             Action::StreamTick { stream } => self.stream_tick(stream),
+            Action::Routes { node, id, result } => self.install_routes(node, id, result),
         }
     }
 
@@ -411,6 +428,7 @@ impl Simulator {
             }
             Event::AdjacencyUp { .. } | Event::AdjacencyDown { .. } => {}
             Event::RoutesChanged => self.last_routes_changed = Some(self.now),
+            Event::RouteRequest { id, own, topology } => self.answer_routes(n, id, own, &topology),
             Event::FlowAllocated { flow } => {
                 if !self.stream_allocated(n, flow) {
                     self.start_sending(n, flow);

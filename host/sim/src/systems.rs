@@ -12,11 +12,14 @@
 use crate::link::{Direction, Fate, Link, LinkParams};
 use crate::node::{edge_of, port_of};
 use crate::queue::EventQueue;
+use crate::routes::compute;
 use crate::topology::Graph;
-use ouro_core::PortId;
 use ouro_core::rng::SplitMix64;
+use ouro_core::routing::{RoutingError, RoutingPolicy, RoutingTable, Topology};
 use ouro_core::time::Instant;
-use ouro_node::{Event, Lower, Node, NodeConfig, ShimId};
+use ouro_core::{Address, PortId};
+use ouro_node::{Event, IpcpId, Lower, Node, NodeConfig, ShimId};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -61,6 +64,13 @@ enum Action {
         node: usize,
         edge: usize,
     },
+    /// The answer to a route request of IPCP `ipcp` of node `node` comes back.
+    Routes {
+        node: usize,
+        ipcp: IpcpId,
+        id: u64,
+        result: Result<RoutingTable, RoutingError>,
+    },
 }
 
 struct System {
@@ -84,6 +94,10 @@ pub struct NodeSim {
     waiting: std::collections::BTreeSet<(usize, usize)>,
     trace: String,
     counters: NodeSimCounters,
+    /// The routing policies of the IPCPs in requested mode, per (node, IPCP).
+    policies: BTreeMap<(usize, IpcpId), Box<dyn RoutingPolicy>>,
+    /// How long after a route request its answer is installed.
+    route_delay: Duration,
 }
 
 impl NodeSim {
@@ -120,7 +134,17 @@ impl NodeSim {
             waiting: Default::default(),
             trace: String::new(),
             counters: NodeSimCounters::default(),
+            policies: BTreeMap::new(),
+            route_delay: Duration::ZERO,
         }
+    }
+
+    /// Answer the route requests of IPCPs in requested mode
+    /// ([`ouro_node::IpcpOptions::route_mode`]) `delay` after they are made (the default,
+    /// zero: at once, in the same step). Each is computed when it is made, with the policy
+    /// the IPCP's options made, as a worker thread would.
+    pub fn set_route_delay(&mut self, delay: Duration) {
+        self.route_delay = delay;
     }
 
     /// The topology.
@@ -253,12 +277,56 @@ impl NodeSim {
                 self.pull(node, edge);
                 self.drain(node);
             }
+            Action::Routes {
+                node,
+                ipcp,
+                id,
+                result,
+            } => {
+                // A request of an IPCP destroyed since has no one to answer.
+                let _ = self.systems[node]
+                    .node
+                    .install_routes(now, ipcp, id, result);
+                self.drain(node);
+            }
         }
     }
 
-    /// Send what node `n` produced, pull its scheduled ports, log its events, re-arm its
-    /// timer.
+    /// Send what node `n` produced, pull its scheduled ports, log its events, answer its
+    /// route requests, re-arm its timer.
     fn drain(&mut self, n: usize) {
+        loop {
+            self.send(n);
+            let now_us = self.now.as_nanos() / 1000;
+            let mut asked = false;
+            while let Some(e) = self.systems[n].node.poll_event() {
+                if let Event::RouteRequest {
+                    ipcp,
+                    id,
+                    own,
+                    topology,
+                } = &e
+                {
+                    let (nodes, links) = (topology.len(), topology.link_count());
+                    let _ = writeln!(
+                        self.trace,
+                        "{now_us} {n} RouteRequest {{ ipcp: {ipcp}, id: {id}, nodes: {nodes}, links: {links} }}"
+                    );
+                    asked |= self.answer_routes(n, *ipcp, *id, *own, topology);
+                } else {
+                    let _ = writeln!(self.trace, "{now_us} {n} {e:?}");
+                }
+                self.systems[n].events.push((self.now, e));
+            }
+            if !asked {
+                break;
+            }
+        }
+        self.rearm(n);
+    }
+
+    /// Send what node `n` produced and pull its scheduled ports until nothing moves.
+    fn send(&mut self, n: usize) {
         loop {
             let mut moved = false;
             while let Some(t) = self.systems[n].node.poll_transmit() {
@@ -274,12 +342,37 @@ impl NodeSim {
                 break;
             }
         }
-        let now_us = self.now.as_nanos() / 1000;
-        while let Some(e) = self.systems[n].node.poll_event() {
-            let _ = writeln!(self.trace, "{now_us} {n} {e:?}");
-            self.systems[n].events.push((self.now, e));
+    }
+
+    /// IPCP `ipcp` of node `n` asks for its routes: compute them now with its policy and
+    /// answer after the route delay. True if answered at once.
+    fn answer_routes(
+        &mut self,
+        n: usize,
+        ipcp: IpcpId,
+        id: u64,
+        own: Address,
+        topology: &Topology,
+    ) -> bool {
+        if let Some(p) = self.systems[n].node.take_routing_policy(ipcp) {
+            self.policies.insert((n, ipcp), p); // a new IPCP, a new policy
         }
-        self.rearm(n);
+        let result = compute(self.policies.get_mut(&(n, ipcp)), own, topology);
+        if !self.route_delay.is_zero() {
+            let action = Action::Routes {
+                node: n,
+                ipcp,
+                id,
+                result,
+            };
+            self.queue.push(self.now + self.route_delay, action);
+            return false;
+        }
+        // Unknown only if destroyed meanwhile: nobody to answer.
+        let _ = self.systems[n]
+            .node
+            .install_routes(self.now, ipcp, id, result);
+        true
     }
 
     /// Hand batches from node `n`'s port on `edge` to the link while its transmitter is

@@ -3,11 +3,13 @@
 //!
 //! Originations are throttled (`lsa_min_interval`) and route computations delayed and held
 //! down (`spf_delay`, `spf_hold`), as OSPF does, so that a burst of changes costs one
-//! computation. A failed or invalid policy result keeps the table in force.
+//! computation. A failed or invalid policy result keeps the table in force. The policy runs
+//! here, or in the driver when asked (`route_requests`).
 
+use super::route_requests::Router;
 use super::{Event, Ipcp};
 use crate::lsdb::Install;
-use crate::routing::{Fib, FibEntries, FibEntry, NextHops, RoutingTable, Topology};
+use crate::routing::{Fib, FibEntries, FibEntry, NextHops, RoutingError, RoutingTable, Topology};
 use crate::time::Instant;
 use crate::wire::{Lsa, LsaRef};
 use crate::{Address, PortId};
@@ -185,7 +187,7 @@ impl Ipcp {
 
     /// Arrange for a route computation after `spf_delay`, at most one per `spf_hold`.
     pub(super) fn schedule_spf(&mut self, now: Instant) {
-        if !self.is_enrolled() || self.spf_due.is_some() {
+        if !self.is_enrolled() || self.spf_due.is_some() || self.follow_up_outstanding_request() {
             return;
         }
         let soonest = now + self.config.spf_delay;
@@ -208,21 +210,37 @@ impl Ipcp {
         Topology::from_links(others.chain(mine))
     }
 
-    /// Run the routing policy and install its table.
+    /// Run the routing policy and install its table, or, in requested mode, ask
+    /// the driver for it.
     pub(super) fn run_spf(&mut self, now: Instant) {
         self.spf_due = None;
         self.last_spf_at = Some(now);
         self.counters.route_computations += 1;
         let topology = self.current_topology();
-        let table = match self.policy.compute(self.address, &topology) {
-            Ok(table) => table,
-            Err(_) => {
-                self.counters.routing_failures += 1;
-                return;
-            }
+        let result = match &mut self.router {
+            Router::Inline(policy) => policy.compute(self.address, &topology),
+            Router::Requested { .. } => return self.emit_route_request(topology),
+        };
+        self.apply_routes(now, result, false);
+    }
+
+    /// Install a computation's result, wherever it ran: a failure, or a table whose next
+    /// hops are not all up neighbours, keeps the table in force (counted in
+    /// `routing_failures`, or in `stale_routes` when it is `outdated`: the topology changed
+    /// while the driver computed and a newer computation is due).
+    pub(super) fn apply_routes(
+        &mut self,
+        now: Instant,
+        result: Result<RoutingTable, RoutingError>,
+        outdated: bool,
+    ) {
+        let Ok(table) = result else {
+            self.counters.routing_failures += 1;
+            return;
         };
         match self.fib_from_table(&table) {
             Some(fib) => self.install_fib(fib),
+            None if outdated => self.counters.stale_routes += 1,
             None => self.counters.routing_failures += 1,
         }
         self.republish_moved_names(now);

@@ -16,11 +16,13 @@ mod io;
 mod link_state;
 mod policy_swap;
 mod replay;
+mod route_requests;
 mod scheduling;
 mod timers;
 
 pub use flow_control::{ECHO_INTERVAL, FlowCc};
 pub use replay::{REPLAY_CAPACITY, REPLAY_WINDOW};
+pub use route_requests::RouteMode;
 
 use crate::auth::{AllowAll, AuthPolicy, RequestKind};
 use crate::directory::DirStore;
@@ -28,7 +30,7 @@ use crate::flow::FlowTable;
 use crate::identity::{Identity, KEY_LEN, NONCE_LEN};
 use crate::lsdb::Lsdb;
 use crate::rng::SplitMix64;
-use crate::routing::{Fib, RoutingPolicy};
+use crate::routing::{Fib, RoutingPolicy, Topology};
 use crate::sched::{Plan, PortQueues, QueueState, SchedError, SchedulerPolicy, StrictPriority};
 use crate::time::Instant;
 use crate::{Address, Eid, LayerConfig, NameHash, PortId, QosSpec};
@@ -95,6 +97,17 @@ pub enum Event {
     },
     /// A new forwarding table was installed.
     RoutesChanged,
+    /// In [`RouteMode::Requested`]: a route computation is due. Run the routing policy
+    /// over `topology` from `own` and answer with [`Ipcp::install_routes`] and this `id`;
+    /// the table in force keeps forwarding meanwhile.
+    RouteRequest {
+        /// The request's id (increasing; only the latest request's answer is installed).
+        id: u64,
+        /// This IPCP's address, the source of the routes.
+        own: Address,
+        /// The layer's graph as it is now (our own links from the live adjacencies).
+        topology: Topology,
+    },
     /// A flow this IPCP requested is allocated.
     FlowAllocated {
         /// The local endpoint id (the flow handle).
@@ -165,10 +178,14 @@ pub struct Counters {
     pub drop_unknown_eid: u64,
     /// Dropped: arrived on a port with no adjacency, or before enrollment.
     pub drop_not_ready: u64,
-    /// Route computations run.
+    /// Route computations run (in requested mode: asked of the driver).
     pub route_computations: u64,
     /// Route computations whose policy failed or returned invalid output (old table kept).
     pub routing_failures: u64,
+    /// Route answers ignored ([`Ipcp::install_routes`] for a request no longer
+    /// outstanding), and answers rejected because the topology had changed while the
+    /// driver computed them (a newer computation follows).
+    pub stale_routes: u64,
     /// Link-state advertisements originated by this IPCP.
     pub lsas_originated: u64,
     /// Dropped: the PDU's queue on a scheduled port was full.
@@ -247,7 +264,10 @@ pub struct Ipcp {
     config: LayerConfig,
     address: Address,
     rng: SplitMix64,
-    policy: Box<dyn RoutingPolicy>,
+    /// Who runs the routing policy.
+    router: route_requests::Router,
+    /// The route requests of [`RouteMode::Requested`].
+    route_requests: route_requests::RouteRequests,
     /// Ports with an adjacency requested or up.
     adjacencies: BTreeMap<PortId, Adjacency>,
     /// Up neighbours: address → port (the lowest port if several reach the same neighbour).
@@ -333,7 +353,8 @@ impl Ipcp {
             config: LayerConfig::default(),
             address: Address::NONE,
             rng: SplitMix64::new(seed),
-            policy,
+            router: route_requests::Router::Inline(policy),
+            route_requests: route_requests::RouteRequests::default(),
             adjacencies: BTreeMap::new(),
             neighbor_ports: BTreeMap::new(),
             port_congestion: BTreeMap::new(),
@@ -605,9 +626,9 @@ impl Ipcp {
     }
 
     /// True while a route computation or an origination of this IPCP's own advertisement is
-    /// scheduled but not yet run.
+    /// scheduled but not yet run, or a route request waits for its answer.
     pub fn routes_pending(&self) -> bool {
-        self.spf_due.is_some() || self.lsa_due.is_some()
+        self.spf_due.is_some() || self.lsa_due.is_some() || self.route_request_pending()
     }
 
     /// Neighbours with an established adjacency: (port, address).
@@ -672,5 +693,7 @@ mod flow_control_tests;
 mod policy_tests;
 #[cfg(test)]
 mod proof_tests;
+#[cfg(test)]
+mod route_request_tests;
 #[cfg(test)]
 mod tests;

@@ -130,6 +130,11 @@ impl Net {
         self.nodes[a].connect(now, Net::port(a, b), 1);
     }
 
+    /// Give back events taken from `node` (after those of other nodes).
+    pub(super) fn put_back(&mut self, node: usize, events: Vec<Event>) {
+        self.events.extend(events.into_iter().map(|e| (node, e)));
+    }
+
     pub(super) fn take_events(&mut self, node: usize) -> Vec<Event> {
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events)
             .into_iter()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 /// Nodes are numbered `0..len()` in ascending address order; the adjacency is stored as
 /// compressed sparse rows (one offset per node into flat neighbour and cost arrays), each
 /// row sorted by neighbour index (hence by neighbour address).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Topology {
     /// Node addresses, sorted ascending; a node's index is its position here.
     addrs: Vec<Address>,
