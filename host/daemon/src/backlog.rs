@@ -23,11 +23,7 @@ pub struct Flushed {
 /// Write as many of `msgs` (oldest first) as the socket takes, without blocking, as few
 /// socket messages as packing allows (one system call each); `buf` is reused to build
 /// packs.
-pub fn flush<'a>(
-    msgs: impl Iterator<Item = &'a [u8]>,
-    fd: &OwnedFd,
-    buf: &mut Vec<u8>,
-) -> Flushed {
+pub fn flush<'a>(msgs: impl Iterator<Item = &'a [u8]>, fd: &OwnedFd, buf: &mut Vec<u8>) -> Flushed {
     let msgs: Vec<&[u8]> = msgs.collect();
     let mut out = Flushed::default();
     while let Some(first) = msgs.get(out.sent) {
@@ -153,8 +149,6 @@ mod tests {
         assert_eq!(receive(&theirs), (vec![looks_packed], 1));
     }
 
-
-
     #[test]
     fn a_closed_application_end_drops_and_counts() {
         let (mine, theirs) = ipc::seqpacket_pair().expect("pair");
@@ -171,6 +165,10 @@ mod tests {
                 closed: true,
             }
         );
-        assert_eq!(q.len(), 2, "what was not sent stays for the daemon to count");
+        assert_eq!(
+            q.len(),
+            2,
+            "what was not sent stays for the daemon to count"
+        );
     }
 }

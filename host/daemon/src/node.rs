@@ -16,6 +16,7 @@ mod mgmt;
 mod names;
 mod pacer;
 mod queues;
+mod stack;
 mod status;
 mod timer;
 
@@ -30,9 +31,9 @@ use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Reque
 use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, Instant, Ipcp, PortId};
-use ouro_node::{Event, FlowId, IpcpId, Node, NodeConfig, ShimId, ShimTransmit, Written};
 use ouro_flow::ipc::{self, Slot};
 use ouro_flow::pack;
+use ouro_node::{Event, FlowId, IpcpId, Node, NodeConfig, ShimId, ShimTransmit, Written};
 use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use std::cell::RefCell;
@@ -902,16 +903,10 @@ impl Daemon {
                     Ok(c) => c,
                     Err(e) => return Some(e.into()),
                 };
-                let Some(li) = candidates
-                    .into_iter()
-                    .find(|i| self.ip(*i).is_enrolled())
-                else {
+                let Some(li) = candidates.into_iter().find(|i| self.ip(*i).is_enrolled()) else {
                     return Some(ControlError::NoEnrolledLayer.into());
                 };
-                match self
-                    .node
-                    .alloc_flow(now, IpcpId::of_index(li), &name, spec)
-                {
+                match self.node.alloc_flow(now, IpcpId::of_index(li), &name, spec) {
                     Ok(FlowId { eid, .. }) => {
                         self.pending.insert(
                             (li, eid),

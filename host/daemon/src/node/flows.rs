@@ -16,9 +16,14 @@ impl Daemon {
             .iter()
             .map(|((li, eid), s)| {
                 let l = &self.layers[*li];
-                let hash = l.ipcp.hash_name(&s.name);
-                let peer = l.ipcp.flow_peer(*eid);
-                let cc = l.ipcp.flow_cc(*eid).map(|c| CcState {
+                let ip = self.ip(*li);
+                let f = self
+                    .node
+                    .flow_stats(Self::fid((*li, *eid)))
+                    .unwrap_or_default();
+                let hash = ip.hash_name(&s.name);
+                let peer = ip.flow_peer(*eid);
+                let cc = ip.flow_cc(*eid).map(|c| CcState {
                     rate_pps: c.rate_pps,
                     measured_pps: c.measured_pps,
                     signals: c.stats.signals,
@@ -33,13 +38,13 @@ impl Daemon {
                     flow: eid.0,
                     name: Some(s.name.clone()),
                     qos: s.qos.clone(),
-                    traffic: s.traffic(),
+                    traffic: s.traffic(&f),
                     kind: FlowKind::App {
                         remote_eid: peer.map(|p| p.1.0),
                         remote_address: peer.map(|p| p.0.0),
                         name_hash: hex(hash.as_bytes()),
                         age_ms: now.saturating_duration_since(s.created).as_millis() as u64,
-                        backpressure: s.backpressure(),
+                        backpressure: s.backpressure(&f),
                         cc,
                         pid: s.pid,
                     },

@@ -49,18 +49,18 @@ impl Daemon {
     }
 
     /// Hand the PDUs in flight in every local shim to their receiving IPCPs. True if any.
-    pub(super) fn local_deliver(&mut self) -> bool {
+    pub(super) fn local_deliver(&mut self, now: Instant) -> bool {
         let mut busy = false;
-        let now = self.now();
         for lsi in 0..self.locals.len() {
             while let Some(d) = self.locals[lsi].shim.poll() {
                 busy = true;
-                if let Some(l) = self
+                if let Some((_, _, id)) = self
                     .layers
-                    .iter_mut()
-                    .find(|l| !l.destroyed && l.local == Some((lsi, d.to)))
+                    .iter()
+                    .filter(|l| !l.destroyed)
+                    .find_map(|l| l.local.filter(|(x, m, _)| *x == lsi && *m == d.to))
                 {
-                    l.ipcp.handle_pdu(now, d.port, d.data);
+                    self.node.shim_receive(now, id, d.port, d.data);
                 }
             }
         }
@@ -114,7 +114,8 @@ impl Daemon {
                     let unicast = self
                         .layers
                         .iter()
-                        .any(|l| !l.destroyed && l.ipcp.is_enrolled());
+                        .enumerate()
+                        .any(|(li, l)| !l.destroyed && self.ip(li).is_enrolled());
                     (!unicast && !self.locals.is_empty()).then_some(0)
                 }),
         }

@@ -9,8 +9,8 @@ use crate::keys::{KeySpec, parse_key_option};
 use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
 use ouro_core::{Instant, LayerConfig, PortId};
-use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, ShimId, Via};
 use ouro_flow::ipc;
+use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, ShimId, Via};
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
@@ -208,10 +208,6 @@ impl Daemon {
             .find(|l| !l.destroyed && l.lower == Some(si))
     }
 
-    fn layer_seed(&self, li: usize) -> u64 {
-        seed_from(&self.node_name) ^ (li as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-
     fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), ControlError> {
         let addr = |s: &str| -> Result<SocketAddr, ControlError> {
             s.parse()
@@ -261,7 +257,8 @@ impl Daemon {
         if opts.learned_ttl.is_some() && self.sweep_at.is_none() {
             self.sweep_at = Some(self.now() + SWEEP_EVERY);
         }
-        let pacer = ouro_node::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
+        let pacer =
+            ouro_node::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
         let id = self.new_shim_id();
         let mut pacer = pacer;
         for (port, _) in udp.peers() {
@@ -371,7 +368,7 @@ impl Daemon {
         let l = &self.layers[li];
         match (l.lower, l.local, l.over) {
             (Some(si), _, _) => Some(self.shims[si].name.clone()),
-            (_, Some((lsi, _)), _) => Some(self.locals[lsi].name.clone()),
+            (_, Some((lsi, _, _)), _) => Some(self.locals[lsi].name.clone()),
             (_, _, Some(lo)) => Some(self.layers[lo].ipcp_name.clone()),
             _ => None,
         }
@@ -520,20 +517,21 @@ impl Daemon {
 
     /// On a local lower layer: an IPCP over the same local shim already in `layer`.
     fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, ControlError> {
-        let Some((lsi, _)) = self.layers[li].local else {
+        let Some((lsi, _, _)) = self.layers[li].local else {
             return Err(ControlError::BadArgument(
                 "say which peer to enroll through (`--via PEER`)".into(),
             ));
         };
         self.layers
             .iter()
-            .find(|l| {
+            .enumerate()
+            .find(|(i, l)| {
                 !l.destroyed
                     && l.name == layer
-                    && l.ipcp.is_enrolled()
-                    && l.local.is_some_and(|(x, _)| x == lsi)
+                    && self.ip(*i).is_enrolled()
+                    && l.local.is_some_and(|(x, _, _)| x == lsi)
             })
-            .map(|l| l.ipcp_name.clone())
+            .map(|(_, l)| l.ipcp_name.clone())
             .ok_or_else(|| {
                 ControlError::BadArgument(format!(
                     "no member of layer `{layer}` over local layer `{}`: give `--via`",
@@ -627,7 +625,7 @@ impl Daemon {
                 }
                 self.locals.remove(lsi);
                 for l in &mut self.layers {
-                    if let Some((x, _)) = l.local.as_mut()
+                    if let Some((x, _, _)) = l.local.as_mut()
                         && *x > lsi
                     {
                         *x -= 1;
@@ -720,7 +718,7 @@ impl Daemon {
                         .unwrap_or_default(),
                     peers: s.udp.peers().count(),
                     scheduled: s.pacer.enabled(),
-                    rate_pps: s.pacer.state().rate_pps,
+                    rate_pps: s.pacer.rate_pps(),
                 },
             });
         }
@@ -738,10 +736,10 @@ impl Daemon {
                 name: l.ipcp_name.clone(),
                 layer: (!l.name.is_empty()).then(|| l.name.clone()),
                 kind: IpcpDetail::Unicast {
-                    enrolled: l.ipcp.is_enrolled(),
-                    address: l.ipcp.address().0,
+                    enrolled: self.ip(li).is_enrolled(),
+                    address: self.ip(li).address().0,
                     lower: self.lower_name(li),
-                    neighbors: l.ipcp.neighbors().len(),
+                    neighbors: self.ip(li).neighbors().len(),
                 },
             });
         }

@@ -149,10 +149,9 @@ impl Daemon {
         let listening = self.listeners.contains_key(name);
         if !listening {
             for li in 0..self.layers.len() {
-                let h = self.layers[li].ipcp.hash_name(name);
-                if self.layers[li].names.remove(&h).is_some() {
-                    let _ = self.layers[li].ipcp.unregister(now, name);
-                }
+                let _ = self
+                    .node
+                    .unregister(now, ouro_node::IpcpId::of_index(li), name);
             }
         }
         Ok(())
@@ -184,22 +183,29 @@ impl Daemon {
 
     /// Every name known here: created, bound, registered or listened on.
     pub(super) fn name_list(&self) -> Vec<NameInfo> {
-        let mut all: BTreeSet<&String> = self.name_table.keys().collect();
-        all.extend(self.static_names.keys());
-        all.extend(self.listeners.keys());
-        for l in &self.layers {
-            all.extend(l.names.values());
+        let mut all: BTreeSet<&str> = self.name_table.keys().map(String::as_str).collect();
+        all.extend(self.static_names.keys().map(String::as_str));
+        all.extend(self.listeners.keys().map(String::as_str));
+        for li in 0..self.layers.len() {
+            all.extend(self.node.registered(ouro_node::IpcpId::of_index(li)));
         }
         for l in &self.locals {
-            all.extend(l.names.keys());
+            all.extend(l.names.keys().map(String::as_str));
         }
         all.into_iter()
             .map(|n| {
                 let mut layers: Vec<&str> = self
                     .layers
                     .iter()
-                    .filter(|l| !l.destroyed && l.names.values().any(|x| x == n))
-                    .map(|l| l.name.as_str())
+                    .enumerate()
+                    .filter(|(li, l)| {
+                        !l.destroyed
+                            && self
+                                .node
+                                .registered(ouro_node::IpcpId::of_index(*li))
+                                .any(|x| x == n)
+                    })
+                    .map(|(_, l)| l.name.as_str())
                     .chain(
                         self.locals
                             .iter()
@@ -211,7 +217,7 @@ impl Daemon {
                 let e = self.name_table.get(n);
                 let listeners = self.listeners.get(n);
                 NameInfo {
-                    name: n.clone(),
+                    name: n.to_string(),
                     layers: layers.into_iter().map(String::from).collect(),
                     programs: e
                         .map(|e| e.programs.iter().cloned().collect())

@@ -63,13 +63,6 @@ pub(super) fn port_queues(ipcp: &Ipcp) -> Vec<PortQueues> {
 }
 
 impl Daemon {
-    /// The unicast IPCP over UDP shim `si`.
-    pub(super) fn carrier_of(&self, si: usize) -> Option<usize> {
-        self.layers
-            .iter()
-            .position(|l| !l.destroyed && l.lower == Some(si))
-    }
-
     /// Pull batches from the node's queues into shim `si` while it can take more. True if
     /// any PDU moved.
     pub(super) fn pull(&mut self, si: usize, now: Instant) -> bool {
@@ -135,7 +128,11 @@ impl Daemon {
     pub(super) fn pacer_deadline(&self) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         for s in &self.shims {
-            let waiting = s.pacer.ports().iter().any(|p| self.node.queued(s.id, *p) > 0);
+            let waiting = s
+                .pacer
+                .ports()
+                .iter()
+                .any(|p| self.node.queued(s.id, *p) > 0);
             if let Some(t) = s.pacer.deadline(waiting) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }

@@ -3,7 +3,6 @@
 //! per-cube and management queues of each of its scheduled ports, and the backlog each of
 //! its flows may keep for an application whose socket is full.
 
-use crate::backlog;
 use ouro_control::{QueueOptions, QueueSizes};
 use ouro_core::sched::QueueLimits;
 
@@ -13,7 +12,7 @@ pub(super) struct Queues {
     /// Limits of each scheduled port's queues.
     pub(super) ports: QueueLimits,
     /// Limits of each flow's backlog.
-    pub(super) backlog: backlog::Limits,
+    pub(super) backlog: ouro_node::BacklogLimits,
 }
 
 impl Queues {

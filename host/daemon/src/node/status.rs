@@ -52,7 +52,7 @@ impl Daemon {
 
     /// Unicast layer `li`.
     fn layer_status(&self, li: usize, l: &Layer) -> LayerStatus {
-        let ip = &l.ipcp;
+        let ip = self.ip(li);
         let hop = |(a, p): (ouro_core::Address, ouro_core::PortId)| Hop {
             addr: a.0,
             port: p.0,
@@ -82,19 +82,29 @@ impl Daemon {
                     .and_then(|si| self.shims[si].peer_names.get(&p).cloned()),
             })
             .collect();
-        let mut names: Vec<String> = l.names.values().cloned().collect();
+        let mut names: Vec<String> = self
+            .node
+            .registered(ouro_node::IpcpId::of_index(li))
+            .map(String::from)
+            .collect();
         names.sort();
         let mut flows: Vec<LayerFlow> = self
             .flows
             .iter()
             .filter(|((fl, _), _)| *fl == li)
-            .map(|((_, eid), s)| LayerFlow {
-                flow: eid.0,
-                name: s.name.clone(),
-                qos: s.qos.clone(),
-                traffic: s.traffic(),
-                pid: s.pid,
-                backpressure: s.backpressure(),
+            .map(|((_, eid), s)| {
+                let f = self
+                    .node
+                    .flow_stats(Self::fid((li, *eid)))
+                    .unwrap_or_default();
+                LayerFlow {
+                    flow: eid.0,
+                    name: s.name.clone(),
+                    qos: s.qos.clone(),
+                    traffic: s.traffic(&f),
+                    pid: s.pid,
+                    backpressure: s.backpressure(&f),
+                }
             })
             .collect();
         flows.sort_by_key(|f| f.flow);
@@ -156,7 +166,7 @@ fn udp_status(s: &Shim) -> UdpShimStatus {
                 delayed: n.delayed,
             }
         }),
-        sched: s.pacer.state(),
+        sched: super::pacer::pacing(&s.pacer),
         counters: UdpCounters {
             rx_datagrams: c.rx_datagrams,
             rx_bytes: c.rx_bytes,
