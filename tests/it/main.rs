@@ -7,3 +7,4 @@ mod policy;
 mod routing;
 mod sched;
 mod sim;
+mod test_policies;
