@@ -1,10 +1,9 @@
 //! Multi-process tests: real `ourod` processes on loopback UDP, driven with the `ouro` CLI.
 //!
-//! The binaries come from the same target directory as this test (`cargo test --workspace`
-//! builds them: `ouro-cli` and `ouro-daemon` have integration tests of their own). Every
-//! wait is a bounded poll of `ouro status --json`; nothing relies on a sleep being long
-//! enough.
+//! The binaries are built as a user builds them ([`crate::bins`]). Every wait is a bounded
+//! poll of `ouro status --json`; nothing relies on a sleep being long enough.
 
+use crate::bins::bin;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -13,22 +12,6 @@ use std::time::{Duration, Instant};
 
 /// How long any condition may take to come true.
 const WAIT: Duration = Duration::from_secs(20);
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo test --workspace` (or `cargo build -p ouro-daemon -p ouro-cli`)",
-        p.display()
-    );
-    p
-}
 
 /// Send `sig` to a child process this test started.
 fn signal(pid: u32, sig: nix::sys::signal::Signal) {
