@@ -48,7 +48,7 @@ pub enum Error {
     #[error(
         "the Rust standard library for {target} is not installed for the compiler in use \
          (sysroot {sysroot}) and there is no `rustup` to install it: install it with the tool \
-         that installed this compiler, or use a rustup toolchain (then `cargo` installs it)"
+         that installed this compiler, or build with a rustup toolchain (the build then adds it)"
     )]
     NoRustup {
         /// The target triple.
