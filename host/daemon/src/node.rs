@@ -91,15 +91,49 @@ struct Layer {
     ipcp_name: String,
     /// Destroyed: the slot stays (indices are keys elsewhere).
     destroyed: bool,
-    /// The UDP shim below.
-    lower: Option<usize>,
-    /// The local shim below, this IPCP's member id in it, and the shim id the node knows
-    /// that attachment by.
-    local: Option<(usize, ouro_shim_local::MemberId, ShimId)>,
-    /// The unicast IPCP below (ports are N-1 flows in its layer).
-    over: Option<usize>,
+    /// What it sits on (one lower layer; `None` until given one).
+    below: Option<Below>,
     /// Queue sizes: its scheduled ports' queues and its flows' backlogs.
     queues: queues::Queues,
+}
+
+/// The lower layer of a unicast IPCP, as the daemon knows it (the node knows it as an
+/// [`ouro_node::Lower`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Below {
+    /// A UDP shim (index into the daemon's shims).
+    Udp(usize),
+    /// A local shim layer (index into the daemon's local layers), this IPCP's member id in
+    /// it, and the shim id the node knows that attachment by.
+    Local(usize, ouro_shim_local::MemberId, ShimId),
+    /// Another unicast IPCP of this system (its ports are N-1 flows in that layer).
+    Unicast(usize),
+}
+
+impl Layer {
+    /// The UDP shim below, if that is what it sits on.
+    fn udp(&self) -> Option<usize> {
+        match self.below {
+            Some(Below::Udp(si)) => Some(si),
+            _ => None,
+        }
+    }
+
+    /// The local shim below: layer, member id, node shim id.
+    fn local(&self) -> Option<(usize, ouro_shim_local::MemberId, ShimId)> {
+        match self.below {
+            Some(Below::Local(lsi, m, id)) => Some((lsi, m, id)),
+            _ => None,
+        }
+    }
+
+    /// The unicast IPCP below.
+    fn over(&self) -> Option<usize> {
+        match self.below {
+            Some(Below::Unicast(lo)) => Some(lo),
+            _ => None,
+        }
+    }
 }
 
 /// The daemon's side of an application flow: its socket and task (the node holds its
@@ -379,7 +413,7 @@ impl Daemon {
             if let Some((lsi, me, _)) = self
                 .layers
                 .iter()
-                .find_map(|l| l.local.filter(|(_, _, id)| *id == t.shim))
+                .find_map(|l| l.local().filter(|(_, _, id)| *id == t.shim))
             {
                 self.locals[lsi].shim.send(me, t.port, t.data);
             }

@@ -58,7 +58,7 @@ impl Daemon {
                     .layers
                     .iter()
                     .filter(|l| !l.destroyed)
-                    .find_map(|l| l.local.filter(|(x, m, _)| *x == lsi && *m == d.to))
+                    .find_map(|l| l.local().filter(|(x, m, _)| *x == lsi && *m == d.to))
                 {
                     self.node.shim_receive(now, id, d.port, d.data);
                 }

@@ -181,9 +181,7 @@ impl Daemon {
                     name: String::new(),
                     ipcp_name: name.to_string(),
                     destroyed: false,
-                    lower: None,
-                    local: None,
-                    over: None,
+                    below: None,
                     queues,
                 });
                 if let Some(l) = lower
@@ -205,7 +203,7 @@ impl Daemon {
     fn carrier(&self, si: usize) -> Option<&Layer> {
         self.layers
             .iter()
-            .find(|l| !l.destroyed && l.lower == Some(si))
+            .find(|l| !l.destroyed && l.udp() == Some(si))
     }
 
     fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), ControlError> {
@@ -318,7 +316,7 @@ impl Daemon {
                     scheduled: shim.pacer.enabled(),
                 };
                 self.node_lower(li, lower)?;
-                self.layers[li].lower = Some(si);
+                self.layers[li].below = Some(super::Below::Udp(si));
             }
             Some(Found::Local(lsi)) => {
                 let id = self.new_shim_id();
@@ -330,7 +328,7 @@ impl Daemon {
                     },
                 )?;
                 let m = self.locals[lsi].shim.attach(&ipcp);
-                self.layers[li].local = Some((lsi, m, id));
+                self.layers[li].below = Some(super::Below::Local(lsi, m, id));
             }
             Some(Found::Unicast(lo)) => {
                 if lo == li {
@@ -345,7 +343,7 @@ impl Daemon {
                 }
                 // Its ports are N-1 flows in `lower`'s layer, allocated to its name there.
                 self.node_lower(li, Lower::Unicast(IpcpId::of_index(lo)))?;
-                self.layers[li].over = Some(lo);
+                self.layers[li].below = Some(super::Below::Unicast(lo));
                 let e = self.static_names.entry(ipcp.clone()).or_default();
                 if !e.contains(&lo) {
                     e.push(lo);
@@ -366,7 +364,7 @@ impl Daemon {
     /// lower IPCP's name).
     pub(super) fn lower_name(&self, li: usize) -> Option<String> {
         let l = &self.layers[li];
-        match (l.lower, l.local, l.over) {
+        match (l.udp(), l.local(), l.over()) {
             (Some(si), _, _) => Some(self.shims[si].name.clone()),
             (_, Some((lsi, _, _)), _) => Some(self.locals[lsi].name.clone()),
             (_, _, Some(lo)) => Some(self.layers[lo].ipcp_name.clone()),
@@ -377,13 +375,13 @@ impl Daemon {
     /// The unicast IPCPs below `li`, nearest first.
     fn below(&self, li: usize) -> Vec<usize> {
         let mut v = Vec::new();
-        let mut at = self.layers[li].over;
+        let mut at = self.layers[li].over();
         while let Some(x) = at {
             if v.contains(&x) {
                 break;
             }
             v.push(x);
-            at = self.layers[x].over;
+            at = self.layers[x].over();
         }
         v
     }
@@ -405,7 +403,7 @@ impl Daemon {
 
     fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, ControlError> {
         let ipcp = self.layers[li].ipcp_name.clone();
-        if let Some(si) = self.layers[li].lower {
+        if let Some(si) = self.layers[li].udp() {
             let shim = &mut self.shims[si];
             if let Some((p, _)) = shim.peer_names.iter().find(|(_, n)| n.as_str() == peer) {
                 return Ok(*p);
@@ -421,7 +419,7 @@ impl Daemon {
             self.node.shim_port_up(shim.id, port);
             return Ok(port);
         }
-        if let Some((lsi, me, _)) = self.layers[li].local {
+        if let Some((lsi, me, _)) = self.layers[li].local() {
             let l = &self.locals[lsi];
             let other = l.shim.member(peer).ok_or_else(|| {
                 ControlError::BadArgument(format!("no IPCP `{peer}` over local layer `{}`", l.name))
@@ -501,7 +499,7 @@ impl Daemon {
             Some(v) => v.to_string(),
             None => self.member_of_layer_nearby(li, layer)?,
         };
-        let how = if self.layers[li].over.is_some() {
+        let how = if self.layers[li].over().is_some() {
             Via::Name(via.clone())
         } else {
             Via::Port(self.port_to(li, &via)?)
@@ -517,7 +515,7 @@ impl Daemon {
 
     /// On a local lower layer: an IPCP over the same local shim already in `layer`.
     fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, ControlError> {
-        let Some((lsi, _, _)) = self.layers[li].local else {
+        let Some((lsi, _, _)) = self.layers[li].local() else {
             return Err(ControlError::BadArgument(
                 "say which peer to enroll through (`--via PEER`)".into(),
             ));
@@ -529,7 +527,7 @@ impl Daemon {
                 !l.destroyed
                     && l.name == layer
                     && self.ip(*i).is_enrolled()
-                    && l.local.is_some_and(|(x, _, _)| x == lsi)
+                    && l.local().is_some_and(|(x, _, _)| x == lsi)
             })
             .map(|(_, l)| l.ipcp_name.clone())
             .ok_or_else(|| {
@@ -552,7 +550,7 @@ impl Daemon {
             self.set_lower(li, o)?;
         }
         let cost = cost.max(1);
-        let how = if self.layers[li].over.is_some() {
+        let how = if self.layers[li].over().is_some() {
             Via::Name(to.to_string())
         } else {
             Via::Port(self.port_to(li, to)?)
@@ -572,7 +570,7 @@ impl Daemon {
                 if let Some(up) = self
                     .layers
                     .iter()
-                    .find(|l| !l.destroyed && l.over == Some(li))
+                    .find(|l| !l.destroyed && l.over() == Some(li))
                 {
                     return Err(ControlError::Busy(format!(
                         "IPCP `{name}` carries IPCP `{}`: destroy that first",
@@ -594,7 +592,7 @@ impl Daemon {
                 }
                 self.shims.remove(si);
                 for l in &mut self.layers {
-                    if let Some(x) = l.lower.as_mut()
+                    if let Some(super::Below::Udp(x)) = l.below.as_mut()
                         && *x > si
                     {
                         *x -= 1;
@@ -625,7 +623,7 @@ impl Daemon {
                 }
                 self.locals.remove(lsi);
                 for l in &mut self.layers {
-                    if let Some((x, _, _)) = l.local.as_mut()
+                    if let Some(super::Below::Local(x, _, _)) = l.below.as_mut()
                         && *x > lsi
                     {
                         *x -= 1;
@@ -642,7 +640,7 @@ impl Daemon {
     /// elsewhere stay valid.
     fn destroy_unicast(&mut self, li: usize) {
         let now = self.now();
-        if self.layers[li].over.is_some() {
+        if self.layers[li].over().is_some() {
             let name = self.layers[li].ipcp_name.clone();
             self.static_names.remove(&name);
         }
@@ -665,13 +663,13 @@ impl Daemon {
         for e in self.static_names.values_mut() {
             e.retain(|x| *x != li);
         }
-        if let Some((lsi, m, _)) = self.layers[li].local {
+        if let Some((lsi, m, _)) = self.layers[li].local() {
             for (other, port) in self.locals[lsi].shim.detach(m) {
                 if let Some((_, _, id)) = self
                     .layers
                     .iter()
                     .filter(|l| !l.destroyed)
-                    .find_map(|l| l.local.filter(|(x, o, _)| *x == lsi && *o == other))
+                    .find_map(|l| l.local().filter(|(x, o, _)| *x == lsi && *o == other))
                 {
                     self.node.shim_port_down(now, id, port);
                 }
@@ -682,11 +680,9 @@ impl Daemon {
         let l = &mut self.layers[li];
         l.destroyed = true;
         l.name.clear();
-        if let Some(si) = l.lower.take() {
+        if let Some(super::Below::Udp(si)) = l.below.take() {
             self.shims[si].pacer.clear_ports();
         }
-        l.local = None;
-        l.over = None;
         tracing::info!(ipcp = name, "unicast IPCP destroyed");
     }
 

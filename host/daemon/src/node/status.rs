@@ -74,11 +74,11 @@ impl Daemon {
                 port: p.0,
                 address: a.0,
                 endpoint: l
-                    .lower
+                    .udp()
                     .and_then(|si| self.shims[si].udp.peer_addr(p))
                     .map(|x| x.to_string()),
                 name: l
-                    .lower
+                    .udp()
                     .and_then(|si| self.shims[si].peer_names.get(&p).cloned()),
             })
             .collect();
