@@ -369,9 +369,9 @@ fn compute(
             Err(RoutingError::Failed(format!("policy panicked: {why}")))
         }
     };
+    // A rollback (logged by the daemon, which knows the layer).
     let renamed = (h.policy.name() != h.name).then(|| h.policy.name().to_string());
     if let Some(now) = &renamed {
-        tracing::warn!(%ipcp, from = %h.name, to = %now, "routing policy rolled back");
         h.name.clone_from(now);
     }
     Done {
