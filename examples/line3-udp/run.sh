@@ -10,6 +10,8 @@ root="$(cd "$here/../.." && pwd)"
 count="${COUNT:-10}"
 
 if [[ -z "${OURO_BIN:-}" ]]; then
+    # (The first build takes minutes; it adds the wasm32-wasip2 target where it is missing.)
+    echo "== building ourod and ouro (release)" >&2
     cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p ouro-daemon -p ouro-cli
     OURO_BIN="${CARGO_TARGET_DIR:-$root/target}/release"
 fi

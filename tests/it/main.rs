@@ -1,6 +1,7 @@
 //! The single integration test binary (wasmtime style): one module per area.
 
 mod auth;
+mod bins;
 mod golden;
 mod net;
 mod policy;
@@ -8,3 +9,4 @@ mod routing;
 mod sched;
 mod sim;
 mod systems;
+mod test_policies;

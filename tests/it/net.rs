@@ -1,10 +1,11 @@
 //! Multi-process tests: real `ourod` processes on loopback UDP, driven with the `ouro` CLI.
 //!
-//! The binaries come from the same target directory as this test (`cargo test --workspace`
-//! builds them: `ouro-cli` and `ouro-daemon` have integration tests of their own). Every
-//! wait is a bounded poll of `ouro status --json`; nothing relies on a sleep being long
-//! enough.
+//! The binaries are built as a user builds them ([`crate::bins`]). Every daemon binds UDP
+//! port 0 and the tests learn the port the kernel gave it from its status; a daemon's
+//! configuration names only peers already started. Every wait is a bounded poll of
+//! `ouro status --json`; nothing relies on a sleep being long enough.
 
+use crate::bins::bin;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -13,22 +14,6 @@ use std::time::{Duration, Instant};
 
 /// How long any condition may take to come true.
 const WAIT: Duration = Duration::from_secs(20);
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} not built: run `cargo test --workspace` (or `cargo build -p ouro-daemon -p ouro-cli`)",
-        p.display()
-    );
-    p
-}
 
 /// Send `sig` to a child process this test started.
 fn signal(pid: u32, sig: nix::sys::signal::Signal) {
@@ -52,12 +37,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A free UDP port on 127.0.0.1 (bound and released; good enough on loopback).
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
 }
 
 /// One running `ourod`.
@@ -152,6 +131,12 @@ impl Node {
         }
     }
 
+    /// The port its (first) UDP layer bound, as its status reports it (waiting for it).
+    fn udp_port(&self) -> u16 {
+        let s = self.wait_for("its UDP layer", |s| bound_port(s).is_some());
+        bound_port(&s).unwrap_or_default()
+    }
+
     fn kill_hard(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -185,6 +170,13 @@ impl Drop for Node {
     }
 }
 
+/// The port of the first UDP layer in status `s`, once bound.
+fn bound_port(s: &Value) -> Option<u16> {
+    let bind = s["shims"][0]["bind"].as_str()?;
+    let addr: std::net::SocketAddr = bind.parse().ok()?;
+    (addr.port() != 0).then_some(addr.port())
+}
+
 fn layer(s: &Value) -> &Value {
     &s["layers"][0]
 }
@@ -195,25 +187,22 @@ fn enrolled_with_routes(n: usize) -> impl Fn(&Value) -> bool {
     }
 }
 
-fn udp_layer(port: u16, peers: &[(&str, u16)], extra: &str) -> String {
+/// A UDP layer `udp` on port 0 of 127.0.0.1 knowing `peers` (name, port).
+fn udp_layer(peers: &[(&str, u16)], extra: &str) -> String {
     let peers: Vec<String> = peers
         .iter()
         .map(|(n, p)| format!("{{ name = \"{n}\", addr = \"127.0.0.1:{p}\" }}"))
         .collect();
     format!(
-        "[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n{extra}\n",
+        "[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:0\"\npeers = [ {} ]\n{extra}\n",
         peers.join(", ")
     )
 }
 
-/// Config of a node of a line; `enroll` None bootstraps (with fast keepalives).
-fn line_node(
-    name: &str,
-    port: u16,
-    peers: &[(&str, u16)],
-    enroll: Option<&str>,
-    extra_udp: &str,
-) -> String {
+/// Config of a node of a line, knowing and connecting to `peers` (name, port: the nodes
+/// started before it); `enroll` None bootstraps (with fast keepalives). Nodes started later
+/// connect to it: it learns them from their first datagram.
+fn line_node(name: &str, peers: &[(&str, u16)], enroll: Option<&str>, extra_udp: &str) -> String {
     let connect: Vec<String> = peers
         .iter()
         .map(|(n, _)| format!("{{ peer = \"{n}\" }}"))
@@ -224,25 +213,24 @@ fn line_node(
     };
     format!(
         "node = \"{name}\"\n\n{}[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
-        udp_layer(port, peers, extra_udp),
+        udp_layer(peers, extra_udp),
         connect.join(", ")
     )
 }
 
-/// A — B — C; C's UDP layer gets `c_udp_extra`.
+/// A — B — C, started in that order (B enrolls through A, C through B); C's UDP layer gets
+/// `c_udp_extra`.
 fn line3(dir: &Path, c_udp_extra: &str) -> (Node, Node, Node) {
-    let (pa, pb, pc) = (free_port(), free_port(), free_port());
-    let a = Node::start(dir, "a", &line_node("a", pa, &[("b", pb)], None, ""));
-    let b = Node::start(
-        dir,
-        "b",
-        &line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), ""),
-    );
-    let c = Node::start(
-        dir,
-        "c",
-        &line_node("c", pc, &[("b", pb)], Some("b"), c_udp_extra),
-    );
+    line3_with(dir, &line_node("a", &[], None, ""), c_udp_extra)
+}
+
+/// [`line3`] with A's configuration `a_cfg` (a bootstrapping [`line_node`] with no peers).
+fn line3_with(dir: &Path, a_cfg: &str, c_udp_extra: &str) -> (Node, Node, Node) {
+    let a = Node::start(dir, "a", a_cfg);
+    let b_cfg = line_node("b", &[("a", a.udp_port())], Some("a"), "");
+    let b = Node::start(dir, "b", &b_cfg);
+    let c_cfg = line_node("c", &[("b", b.udp_port())], Some("b"), c_udp_extra);
+    let c = Node::start(dir, "c", &c_cfg);
     for n in [&a, &b, &c] {
         n.wait_for(
             "enrollment and routes to both other nodes",
@@ -255,10 +243,9 @@ fn line3(dir: &Path, c_udp_extra: &str) -> (Node, Node, Node) {
 /// A — B, B enrolling through A, each with a route to the other; `a_udp` is added to A's
 /// UDP layer, `a_net` / `b_net` to A's / B's unicast layer.
 fn line2(dir: &Path, a_udp: &str, a_net: &str, b_net: &str) -> (Node, Node) {
-    let (pa, pb) = (free_port(), free_port());
-    let a_cfg = line_node("a", pa, &[("b", pb)], None, a_udp) + a_net;
+    let a_cfg = line_node("a", &[], None, a_udp) + a_net;
     let a = Node::start(dir, "a", &a_cfg);
-    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "") + b_net;
+    let b_cfg = line_node("b", &[("a", a.udp_port())], Some("a"), "") + b_net;
     let b = Node::start(dir, "b", &b_cfg);
     for n in [&a, &b] {
         n.wait_for("routes", enrolled_with_routes(1));
@@ -547,6 +534,15 @@ fn net_relay_killed_and_restarted_layer_recovers() {
     a.wait_for("the adjacency with B to go down", |s| {
         layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
     });
+    // B comes back on another port, knowing A and C: it enrolls through A again and asks
+    // both for an adjacency; they learn its new address from its first datagrams.
+    let b_cfg = line_node(
+        "b",
+        &[("a", a.udp_port()), ("c", c.udp_port())],
+        Some("a"),
+        "",
+    );
+    std::fs::write(&b.config, b_cfg).expect("write config");
     b.spawn();
     for n in [&a, &b, &c] {
         n.wait_for("recovery", enrolled_with_routes(2));
@@ -569,9 +565,9 @@ fn net_relay_killed_and_restarted_layer_recovers() {
 #[test]
 fn net_garbage_datagrams_are_counted_and_dropped() {
     let dir = Scratch::new("garbage");
-    let port = free_port();
-    let a = Node::start(&dir.0, "a", &line_node("a", port, &[], None, ""));
+    let a = Node::start(&dir.0, "a", &line_node("a", &[], None, ""));
     a.wait_for("bootstrap", |s| layer(s)["enrolled"] == true);
+    let port = a.udp_port();
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let mut x: u64 = 0x1234_5678;
     let n = 300;
@@ -967,7 +963,7 @@ fn net_a_routing_policy_computing_for_a_second_stalls_neither_forwarding_nor_con
     let _echo = serve(&c, &["echo", "pong"], "pong");
     assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
     let spin = dir.0.join("spin.wasm");
-    std::fs::write(&spin, ouro_policy::builtin::test_policies::SPIN).expect("write the policy");
+    std::fs::write(&spin, crate::test_policies::SPIN).expect("write the policy");
     let spin = spin.to_str().expect("a UTF-8 path");
     // 100 pings over 2 s through B; the swap happens 200 ms in.
     let mut pinger = a.ouro_bg(&["ping", "pong", "-c", "100", "-i", "0.02", "-W", "3"]);
@@ -1067,21 +1063,22 @@ fn ipcp_rows(node: &Node) -> Vec<Value> {
 #[test]
 fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_time() {
     let dir = Scratch::new("runtime");
-    let (pa, pb) = (free_port(), free_port());
     // Two daemons that start with nothing but their name.
     let a = Node::start(&dir.0, "a", "node = \"a\"\n");
     let b = Node::start(&dir.0, "b", "node = \"b\"\n");
     a.wait_for("the daemon", |_| true);
     b.wait_for("the daemon", |_| true);
-    let bind_a = format!("127.0.0.1:{pa}");
-    let bind_b = format!("127.0.0.1:{pb}");
-    let peer_b = format!("b={bind_b}");
-    ok(
-        &a,
-        &[
-            "ipcp", "create", "udp", "--type", "udp", "--bind", &bind_a, "--peer", &peer_b,
-        ],
-    );
+    // A UDP layer `udp` on a port of the kernel's choosing: its address.
+    let create_udp = |n: &Node, extra: &[&str]| {
+        let mut args = vec!["ipcp", "create", "udp", "--type", "udp"];
+        args.extend(["--bind", "127.0.0.1:0"]);
+        args.extend_from_slice(extra);
+        ok(n, &args);
+        format!("127.0.0.1:{}", n.udp_port())
+    };
+    // B's first, paced as the configuration file sets it; then A's, naming B's as peer `b`.
+    let bind_b = create_udp(&b, &["--rate-pps", "20000"]);
+    let bind_a = create_udp(&a, &["--peer", &format!("b={bind_b}")]);
     // The key file is named relative to the CLI's directory, as an operator types it; the
     // daemon creates it (it does not exist yet) and uses it.
     let out = Command::new(bin("ouro"))
@@ -1113,21 +1110,7 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
         ],
     );
     ok(&a, &["ipcp", "connect", "a.net", "--to", "b"]);
-    // Pacing and queue sizes as the configuration file sets them.
-    ok(
-        &b,
-        &[
-            "ipcp",
-            "create",
-            "udp",
-            "--type",
-            "udp",
-            "--bind",
-            &bind_b,
-            "--rate-pps",
-            "20000",
-        ],
-    );
+    // Queue sizes as the configuration file sets them.
     ok(
         &b,
         &[
@@ -1231,7 +1214,8 @@ fn net_ipcps_are_created_bootstrapped_enrolled_connected_and_destroyed_at_run_ti
     a.wait_for("the neighbour to go", |s| {
         layer(s)["neighbors"].as_array().is_some_and(Vec::is_empty)
     });
-    // The port is free again: B can build it all anew.
+    // The port is free again (no process but B's daemon ever bound it): B can build it all
+    // anew on it.
     ok(
         &b,
         &["ipcp", "create", "udp2", "--type", "udp", "--bind", &bind_b],
@@ -1430,14 +1414,11 @@ fn net_names_bindings_and_the_flow_list() {
 #[test]
 fn net_silent_learned_udp_peers_are_forgotten() {
     let dir = Scratch::new("expiry");
-    let port = free_port();
-    let cfg = format!(
-        "node = \"e\"\n\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\n\
-         learned_ttl_ms = 300\n\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n\
-         bootstrap = true\n"
-    );
-    let node = Node::start(&dir.0, "e", &cfg);
-    node.wait_for("the daemon", |_| true);
+    let cfg = "node = \"e\"\n\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:0\"\n\
+               learned_ttl_ms = 300\n\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\n\
+               lower = \"udp\"\nbootstrap = true\n";
+    let node = Node::start(&dir.0, "e", cfg);
+    let port = node.udp_port();
     let stranger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     stranger
         .send_to(b"not a PDU", ("127.0.0.1", port))
@@ -1457,21 +1438,13 @@ fn net_silent_learned_udp_peers_are_forgotten() {
 fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
     use ouro_flow::Listener;
     let dir = Scratch::new("recursion");
-    let (pa, pb) = (free_port(), free_port());
     // Layer `net` over UDP between A and B, and on A layer `top` over `net`, from the
     // configuration (A's `top` bootstraps at once, its ports will be flows in `net`)...
     let top_a = "\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n\
                  bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n";
-    let a = Node::start(
-        &dir.0,
-        "a",
-        &(line_node("a", pa, &[("b", pb)], None, "") + top_a),
-    );
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &line_node("b", pb, &[("a", pa)], Some("a"), ""),
-    );
+    let a = Node::start(&dir.0, "a", &(line_node("a", &[], None, "") + top_a));
+    let b_cfg = line_node("b", &[("a", a.udp_port())], Some("a"), "");
+    let b = Node::start(&dir.0, "b", &b_cfg);
     for n in [&a, &b] {
         n.wait_for("net enrolled with a route", enrolled_with_routes(1));
     }
@@ -1582,14 +1555,13 @@ fn net_a_unicast_layer_runs_over_another_across_two_daemons() {
 /// A — B with layer `net` over UDP and layer `top` over `net` (A bootstraps both, B
 /// enrolls in both through A); `a_udp` is added to A's UDP layer, `a_top` to A's `top`.
 fn top_over_net(dir: &Path, a_udp: &str, a_top: &str) -> (Node, Node) {
-    let (pa, pb) = (free_port(), free_port());
     let top = |how: &str| {
         format!("\n[[layer]]\nname = \"top\"\ntype = \"unicast\"\nlower = \"net\"\n{how}\n")
     };
     let a = Node::start(
         dir,
         "a",
-        &(line_node("a", pa, &[("b", pb)], None, a_udp)
+        &(line_node("a", &[], None, a_udp)
             + &top(&format!(
                 "bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n{a_top}"
             ))),
@@ -1597,7 +1569,7 @@ fn top_over_net(dir: &Path, a_udp: &str, a_top: &str) -> (Node, Node) {
     let b = Node::start(
         dir,
         "b",
-        &(line_node("b", pb, &[("a", pa)], Some("a"), "")
+        &(line_node("b", &[("a", a.udp_port())], Some("a"), "")
             + &top("enroll = \"a.top\"\nconnect = [ { peer = \"a.top\" } ]")),
     );
     (a, b)
@@ -1695,11 +1667,9 @@ fn net_sigterm_answers_an_allocation_under_way_with_a_clear_error() {
     let dir = Scratch::new("sigterm-pending");
     // B serves `svc` (registered from its file) but will be stopped: A's request waits for
     // an answer (its adjacency to B, with a long dead interval, stays up meanwhile).
-    let (pa, pb) = (free_port(), free_port());
-    let a_cfg =
-        line_node("a", pa, &[("b", pb)], None, "").replace("dead_ms = 1000", "dead_ms = 60000");
+    let a_cfg = line_node("a", &[], None, "").replace("dead_ms = 1000", "dead_ms = 60000");
     let mut a = Node::start(&dir.0, "a", &a_cfg);
-    let b_cfg = line_node("b", pb, &[("a", pa)], Some("a"), "")
+    let b_cfg = line_node("b", &[("a", a.udp_port())], Some("a"), "")
         + "[[name]]\nname = \"svc\"\nregister = [\"net\"]\n";
     let b = Node::start(&dir.0, "b", &b_cfg);
     for n in [&a, &b] {
@@ -1826,17 +1796,9 @@ fn net_two_unicast_layers_stack_over_a_local_shim_on_one_host() {
 #[test]
 fn net_allowlist_with_a_nodes_public_key_admits_its_flows_and_denies_another() {
     let dir = Scratch::new("auth-keys");
-    let (pa, pb, pc) = (free_port(), free_port(), free_port());
     // A's key comes from a key file that does not exist yet: created at start.
-    let a_cfg = line_node("a", pa, &[("b", pb)], None, "") + "key = \"a.key\"\n";
-    let a = Node::start(&dir.0, "a", &a_cfg);
-    let b_cfg = line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), "");
-    let b = Node::start(&dir.0, "b", &b_cfg);
-    let c = Node::start(
-        &dir.0,
-        "c",
-        &line_node("c", pc, &[("b", pb)], Some("b"), ""),
-    );
+    let a_cfg = line_node("a", &[], None, "") + "key = \"a.key\"\n";
+    let (a, b, c) = line3_with(&dir.0, &a_cfg, "");
     let mut keys = Vec::new();
     for n in [&a, &b, &c] {
         let s = n.wait_for("enrollment and routes", enrolled_with_routes(2));
@@ -1926,27 +1888,13 @@ fn net_a_small_cube_queue_from_the_config_holds_the_application_back() {
 #[test]
 fn net_scheduled_udp_port_keeps_voice_while_a_bulk_flood_is_held_back() {
     let dir = Scratch::new("sched");
-    let (pa, pb, pc) = (free_port(), free_port(), free_port());
     // A's link to B carries 200 PDUs/s: a flood of 2,000 messages/s congests it for sure,
     // whatever the machine's speed; the Wasm strict-priority scheduler orders A's queues
     // (`reverse`: highest cube first, so voice (3) goes before best-effort (1)).
-    let a_cfg = line_node("a", pa, &[("b", pb)], None, "rate_pps = 200")
+    let a_cfg = line_node("a", &[], None, "rate_pps = 200")
         + "[layer.policy]\nscheduler = \"strict-priority\"\n"
         + "[layer.policy.params.scheduler]\nreverse = true\n";
-    let a = Node::start(&dir.0, "a", &a_cfg);
-    let b = Node::start(
-        &dir.0,
-        "b",
-        &line_node("b", pb, &[("a", pa), ("c", pc)], Some("a"), ""),
-    );
-    let c = Node::start(
-        &dir.0,
-        "c",
-        &line_node("c", pc, &[("b", pb)], Some("b"), ""),
-    );
-    for n in [&a, &b, &c] {
-        n.wait_for("enrollment and routes", enrolled_with_routes(2));
-    }
+    let (a, _b, c) = line3_with(&dir.0, &a_cfg, "");
     let s = a.status().expect("status");
     assert_eq!(s["shims"][0]["sched"]["scheduled"], true, "{s}");
     assert_eq!(s["shims"][0]["sched"]["rate_pps"], 200, "{s}");

@@ -3,9 +3,10 @@
 //! forwarding), rollback, the compiled-component cache, hot swap under traffic, and the
 //! default schedulers and auth policies.
 
+use crate::test_policies;
 use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
-use ouro_policy::builtin::{self, test_policies};
+use ouro_policy::builtin;
 use ouro_policy::{
     AuthRequest, CacheDir, Deadline, EngineConfig, Fallback, LoopCheck, ParamValue, Params,
     PolicyEngine, QueueState, RequestKind, RoutingChoice, Verdict, WasmAuth, WasmRoutingPolicy,

@@ -20,16 +20,18 @@ pub struct Flushed {
     pub closed: bool,
 }
 
-/// Write as many of `msgs` (oldest first) as the socket takes, without blocking, as few
-/// socket messages as packing allows (one system call each); `buf` is reused to build
-/// packs.
-pub fn flush<'a>(msgs: impl Iterator<Item = &'a [u8]>, fd: &OwnedFd, buf: &mut Vec<u8>) -> Flushed {
-    let msgs: Vec<&[u8]> = msgs.collect();
+/// Write as many of the waiting messages as the socket takes, without blocking, as few
+/// socket messages as packing allows (one system call each). `from(k)` gives the messages
+/// from the `k`-th oldest on; `buf` is reused to build packs.
+pub fn flush<'a, I: Iterator<Item = &'a [u8]>>(
+    from: impl Fn(usize) -> I,
+    fd: &OwnedFd,
+    buf: &mut Vec<u8>,
+) -> Flushed {
     let mut out = Flushed::default();
-    while let Some(first) = msgs.get(out.sent) {
-        let rest = msgs[out.sent..].iter().copied();
-        let (data, n) = match pack::pack_next(rest, buf) {
-            Next::Plain => (*first, 1),
+    while let Some(first) = from(out.sent).next() {
+        let (data, n) = match pack::pack_next(from(out.sent), buf) {
+            Next::Plain => (first, 1),
             Next::Packed(n) => (buf.as_slice(), n),
         };
         // Sent directly: the daemon registers flow sockets for readability only, and
@@ -57,7 +59,7 @@ mod tests {
     /// Flush `q` and drop what was sent, as the daemon does with the node's backlog.
     fn flush_queue(q: &mut VecDeque<Vec<u8>>, fd: &OwnedFd) -> Flushed {
         let mut buf = Vec::new();
-        let done = flush(q.iter().map(Vec::as_slice), fd, &mut buf);
+        let done = flush(|k| q.range(k..).map(Vec::as_slice), fd, &mut buf);
         q.drain(..done.sent);
         done
     }

@@ -327,6 +327,31 @@ impl Daemon {
     /// [`Daemon::pump`] with the time of this wake-up, read by the caller (one clock read
     /// per wake-up on the data path).
     fn pump_at(&mut self, now: Instant) {
+        self.drain_node(now);
+        // What waits in the scheduled ports goes to the shims as far as they take it (a
+        // shim whose socket is full pulls again when it drains). The room each batch makes
+        // resumes the writers held back (the node's pump, when the batch is taken), so a
+        // flood keeps moving until the socket is full.
+        for si in 0..self.shims.len() {
+            self.pull(si, now);
+        }
+        self.drain_node(now);
+        while let Some(key) = self.to_deliver.pop() {
+            self.deliver(key);
+        }
+        for si in 0..self.shims.len() {
+            self.shims[si].udp.flush();
+            self.reclaim_sent(si);
+        }
+        let next = self.next_deadline();
+        if next != self.armed && next.is_some_and(|n| self.armed.is_none_or(|a| n < a)) {
+            self.timer.notify_one();
+        }
+    }
+
+    /// Take everything the node has to send and to say until it has nothing more: PDUs
+    /// to the shims (and the local shims' PDUs back to the node), events acted on.
+    fn drain_node(&mut self, now: Instant) {
         loop {
             let mut busy = false;
             while let Some(t) = self.node.poll_transmit() {
@@ -338,26 +363,9 @@ impl Daemon {
                 self.on_event(ev);
             }
             busy |= self.local_deliver(now);
-            // What the shims take makes room in the IPCPs' queues: their writers resume and
-            // N-1 flows take more of their upper IPCPs' PDUs (the node's next pump). Ends
-            // when the shims' send queues are full or nothing waits.
-            for si in 0..self.shims.len() {
-                busy |= self.pull(si, now);
-            }
             if !busy {
                 break;
             }
-        }
-        while let Some(key) = self.to_deliver.pop() {
-            self.deliver(key);
-        }
-        for si in 0..self.shims.len() {
-            self.shims[si].udp.flush();
-            self.reclaim_sent(si);
-        }
-        let next = self.next_deadline();
-        if next != self.armed && next.is_some_and(|n| self.armed.is_none_or(|a| n < a)) {
-            self.timer.notify_one();
         }
     }
 
@@ -389,11 +397,16 @@ impl Daemon {
             }
             return;
         };
+        self.transmit_on(now, si, t.port, t.data);
+    }
+
+    /// Send a PDU on UDP shim `si` (through its fault injector).
+    fn transmit_on(&mut self, now: Instant, si: usize, port: PortId, data: Vec<u8>) {
         let shim = &mut self.shims[si];
         match &mut shim.faults {
-            None => shim.udp.send(t.port, t.data),
+            None => shim.udp.send(port, data),
             Some(f) => {
-                f.egress(now, t.port, t.data, &mut self.out);
+                f.egress(now, port, data, &mut self.out);
                 for (p, d) in self.out.drain(..) {
                     shim.udp.send(p, d);
                 }
@@ -598,13 +611,13 @@ impl Daemon {
             return;
         };
         let flow = Self::fid(key);
-        let done = crate::backlog::flush(node.pending(flow), slot.fd.get_ref(), pack);
+        let done = crate::backlog::flush(|k| node.pending_from(flow, k), slot.fd.get_ref(), pack);
         node.consume(flow, done.sent, |buf| spare.give(buf));
         if done.closed {
             // The application's end is gone: its reader ends the flow.
             slot.rx_drops += node.consume(flow, usize::MAX, |buf| spare.give(buf)) as u64;
         }
-        if node.pending(flow).next().is_some() {
+        if node.has_pending(flow) {
             slot.wake.notify_one();
         }
     }
@@ -684,13 +697,25 @@ impl Daemon {
         Some(slot)
     }
 
+    /// The daemon's counters with what the node counts for it: paused writers, deep
+    /// backlogs reported, flows refused for want of a listener.
+    fn counters(&self) -> DaemonCounters {
+        let n = self.node.stats();
+        DaemonCounters {
+            app_pauses: n.app_pauses,
+            backlog_reports: n.backlog_reports,
+            flows_refused: self.stats.flows_refused + n.flows_refused,
+            ..self.stats
+        }
+    }
+
     /// The application wrote a message on a flow: the node sends it or holds it (then
     /// the flow's socket is not read until the node says the flow is writable again).
     fn app_write(&mut self, key: (usize, Eid), now: Instant, data: &[u8]) {
         match self.node.write(now, Self::fid(key), data) {
             Ok(Written::Sent) => {}
-            Ok(Written::Held) => self.stats.app_pauses += 1,
-            Err(_) => {} // counted by the node (tx_errors)
+            // Counted by the node: pauses (`app_pauses`) and refusals (`tx_errors`).
+            Ok(Written::Held) | Err(_) => {}
         }
     }
 

@@ -1,5 +1,4 @@
-//! `ourod --check` accepts the shipped example configurations (and building this test makes
-//! `cargo test --workspace` build the `ourod` binary the multi-process tests run).
+//! `ourod --check` accepts the shipped example configurations.
 
 use std::process::Command;
 

@@ -81,6 +81,13 @@ impl Backlog {
         self.msgs.iter().map(Vec::as_slice)
     }
 
+    /// The messages from the `skip`-th on (`VecDeque::range`: no walk over the skipped).
+    pub(crate) fn iter_from(&self, skip: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.msgs
+            .range(skip.min(self.msgs.len())..)
+            .map(Vec::as_slice)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.msgs.len()
     }

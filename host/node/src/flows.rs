@@ -27,8 +27,10 @@ use ouro_core::ipcp::{FlowEnd, IpcpError};
 use ouro_core::{Instant, QosSpec};
 use std::time::Duration;
 
-/// A parked flow is resumed when its queue has room for this many PDUs again.
-pub(crate) const RESUME_ROOM: u64 = 64;
+/// A parked flow is resumed when its queue has room for this many PDUs again (or for half
+/// the queue, if that is less): a resumed writer fills a good part of the queue at once
+/// rather than a scheduler batch at a time.
+pub(crate) const RESUME_ROOM: u64 = 512;
 
 /// What became of a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,6 +214,15 @@ impl Node {
             .flat_map(|f| f.backlog.iter())
     }
 
+    /// The messages waiting on `flow` from the `skip`-th oldest on, as of the last pump
+    /// (the daemon packs them into socket messages without copying the list).
+    pub fn pending_from(&self, flow: FlowId, skip: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.flows
+            .get(&flow)
+            .into_iter()
+            .flat_map(move |f| f.backlog.iter_from(skip))
+    }
+
     /// Take the `n` oldest messages waiting on `flow` as read, handing each buffer to
     /// `recycle`. Returns how many were taken.
     pub fn consume(&mut self, flow: FlowId, n: usize, mut recycle: impl FnMut(Vec<u8>)) -> usize {
@@ -381,23 +392,30 @@ impl Node {
         if self.parked.is_empty() {
             return false;
         }
-        let ready: Vec<FlowId> = self
-            .parked
-            .iter()
-            .filter(|(flow, at)| {
-                **at <= now
-                    || match self.layers[flow.ipcp.index()].ipcp.flow_room(now, flow.eid) {
-                        Some(Credit::Unlimited) | None => true,
-                        Some(Credit::Pdus(n)) => n >= RESUME_ROOM,
-                        Some(Credit::Wait(_)) => false,
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(
+            self.parked
+                .iter()
+                .filter(|(flow, at)| {
+                    **at <= now || {
+                        let l = &mut self.layers[flow.ipcp.index()];
+                        let enough = RESUME_ROOM.min(u64::from(l.opts.queues.packets / 2).max(1));
+                        match l.ipcp.flow_room(now, flow.eid) {
+                            Some(Credit::Unlimited) | None => true,
+                            Some(Credit::Pdus(n)) => n >= enough,
+                            Some(Credit::Wait(_)) => false,
+                        }
                     }
-            })
-            .map(|(flow, _)| *flow)
-            .collect();
+                })
+                .map(|(flow, _)| *flow),
+        );
         for flow in &ready {
             self.resume(now, *flow);
         }
-        !ready.is_empty()
+        let any = !ready.is_empty();
+        self.ready = ready;
+        any
     }
 
     /// The earliest time a parked flow must be looked at.

@@ -156,6 +156,8 @@ pub struct Node {
     listeners: BTreeSet<String>,
     /// Flows holding writes they may not send yet, and when to look at them again.
     parked: BTreeMap<FlowId, Instant>,
+    /// The parked flows to resume this pump (reused).
+    ready: Vec<FlowId>,
     /// Flows whose backlog is deep, to report to their IPCP this pump.
     congested: Vec<FlowId>,
     transmits: VecDeque<ShimTransmit>,
@@ -181,6 +183,7 @@ impl Node {
             shim_ports: BTreeMap::new(),
             listeners: BTreeSet::new(),
             parked: BTreeMap::new(),
+            ready: Vec::new(),
             congested: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),

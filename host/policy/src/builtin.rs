@@ -29,19 +29,6 @@ pub const AUTH: &[(&str, &[u8])] = &[("allow-all", ALLOW_ALL), ("allowlist", ALL
 /// The built-in Wasm routing policies by name.
 pub const ROUTING: &[(&str, &[u8])] = &[("spf", SPF), ("ecmp", ECMP), ("lfa", LFA)];
 
-/// Components that misbehave on purpose, for tests of the engine's fail-safes.
-#[cfg(feature = "test-policies")]
-pub mod test_policies {
-    /// Loops forever.
-    pub const SPIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_spin.wasm"));
-    /// Allocates memory without bound.
-    pub const HOG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_hog.wasm"));
-    /// Panics (traps) on every call.
-    pub const TRAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_trap.wasm"));
-    /// Returns a forwarding loop.
-    pub const LOOP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_loop.wasm"));
-}
-
 /// A routing policy chosen by name, able to make one instance per node.
 #[derive(Clone, Debug)]
 pub enum RoutingChoice {

@@ -84,17 +84,25 @@ impl Daemon {
                     break;
                 }
                 Room::Shim => {
-                    // Hand the socket what it takes; pull again if that made room.
+                    // Hand the socket what it takes; pull again if that made room. The
+                    // buffers it sent go back to the IPCP at once: a writer the node
+                    // resumes meanwhile builds its next PDUs in them.
                     shim.udp.flush();
-                    if shim.udp.queued() < HIGH_WATER {
+                    let room = shim.udp.queued() < HIGH_WATER;
+                    if !room {
+                        shim.pacer.shim_waits += 1;
+                    }
+                    self.reclaim_sent(si);
+                    if room {
                         continue;
                     }
-                    shim.pacer.shim_waits += 1;
                     break;
                 }
             };
             let n = self.node.dequeue(now, id, port, budget);
             self.shims[si].pacer.consumed(n);
+            // Taking the batch runs the node's pump: writers held back resume into the
+            // room it made.
             while let Some(t) = self.node.poll_transmit() {
                 moved = true;
                 self.transmit(now, t);

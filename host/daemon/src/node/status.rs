@@ -46,7 +46,7 @@ impl Daemon {
                 .collect(),
             flows: self.flow_list(),
             pending_allocs: self.pending.len(),
-            counters: self.stats,
+            counters: self.counters(),
         }
     }
 
