@@ -951,6 +951,59 @@ fn net_wasm_routing_policy_hot_swapped_under_ping_loses_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler policy"));
 }
 
+/// The relay B hot-swaps to `test-spin`, a routing policy that loops until its 1 s epoch
+/// deadline stops it. The call runs on B's routing worker thread: meanwhile B forwards
+/// (every ping through it comes back, none waits anywhere near that second) and answers
+/// `ouro status` at once; the policy fails on probation and the one it replaced is back in
+/// force. With the call on B's event loop, both stalled for the whole second.
+#[test]
+fn net_a_routing_policy_computing_for_a_second_stalls_neither_forwarding_nor_control() {
+    let dir = Scratch::new("policy-slow");
+    let (a, b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
+    let spin = dir.0.join("spin.wasm");
+    std::fs::write(&spin, crate::test_policies::SPIN).expect("write the policy");
+    let spin = spin.to_str().expect("a UTF-8 path");
+    // 100 pings over 2 s through B; the swap happens 200 ms in.
+    let mut pinger = a.ouro_bg(&["ping", "pong", "-c", "100", "-i", "0.02", "-W", "3"]);
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&b, &["policy", "load", "net", "routing", spin]);
+    assert!(
+        pinger.try_wait().expect("ping state").is_none(),
+        "the swap happened while ping ran"
+    );
+    // The computation starts after the SPF delay (50 ms) and lasts about a second.
+    let mut slowest = Duration::ZERO;
+    let until = Instant::now() + Duration::from_millis(1_200);
+    while Instant::now() < until {
+        let t = Instant::now();
+        ok(&b, &["status", "--json"]);
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let p = wait_policy(&b, "routing", |p| p["rolled_back"] == true);
+    assert_eq!(p["in_force"], "native", "{p}");
+    assert!(p["failures"].as_u64() >= Some(1), "{p}");
+    let out = pinger.wait_with_output().expect("ping ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(summary(&text), (100, 100), "{text}");
+    let max_rtt_ms: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rtt min/avg/max/mdev = "))
+        .and_then(|v| v.split('/').nth(2))
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no round trips in:\n{text}"));
+    assert!(max_rtt_ms < 400.0, "a ping waited {max_rtt_ms} ms:\n{text}");
+    assert!(
+        slowest < Duration::from_millis(400),
+        "`ouro status` took {slowest:?} while the policy computed"
+    );
+    // The failed call was answered by the previous policy: no failure reached the IPCP.
+    let s = b.status().expect("status");
+    assert_eq!(layer(&s)["counters"]["routing_failures"], 0, "{s}");
+}
+
 #[test]
 fn net_auth_allowlist_loaded_at_run_time_denies_flows_with_a_clear_error() {
     let dir = Scratch::new("policy-auth");

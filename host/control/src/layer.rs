@@ -198,6 +198,10 @@ pub struct IpcpCounters {
     pub route_computations: u64,
     /// Route computations whose policy failed or returned invalid output (old table kept).
     pub routing_failures: u64,
+    /// Route computations answered too late to install (the request was no longer the
+    /// latest, or the topology changed meanwhile: a newer computation follows).
+    #[serde(default)]
+    pub stale_routes: u64,
     /// Link-state advertisements originated by this IPCP.
     pub lsas_originated: u64,
     /// Dropped: the PDU's queue on a scheduled port was full.

@@ -9,6 +9,7 @@ mod control_error;
 mod keys;
 mod node;
 mod policy;
+mod route_worker;
 mod rt;
 mod spare;
 

@@ -2,7 +2,8 @@
 //!
 //! The state ([`Daemon`]) lives in an `Rc<RefCell<_>>` shared by a few kinds of local task:
 //! one per UDP shim (receive batches, flush the send queue), one timer task (sleeps until
-//! the earliest deadline of any IPCP or fault injector), one accepting control connections,
+//! the earliest deadline of any IPCP or fault injector), one installing the routes the
+//! routing worker thread computed ([`route_task`]), one accepting control connections,
 //! one per control connection, and one per flow (reading the application's messages, and
 //! writing the flow's backlog to it when its socket was full). A task
 //! awaits readiness *outside* any borrow, then borrows the state, does the I/O that is ready
@@ -16,15 +17,18 @@ mod mgmt;
 mod names;
 mod pacer;
 mod queues;
+mod routes;
 mod stack;
 mod status;
 mod timer;
 
+pub use routes::route_task;
 pub use timer::{Timer, timer_task};
 
 use crate::config::Config;
 use crate::control_error::ControlError;
-use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec};
+use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, Target};
+use crate::route_worker::RouteWorker;
 use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
 use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
@@ -226,6 +230,8 @@ pub struct Daemon {
     app_headers: Option<ipc::RecvHeaders>,
     stats: DaemonCounters,
     policies: Policies,
+    /// The thread that runs the IPCPs' routing policies (they are in requested mode).
+    routes: RouteWorker,
     /// The receive task of each UDP shim (same indices as `shims`).
     shim_tasks: Vec<rt::JoinHandle>,
     /// Local shim layers.
@@ -242,8 +248,12 @@ pub struct Daemon {
 impl Daemon {
     /// Build the daemon from a configuration: an empty daemon, then the configuration's
     /// operations applied one by one, exactly as `ouro ipcp ...`/`ouro name ...` would at run
-    /// time (binds the shims; must run inside the runtime's `LocalSet`).
+    /// time (binds the shims, starts the routing worker; must run inside [`rt::block_on`]).
     pub fn new(cfg: &Config) -> Result<Rc<RefCell<Daemon>>, StartError> {
+        let routes = RouteWorker::start()
+            .map_err(|e| StartError(format!("cannot start the routing worker: {e}")))?;
+        let routes_ready = Async::new(routes.wake_fd(), Interest::READABLE)
+            .map_err(|e| StartError(format!("cannot watch the routing worker: {e}")))?;
         let d = Rc::new(RefCell::new(Daemon {
             me: Weak::new(),
             start: std::time::Instant::now(),
@@ -274,6 +284,7 @@ impl Daemon {
             app_headers: Some(ipc::RecvHeaders::with_capacity(FLOW_BATCH)),
             stats: DaemonCounters::default(),
             policies: Policies::default(),
+            routes,
             shim_tasks: Vec::new(),
             locals: Vec::new(),
             local_flows: BTreeMap::new(),
@@ -281,6 +292,7 @@ impl Daemon {
             name_table: BTreeMap::new(),
             sweep_at: None,
         }));
+        rt::spawn(route_task(Rc::clone(&d), routes_ready));
         {
             let mut dm = d.borrow_mut();
             dm.me = Rc::downgrade(&d);
@@ -480,10 +492,12 @@ impl Daemon {
                 }
             }
             Event::FlowEnded { flow, reason } => self.on_ended(flow, reason),
-            // The daemon's IPCPs compute their routes inline (the default): never asked.
-            Event::RouteRequest { ipcp, .. } => {
-                tracing::warn!(layer = %self.layers[ipcp.index()].name, "unexpected route request");
-            }
+            Event::RouteRequest {
+                ipcp,
+                id,
+                own,
+                topology,
+            } => self.route_request(ipcp, id, own, topology),
         }
     }
 
@@ -1111,19 +1125,22 @@ impl Daemon {
         else {
             return Err(format!("no unicast IPCP `{ipcp}` for its policies"));
         };
-        let (l, node) = (&self.layers[li], &mut self.node);
-        let Some(ip) = node.ipcp_mut(IpcpId::of_index(li)) else {
-            return Err(format!("no unicast IPCP `{ipcp}` for its policies"));
-        };
+        let layer = self.layers[li].name.as_str();
         for (kind, spec) in [
             (Kind::Routing, &lp.routing),
             (Kind::Scheduler, &lp.scheduler),
             (Kind::Auth, &lp.auth),
         ] {
             if spec.policy != "native" {
+                let at = Target {
+                    layer,
+                    node: &mut self.node,
+                    ipcp: IpcpId::of_index(li),
+                    routes: &mut self.routes,
+                };
                 self.policies
-                    .install(&l.name, ip, now, kind, spec, false)
-                    .map_err(|reason| format!("layer `{}`: {reason}", l.name))?;
+                    .install(at, now, kind, spec, false)
+                    .map_err(|reason| format!("layer `{layer}`: {reason}"))?;
             }
         }
         Ok(())
@@ -1160,12 +1177,14 @@ impl Daemon {
                 .map(|(k, v)| (k.clone(), ouro_policy::ParamValue::from_cli(v)))
                 .collect(),
         };
-        let (l, node) = (&self.layers[li], &mut self.node);
-        let ip = node
-            .ipcp_mut(IpcpId::of_index(li))
-            .expect("every daemon layer has a node IPCP");
+        let at = Target {
+            layer: &self.layers[li].name,
+            node: &mut self.node,
+            ipcp: IpcpId::of_index(li),
+            routes: &mut self.routes,
+        };
         self.policies
-            .install(&l.name, ip, now, kind, &spec, true)
+            .install(at, now, kind, &spec, true)
             .map_err(ControlError::Policy)
     }
 
@@ -1209,6 +1228,7 @@ impl Daemon {
         let (_, n1) = self.node.shutdown(now);
         self.pump();
         self.drain_ports(now);
+        self.routes.stop();
         tracing::info!(flows, n1_flows = n1, "flows deallocated");
     }
 }

@@ -5,16 +5,22 @@
 //!
 //! A policy loaded at run time is on probation for its first [`PROBATION`] calls: if one
 //! fails, the policy it replaced is put back (a rollback, shown in the stats).
+//!
+//! Schedulers and auth policies go into the IPCP, which calls them on the event loop. A
+//! routing policy goes to the routing worker thread ([`RouteWorker`]), which holds and runs
+//! the IPCPs' routing policies; the IPCP is told the name of the policy in force.
 
+use crate::route_worker::RouteWorker;
 use ouro_control::PolicyStats;
 use ouro_core::Ipcp;
 use ouro_core::auth::{AllowAll, AuthPolicy};
 use ouro_core::routing::RoutingPolicy;
 use ouro_core::sched::{SchedulerPolicy, StrictPriority};
 use ouro_core::time::Instant;
+use ouro_node::{IpcpId, Node};
 use ouro_policy::{
-    AuthFallback, EngineConfig, Fallback, ParamValue, Params, PolicyEngine, PolicyMetrics,
-    RoutingChoice, SchedulerFallback, WasmAuth, WasmScheduler, builtin,
+    AuthFallback, EngineConfig, ParamValue, Params, PolicyEngine, PolicyMetrics, RoutingChoice,
+    SchedulerFallback, WasmAuth, WasmScheduler, builtin,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -132,6 +138,19 @@ struct Loaded {
     metrics: Option<Arc<PolicyMetrics>>,
 }
 
+/// Where [`Policies::install`] puts a policy: IPCP `ipcp` of `node` (in layer `layer`),
+/// whose routing policy runs in `routes`.
+pub struct Target<'a> {
+    /// The layer's name (for the stats and logs).
+    pub layer: &'a str,
+    /// The node holding the IPCP.
+    pub node: &'a mut Node,
+    /// The IPCP.
+    pub ipcp: IpcpId,
+    /// The routing worker holding the IPCP's routing policy.
+    pub routes: &'a mut RouteWorker,
+}
+
 /// The daemon's policy engine (made on first use) and what it loaded.
 #[derive(Default)]
 pub struct Policies {
@@ -211,33 +230,44 @@ impl Policies {
         })
     }
 
-    /// Load `spec` as `layer`'s `kind` policy into `ipcp`. At start (`probation` false) it
-    /// simply replaces the native default; at run time the policy in force stays as the
-    /// fallback for [`PROBATION`] calls. Nothing changes if loading fails.
+    /// Load `spec` as the `kind` policy of the IPCP `at` names. At start (`probation`
+    /// false) it simply replaces the native default; at run time the policy in force stays
+    /// as the fallback for [`PROBATION`] calls (for a routing policy, in the routing
+    /// worker: [`RouteWorker::swap`]). Nothing changes if loading fails.
     pub fn install(
         &mut self,
-        layer: &str,
-        ipcp: &mut Ipcp,
+        at: Target<'_>,
         now: Instant,
         kind: Kind,
         spec: &PolicySpec,
         probation: bool,
     ) -> Result<(), String> {
+        let layer = at.layer;
+        let id = at.ipcp;
+        let no_ipcp = move || format!("no IPCP {id} in the node");
+        if at.node.ipcp(at.ipcp).is_none() {
+            return Err(no_ipcp());
+        }
         let (made, metrics) = self.make(kind, spec)?;
         let probation = if probation { PROBATION } else { 0 };
         let name = match made {
             Made::Routing(p) => {
                 let name = p.name().to_string();
-                ipcp.set_routing_policy(now, |old| Box::new(Fallback::new(p, old, probation)));
+                at.routes.swap(at.ipcp, p, probation);
+                at.node
+                    .routing_policy_changed(now, at.ipcp, &name)
+                    .map_err(|e| e.to_string())?;
                 name
             }
             Made::Scheduler(p) => {
                 let name = p.name().to_string();
+                let ipcp = at.node.ipcp_mut(at.ipcp).ok_or_else(no_ipcp)?;
                 ipcp.set_scheduler(|old| Box::new(SchedulerFallback::new(p, old, probation)));
                 name
             }
             Made::Auth(p) => {
                 let name = p.name().to_string();
+                let ipcp = at.node.ipcp_mut(at.ipcp).ok_or_else(no_ipcp)?;
                 ipcp.set_auth_policy(|old| Box::new(AuthFallback::new(p, old, probation)));
                 name
             }
@@ -321,30 +351,90 @@ mod tests {
         assert!(e.contains("strict-priority"), "{e}");
     }
 
+    /// A node with one IPCP in requested mode, its routing policy in a worker.
+    fn node_and_worker() -> (Node, IpcpId, RouteWorker) {
+        let mut node = Node::new(ouro_node::NodeConfig::default());
+        let opts = ouro_node::IpcpOptions {
+            route_mode: ouro_node::RouteMode::Requested,
+            ..ouro_node::IpcpOptions::default()
+        };
+        let id = node
+            .create_ipcp(Instant::ZERO, "x", None, opts)
+            .expect("created");
+        let mut routes = RouteWorker::start().expect("worker");
+        routes.set(id, node.take_routing_policy(id).expect("handed over"));
+        (node, id, routes)
+    }
+
+    /// Load `spec` on probation into IPCP `ipcp` of `node`.
+    fn load(
+        p: &mut Policies,
+        node: &mut Node,
+        ipcp: IpcpId,
+        routes: &mut RouteWorker,
+        kind: Kind,
+        spec: &PolicySpec,
+    ) -> Result<(), String> {
+        let at = Target {
+            layer: "l",
+            node,
+            ipcp,
+            routes,
+        };
+        p.install(at, Instant::ZERO, kind, spec, true)
+    }
+
     #[test]
     fn install_and_stats_report_rollback_free_loads() {
         let mut p = Policies::default();
-        let mut ipcp = Ipcp::new("x", RoutingChoice::Native.instance(), Instant::ZERO, 1);
+        let (mut node, id, mut routes) = node_and_worker();
         let spec = PolicySpec {
             policy: "allow-all".into(),
             params: Params::new(),
         };
-        p.install("l", &mut ipcp, Instant::ZERO, Kind::Auth, &spec, true)
-            .expect("loads");
+        load(&mut p, &mut node, id, &mut routes, Kind::Auth, &spec).expect("loads");
+        let ipcp = node.ipcp(id).expect("live");
         assert_eq!(ipcp.auth_policy_name(), "allow-all");
         let bad = PolicySpec {
             policy: "nope".into(),
             params: Params::new(),
         };
-        assert!(
-            p.install("l", &mut ipcp, Instant::ZERO, Kind::Routing, &bad, true)
-                .is_err()
-        );
-        let stats = p.stats(std::iter::once(("l", &ipcp)));
+        assert!(load(&mut p, &mut node, id, &mut routes, Kind::Routing, &bad).is_err());
+        let ipcp = node.ipcp(id).expect("live");
+        let stats = p.stats(std::iter::once(("l", ipcp)));
         let auth = &stats[2];
         assert_eq!(auth.kind, "auth");
         assert_eq!(auth.in_force, "allow-all");
         assert!(!auth.rolled_back);
         assert_eq!(stats[0].policy, "native");
+    }
+
+    #[test]
+    fn a_routing_policy_goes_to_the_worker_and_the_ipcp_names_it() {
+        let mut p = Policies::default();
+        let (mut node, id, mut routes) = node_and_worker();
+        let spec = PolicySpec {
+            policy: "ecmp".into(),
+            params: Params::new(),
+        };
+        load(&mut p, &mut node, id, &mut routes, Kind::Routing, &spec).expect("loads");
+        let ipcp = node.ipcp(id).expect("live");
+        assert_eq!(ipcp.route_mode(), ouro_node::RouteMode::Requested);
+        assert_eq!(ipcp.routing_policy_name(), "ecmp");
+        let stats = p.stats(std::iter::once(("l", ipcp)));
+        assert_eq!((stats[0].policy.as_str(), stats[0].wasm), ("ecmp", true));
+        assert!(!stats[0].rolled_back);
+        // An IPCP the node does not have is refused before anything is made.
+        assert!(
+            load(
+                &mut p,
+                &mut node,
+                IpcpId(7),
+                &mut routes,
+                Kind::Routing,
+                &spec
+            )
+            .is_err()
+        );
     }
 }

@@ -10,7 +10,7 @@ use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOpt
 use ouro_core::identity::hex;
 use ouro_core::{Instant, LayerConfig, PortId};
 use ouro_flow::ipc;
-use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, ShimId, Via};
+use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, RouteMode, ShimId, Via};
 use ouro_shim_local::LocalShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
@@ -166,6 +166,8 @@ impl Daemon {
                         msgs: queues.backlog.msgs,
                         bytes: queues.backlog.bytes,
                     },
+                    // Its routing policy runs on the routing worker thread.
+                    route_mode: RouteMode::Requested,
                     ..IpcpOptions::default()
                 };
                 let now = self.now();
@@ -175,6 +177,7 @@ impl Daemon {
                     .map_err(|e| ControlError::BadArgument(e.to_string()))?;
                 let li = id.index();
                 debug_assert_eq!(li, self.layers.len(), "daemon and node layers in step");
+                self.hand_over_routing(id);
                 let _ = self.node.set_identity(id, identity.clone());
                 tracing::info!(ipcp = name, public_key = %hex(&identity.public()), "IPCP key {origin}");
                 self.layers.push(Layer {
@@ -189,6 +192,7 @@ impl Daemon {
                 {
                     // The slot stays, idle, as for a destroyed IPCP (ids are indices).
                     let _ = self.node.destroy(now, id);
+                    self.routes.forget(id);
                     self.layers[li].destroyed = true;
                     self.layers[li].ipcp_name.clear();
                     return Err(e);
@@ -477,6 +481,8 @@ impl Daemon {
         self.node
             .bootstrap(now, IpcpId::of_index(li), lc)
             .map_err(|e| ControlError::Busy(e.to_string()))?;
+        // A new IPCP, with a new routing policy for the worker.
+        self.hand_over_routing(IpcpId::of_index(li));
         self.layers[li].name = layer.to_string();
         tracing::info!(ipcp = name, layer, "bootstrapped");
         Ok(())
@@ -659,6 +665,7 @@ impl Daemon {
         // The node deallocates its flows and N-1 flows (and unregisters its name below),
         // and sends what that produced while the ports still exist.
         let _ = self.node.destroy(now, IpcpId::of_index(li));
+        self.routes.forget(IpcpId::of_index(li));
         self.pump();
         for e in self.static_names.values_mut() {
             e.retain(|x| *x != li);

@@ -199,6 +199,7 @@ fn ipcp_counters(c: &Counters) -> IpcpCounters {
         drop_not_ready: c.drop_not_ready,
         route_computations: c.route_computations,
         routing_failures: c.routing_failures,
+        stale_routes: c.stale_routes,
         lsas_originated: c.lsas_originated,
         drop_queue_full: c.drop_queue_full,
         sched_dropped: c.sched_dropped,
