@@ -403,7 +403,15 @@ impl Node {
                         let enough = RESUME_ROOM.min(u64::from(l.opts.queues.packets / 2).max(1));
                         match l.ipcp.flow_room(now, flow.eid) {
                             Some(Credit::Unlimited) | None => true,
-                            Some(Credit::Pdus(n)) => n >= enough,
+                            // A rate that allows less than `enough` still resumes once
+                            // the queue has room: the writer goes as far as the rate
+                            // lets it, then parks until the rate's instant.
+                            Some(Credit::Pdus(n)) => {
+                                n >= enough
+                                    || l.ipcp
+                                        .flow_queue_room(flow.eid)
+                                        .is_none_or(|q| q as u64 >= enough)
+                            }
                             Some(Credit::Wait(_)) => false,
                         }
                     }

@@ -96,6 +96,14 @@ impl Ipcp {
         })
     }
 
+    /// Room left in the outgoing queue `flow`'s PDUs go to, whatever its rate allows
+    /// (`None`: no such allocated flow, no route, or the route's port is not scheduled).
+    pub fn flow_queue_room(&self, flow: Eid) -> Option<usize> {
+        let f = self.flows.get(flow)?;
+        let (peer, peer_eid) = f.peer()?;
+        self.queue_room(peer, peer_eid, f.qos.cube())
+    }
+
     /// The driver reports that `flow`'s data is piling up towards its application (its
     /// backlog passed a threshold, or dropped): echo congestion to the sender, as for an
     /// ECN-marked PDU.
