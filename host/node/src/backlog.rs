@@ -77,10 +77,6 @@ impl Backlog {
         Some(m)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.msgs.iter().map(Vec::as_slice)
-    }
-
     /// The messages from the `skip`-th on (`VecDeque::range`: no walk over the skipped).
     pub(crate) fn iter_from(&self, skip: usize) -> impl Iterator<Item = &[u8]> + '_ {
         self.msgs

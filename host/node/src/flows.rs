@@ -208,10 +208,7 @@ impl Node {
     /// writes many per system call takes what it wrote with [`Node::consume`]).
     pub fn pending(&mut self, flow: FlowId) -> impl Iterator<Item = &[u8]> + '_ {
         self.settle();
-        self.flows
-            .get(&flow)
-            .into_iter()
-            .flat_map(|f| f.backlog.iter())
+        self.pending_from(flow, 0)
     }
 
     /// The messages waiting on `flow` from the `skip`-th oldest on, as of the last pump
