@@ -2,7 +2,7 @@
 //! node, `ouro_node::Node::pending`) is written to the flow's socket packed, many messages
 //! per socket message (`ouro_flow::pack`), so the kernel handles one buffer for many SDUs.
 //! What the socket does not take stays in the backlog until the socket drains (the flow's
-//! task waits for it to become writable).
+//! socket is watched for room).
 
 use ouro_flow::ipc;
 use ouro_flow::pack::{self, Next};
@@ -34,8 +34,8 @@ pub fn flush<'a, I: Iterator<Item = &'a [u8]>>(
             Next::Plain => (first, 1),
             Next::Packed(n) => (buf.as_slice(), n),
         };
-        // Sent directly: the daemon registers flow sockets for readability only, and
-        // waits for room on a duplicate descriptor.
+        // Sent directly: the daemon watches a flow socket for room only while its
+        // backlog waits.
         match ipc::send(fd, data) {
             Ok(_) => {
                 out.sent += n;

@@ -6,11 +6,11 @@
 mod backlog;
 mod config;
 mod control_error;
+mod event_loop;
 mod keys;
 mod node;
 mod policy;
 mod route_worker;
-mod rt;
 mod spare;
 
 use clap::Parser;
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     // Before any thread starts (threads inherit the mask): SIGTERM and SIGINT are read from
     // a signalfd by the event loop, never delivered to a handler.
-    let stop_signals = match signals::block() {
+    let stop_signals = match event_loop::signals::block() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ourod: error: cannot block SIGTERM and SIGINT: {e}");
@@ -68,28 +68,28 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let socket = args.socket.unwrap_or_else(ouro_flow::socket_path);
-    match rt::block_on(run(cfg, socket, stop_signals)) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("ourod: error: {e}");
-            ExitCode::FAILURE
-        }
+    match run(cfg, socket, stop_signals) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ourod: error: event loop: {e}");
+            eprintln!("ourod: error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(
+/// Brings the configuration up, serves the control socket and runs the event loop until
+/// SIGTERM or SIGINT; then deallocates every flow and removes the socket.
+fn run(
     cfg: Config,
     socket: PathBuf,
     stop_signals: nix::sys::signalfd::SignalFd,
 ) -> Result<(), String> {
-    let stop_signals = rt::Async::new(stop_signals, rt::Interest::READABLE)
-        .map_err(|e| format!("cannot watch signals: {e}"))?;
-    let timer = node::Timer::new().map_err(|e| format!("cannot create the timer: {e}"))?;
-    let d = node::Daemon::new(&cfg).map_err(|e| e.to_string())?;
+    let mut poll = mio::Poll::new().map_err(|e| format!("cannot create the event loop: {e}"))?;
+    let registry = poll
+        .registry()
+        .try_clone()
+        .map_err(|e| format!("cannot create the event loop: {e}"))?;
+    let mut d = node::Daemon::new(&cfg, registry).map_err(|e| e.to_string())?;
     if let Some(parent) = socket.parent()
         && !parent.as_os_str().is_empty()
     {
@@ -105,60 +105,14 @@ async fn run(
         }
         let _ = std::fs::remove_file(&socket);
     }
-    let listener = ouro_flow::ipc::listen(&socket)
-        .and_then(|l| rt::Async::new(l, rt::Interest::READABLE))
+    ouro_flow::ipc::listen(&socket)
+        .and_then(|l| d.serve(l))
         .map_err(|e| format!("control socket {}: {e}", socket.display()))?;
-    rt::spawn(node::timer_task(d.clone(), timer));
-    rt::spawn(node::control_task(d.clone(), listener));
     tracing::info!(node = %cfg.node, socket = %socket.display(), "ourod ready");
-    let signal = signals::next(&stop_signals).await;
-    tracing::info!("{signal}: shutting down");
-    d.borrow_mut().shutdown();
+    let signal = event_loop::run(&mut poll, &mut d, &stop_signals);
     let _ = std::fs::remove_file(&socket);
+    let signal = signal.map_err(|e| format!("event loop: {e}"))?;
+    tracing::info!("{signal}: shutting down");
+    d.shutdown();
     Ok(())
-}
-
-/// SIGTERM and SIGINT, read from a signalfd.
-mod signals {
-    use crate::rt;
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
-
-    /// Blocks SIGTERM and SIGINT in this thread (and the threads it starts later), and
-    /// returns a descriptor that reads them.
-    pub fn block() -> nix::Result<SignalFd> {
-        let mut set = SigSet::empty();
-        set.add(Signal::SIGTERM);
-        set.add(Signal::SIGINT);
-        set.thread_block()?;
-        SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-    }
-
-    /// Waits for the next signal; its name ("SIGTERM", "SIGINT").
-    pub async fn next(fd: &rt::Async<SignalFd>) -> &'static str {
-        loop {
-            let Ok(mut guard) = fd.readable().await else {
-                return "signalfd error";
-            };
-            let got = guard.try_io(|f| {
-                f.get_ref()
-                    .read_signal()
-                    .map_err(std::io::Error::from)
-                    .and_then(|s| s.ok_or_else(|| std::io::ErrorKind::WouldBlock.into()))
-            });
-            match got {
-                Ok(Ok(info)) => {
-                    return match Signal::try_from(info.ssi_signo as i32) {
-                        Ok(Signal::SIGINT) => "SIGINT",
-                        _ => "SIGTERM",
-                    };
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "cannot read the signalfd");
-                    return "signalfd error";
-                }
-                Err(_would_block) => {}
-            }
-        }
-    }
 }

@@ -1,15 +1,13 @@
-//! The daemon's state and its tasks: one event loop ([`crate::rt`]) owns everything.
+//! The daemon's state and what it does when a descriptor is ready.
 //!
-//! The state ([`Daemon`]) lives in an `Rc<RefCell<_>>` shared by a few kinds of local task:
-//! one per UDP shim (receive batches, flush the send queue), one timer task (sleeps until
-//! the earliest deadline of any IPCP or fault injector), one installing the routes the
-//! routing worker thread computed ([`route_task`]), one accepting control connections,
-//! one per control connection, and one per flow (reading the application's messages, and
-//! writing the flow's backlog to it when its socket was full). A task
-//! awaits readiness *outside* any borrow, then borrows the state, does the I/O that is ready
-//! without blocking, feeds the sans-IO core, and calls [`Daemon::pump`], which drains the
-//! cores' transmissions and events until both are empty. No borrow is ever held across an
-//! `.await`.
+//! [`Daemon`] owns everything: the node, the shims' sockets, the control connections, the
+//! flow sockets and the timer. The event loop ([`crate::event_loop`]) hands it each event
+//! ([`Daemon::on_ready`], in `node/ready.rs`); the handler does the I/O that is ready
+//! without blocking — receive batches on a UDP shim, read an application's messages, write
+//! a flow's backlog, read a control request — feeds the sans-IO node, and calls
+//! [`Daemon::pump`], which drains the node's transmissions and events until both are empty.
+//! A handler that stops before its descriptor would block, so that the others get their
+//! turn, asks the loop to run it again in the next round.
 
 mod flows;
 mod local;
@@ -17,20 +15,21 @@ mod mgmt;
 mod names;
 mod pacer;
 mod queues;
+mod ready;
 mod routes;
 mod stack;
 mod status;
 mod timer;
 
-pub use routes::route_task;
-pub use timer::{Timer, timer_task};
+pub use timer::Timer;
 
 use crate::config::Config;
 use crate::control_error::ControlError;
+use crate::event_loop::{Io, Source};
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, Target};
 use crate::route_worker::RouteWorker;
-use crate::rt::{self, Async, Interest};
 use crate::spare::Spare;
+use mio::{Interest, Token};
 use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
 use ouro_core::id_hash::IdHashBuilder;
 use ouro_core::ipcp::FlowEnd;
@@ -40,15 +39,14 @@ use ouro_flow::pack;
 use ouro_node::{Event, FlowId, IpcpId, Node, NodeConfig, ShimId, ShimTransmit, Written};
 use ouro_shim_udp::UdpShim;
 use ouro_shim_udp::fault::{FaultConfig, Faults};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, OwnedFd};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
-/// A shared, registered descriptor (flow socket or control connection).
-type Fd = Rc<Async<OwnedFd>>;
+/// A control connection's socket, shared by the requests waiting on it (allocations under
+/// way, listeners).
+type Fd = Rc<OwnedFd>;
 
 /// Messages read from one flow socket per system call (`recvmmsg`).
 const FLOW_BATCH: usize = ipc::MAX_BATCH;
@@ -84,6 +82,12 @@ struct Shim {
     peer_names: BTreeMap<PortId, String>,
     /// Pacing of the ports of the IPCP above (per-cube queues, scheduler batches).
     pacer: ouro_node::pacer::Pacer,
+    /// The socket's registration with the event loop.
+    token: Token,
+    /// Datagrams may wait in the socket (until a receive would block).
+    readable: bool,
+    /// Watched for room too: PDUs wait in the shim's send queue.
+    watching_room: bool,
 }
 
 /// What the daemon keeps beside each unicast IPCP of the node (same index as its
@@ -140,13 +144,16 @@ impl Layer {
     }
 }
 
-/// The daemon's side of an application flow: its socket and task (the node holds its
-/// backlog, held writes and counters).
+/// The daemon's side of an application flow: its socket and its readiness (the node
+/// holds its backlog, held writes and counters).
 struct FlowSlot {
-    fd: Fd,
-    /// Wakes the flow's task: its backlog waits for room in the socket, or its held
-    /// writes went (read the application again).
-    wake: Rc<Notify>,
+    fd: OwnedFd,
+    /// The socket's registration with the event loop.
+    token: Token,
+    /// Messages may wait in the socket (until a read would block).
+    readable: bool,
+    /// Watched for room too: the backlog waits for the application to read.
+    watching_room: bool,
     generation: u64,
     name: String,
     qos: String,
@@ -191,9 +198,26 @@ struct PendingAlloc {
     qos: String,
 }
 
+/// A control connection.
+struct Conn {
+    fd: Fd,
+    token: Token,
+    /// Requests may wait in the socket (until a read would block).
+    readable: bool,
+}
+
 /// Everything the daemon holds.
 pub struct Daemon {
-    me: Weak<RefCell<Daemon>>,
+    /// The descriptors registered with the event loop.
+    io: Io,
+    /// The control socket's listener, once serving.
+    listener: Option<OwnedFd>,
+    /// Open control connections, by id.
+    conns: HashMap<u64, Conn>,
+    /// One receive buffer for every control connection (one request is read at a time).
+    control_buf: Vec<u8>,
+    /// One buffer for every local flow's relay (one message is relayed at a time).
+    local_buf: Vec<u8>,
     start: std::time::Instant,
     /// This system's name (from the configuration).
     node_name: String,
@@ -214,14 +238,17 @@ pub struct Daemon {
     static_names: BTreeMap<String, Vec<usize>>,
     next_gen: u64,
     next_conn: u64,
-    timer: Rc<Notify>,
+    timer: Timer,
+    /// The deadline the timer is armed for (`None`: disarmed, or it fired since).
     armed: Option<Instant>,
+    /// The deadline the timer last fired for.
+    fired_for: Option<Instant>,
     out: Vec<(PortId, Vec<u8>)>,
     /// Flows whose backlog got SDUs during this pump.
     to_deliver: Vec<(usize, Eid)>,
     /// Reused to build packed socket messages for the applications.
     pack: Vec<u8>,
-    /// Receive buffers for applications' messages, shared by all flows (one task runs at a
+    /// Receive buffers for applications' messages, shared by all flows (one flow is read at a
     /// time): [`FLOW_BATCH`] slots of [`pack::MAX_SOCKET_MESSAGE`] bytes (a socket message
     /// is one application message or a pack of several).
     app_bufs: Vec<Vec<u8>>,
@@ -232,8 +259,6 @@ pub struct Daemon {
     policies: Policies,
     /// The thread that runs the IPCPs' routing policies (they are in requested mode).
     routes: RouteWorker,
-    /// The receive task of each UDP shim (same indices as `shims`).
-    shim_tasks: Vec<rt::JoinHandle>,
     /// Local shim layers.
     locals: Vec<local::LocalLayer>,
     /// Flows through local layers, by flow id.
@@ -248,14 +273,24 @@ pub struct Daemon {
 impl Daemon {
     /// Build the daemon from a configuration: an empty daemon, then the configuration's
     /// operations applied one by one, exactly as `ouro ipcp ...`/`ouro name ...` would at run
-    /// time (binds the shims, starts the routing worker; must run inside [`rt::block_on`]).
-    pub fn new(cfg: &Config) -> Result<Rc<RefCell<Daemon>>, StartError> {
+    /// time (binds the shims, starts the routing worker). Its descriptors are registered
+    /// with `registry`, the event loop's.
+    pub fn new(cfg: &Config, registry: mio::Registry) -> Result<Daemon, StartError> {
+        let mut io = Io::new(registry);
         let routes = RouteWorker::start()
             .map_err(|e| StartError(format!("cannot start the routing worker: {e}")))?;
-        let routes_ready = Async::new(routes.wake_fd(), Interest::READABLE)
+        io.register(routes.wake_fd().as_fd(), Source::Routes, Interest::READABLE)
             .map_err(|e| StartError(format!("cannot watch the routing worker: {e}")))?;
-        let d = Rc::new(RefCell::new(Daemon {
-            me: Weak::new(),
+        let timer =
+            Timer::new().map_err(|e| StartError(format!("cannot create the timer: {e}")))?;
+        io.register(timer.fd(), Source::Timer, Interest::READABLE)
+            .map_err(|e| StartError(format!("cannot watch the timer: {e}")))?;
+        let mut d = Daemon {
+            io,
+            listener: None,
+            conns: HashMap::new(),
+            control_buf: vec![0u8; ouro_control::MAX_CONTROL],
+            local_buf: vec![0u8; pack::MAX_SOCKET_MESSAGE],
             start: std::time::Instant::now(),
             node_name: cfg.node.clone(),
             shims: Vec::new(),
@@ -272,8 +307,9 @@ impl Daemon {
             static_names: BTreeMap::new(),
             next_gen: 1,
             next_conn: 1,
-            timer: Rc::new(Notify::new()),
+            timer,
             armed: None,
+            fired_for: None,
             out: Vec::new(),
             to_deliver: Vec::new(),
             pack: Vec::new(),
@@ -285,26 +321,33 @@ impl Daemon {
             stats: DaemonCounters::default(),
             policies: Policies::default(),
             routes,
-            shim_tasks: Vec::new(),
             locals: Vec::new(),
             local_flows: BTreeMap::new(),
             next_local_flow: 1,
             name_table: BTreeMap::new(),
             sweep_at: None,
-        }));
-        rt::spawn(route_task(Rc::clone(&d), routes_ready));
-        {
-            let mut dm = d.borrow_mut();
-            dm.me = Rc::downgrade(&d);
-            for op in &cfg.ops {
-                dm.apply(op).map_err(|e| StartError(e.to_string()))?;
-            }
-            for (ipcp, lp) in &cfg.policies {
-                dm.install_configured(ipcp, lp).map_err(StartError)?;
-            }
-            dm.pump();
+        };
+        for op in &cfg.ops {
+            d.apply(op).map_err(|e| StartError(e.to_string()))?;
         }
+        for (ipcp, lp) in &cfg.policies {
+            d.install_configured(ipcp, lp).map_err(StartError)?;
+        }
+        d.pump();
         Ok(d)
+    }
+
+    /// The descriptors registered with the event loop.
+    pub fn io_mut(&mut self) -> &mut Io {
+        &mut self.io
+    }
+
+    /// Accept control connections on `listener` (a listening Unix socket).
+    pub fn serve(&mut self, listener: OwnedFd) -> std::io::Result<()> {
+        self.io
+            .register(listener.as_fd(), Source::Control, Interest::READABLE)?;
+        self.listener = Some(listener);
+        Ok(())
     }
 
     fn now(&self) -> Instant {
@@ -376,10 +419,7 @@ impl Daemon {
         for si in 0..self.shims.len() {
             self.shims[si].udp.flush();
             self.reclaim_sent(si);
-        }
-        let next = self.next_deadline();
-        if next != self.armed && next.is_some_and(|n| self.armed.is_none_or(|a| n < a)) {
-            self.timer.notify_one();
+            self.watch_shim_room(si);
         }
     }
 
@@ -486,9 +526,10 @@ impl Daemon {
             Event::FlowIncoming { flow, name, qos } => self.on_incoming(flow, name, qos),
             // Written to the application at the end of the pump, many per system call.
             Event::FlowReadable { flow } => self.to_deliver.push((flow.ipcp.index(), flow.eid)),
+            // Its socket is read again (it was not while the node held its writes).
             Event::FlowWritable { flow } => {
                 if let Some(slot) = self.flows.get(&(flow.ipcp.index(), flow.eid)) {
-                    slot.wake.notify_one();
+                    self.io.again(slot.token);
                 }
             }
             Event::FlowEnded { flow, reason } => self.on_ended(flow, reason),
@@ -525,7 +566,7 @@ impl Daemon {
         let left = self.node.flow_stats(flow).map_or(0, |f| f.backlog);
         if let Some(slot) = self.forget_flow(key) {
             self.stats.closed_flow_rx_drops += left;
-            ipc::shutdown(slot.fd.get_ref());
+            ipc::shutdown(&slot.fd);
         }
         let now = self.now();
         let _ = self.node.dealloc(now, flow);
@@ -578,7 +619,7 @@ impl Daemon {
     }
 
     /// Make the flow's socket pair, hand one end over with `reply`, keep the other and
-    /// start its reader. False if the application could not be told.
+    /// watch it. False if the application could not be told.
     fn open_flow(
         &mut self,
         li: usize,
@@ -601,21 +642,25 @@ impl Daemon {
             nix::sys::socket::sockopt::SndBuf,
             &FLOW_SOCKET_BUFFER,
         );
-        // Readable only: writes go straight to the socket, and the flow's task watches a
-        // duplicate descriptor for room only while the backlog waits (a registration for
-        // writability would wake the daemon each time the application reads a message).
-        let Ok(fd) = Async::new(mine, Interest::READABLE) else {
-            return false;
-        };
-        let fd = Rc::new(fd);
-        let wake = Rc::new(Notify::new());
+        // Readable only: writes go straight to the socket, and the flow is watched for room
+        // only while its backlog waits (a registration for writability would wake the
+        // daemon each time the application reads a message).
         let generation = self.next_gen;
         self.next_gen += 1;
+        let source = Source::Flow {
+            key: (li, flow),
+            generation,
+        };
+        let Ok(token) = self.io.register(mine.as_fd(), source, Interest::READABLE) else {
+            return false;
+        };
         self.flows.insert(
             (li, flow),
             FlowSlot {
-                fd: Rc::clone(&fd),
-                wake: Rc::clone(&wake),
+                fd: mine,
+                token,
+                readable: false,
+                watching_room: false,
                 generation,
                 name,
                 qos,
@@ -625,40 +670,49 @@ impl Daemon {
                 pid: names::peer_pid(conn),
             },
         );
-        if let Some(me) = self.me.upgrade() {
-            rt::spawn(flow_task(me, (li, flow), generation, fd, wake));
-        }
         true
     }
 
     /// Write a flow's backlog to its application's socket; if some stays queued, the
-    /// flow's task waits for the socket to drain.
+    /// flow is watched for room in the socket.
     fn deliver(&mut self, key: (usize, Eid)) {
         let Daemon {
             flows,
             node,
             spare,
             pack,
+            io,
             ..
         } = self;
         let Some(slot) = flows.get_mut(&key) else {
             return;
         };
         let flow = Self::fid(key);
-        let done = crate::backlog::flush(|k| node.pending_from(flow, k), slot.fd.get_ref(), pack);
+        let done = crate::backlog::flush(|k| node.pending_from(flow, k), &slot.fd, pack);
         node.consume(flow, done.sent, |buf| spare.give(buf));
         if done.closed {
             // The application's end is gone: its reader ends the flow.
             slot.rx_drops += node.consume(flow, usize::MAX, |buf| spare.give(buf)) as u64;
         }
-        if node.has_pending(flow) {
-            slot.wake.notify_one();
+        let waits = node.has_pending(flow);
+        if waits != slot.watching_room {
+            // Watched for room while the backlog waits (the socket is full: the next event
+            // is the application reading), not otherwise.
+            let interest = if waits {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            match io.reregister(slot.fd.as_fd(), slot.token, interest) {
+                Ok(()) => slot.watching_room = waits,
+                Err(e) => tracing::warn!(error = %e, "cannot watch a flow socket"),
+            }
         }
     }
 
     /// Read up to [`FLOW_ROUNDS`] batches of an application's socket messages (until its
     /// socket is empty), unpack the packed ones, and feed the messages to the core.
-    fn app_read(&mut self, key: (usize, Eid), guard: &mut rt::Guard<'_, OwnedFd>) -> AppRead {
+    fn app_read(&mut self, key: (usize, Eid)) -> AppRead {
         let mut bufs = std::mem::take(&mut self.app_bufs);
         let mut slots = std::mem::take(&mut self.app_slots);
         let mut headers = self
@@ -668,10 +722,15 @@ impl Daemon {
         // Stays `More` if every round read a full batch: the socket may hold more.
         let mut read = AppRead::More;
         'rounds: for _ in 0..FLOW_ROUNDS {
-            match guard
-                .try_io(|f| ipc::recv_batch_into(&mut headers, f.get_ref(), &mut bufs, &mut slots))
-            {
-                Ok(Ok(n)) => {
+            let got = match self.flows.get(&key) {
+                Some(f) => ipc::recv_batch_into(&mut headers, &f.fd, &mut bufs, &mut slots),
+                None => {
+                    read = AppRead::Closed;
+                    break;
+                }
+            };
+            match got {
+                Ok(n) => {
                     let now = self.now(); // one clock read per batch
                     for (buf, slot) in bufs.iter().zip(&slots[..n]) {
                         match *slot {
@@ -691,26 +750,24 @@ impl Daemon {
                             }
                         }
                     }
-                    if self.node.is_held(Self::fid(key)) {
-                        // The flow may not send more: stop reading until it is woken.
-                        read = AppRead::Done;
-                        break;
-                    }
                     if n < bufs.len() {
                         // The socket was empty: skip the read that would only say so. A
-                        // message arriving since then is a newer event, which sets the
-                        // readiness again.
-                        guard.clear_ready();
-                        read = AppRead::Done;
+                        // message arriving since then is a newer event.
+                        read = AppRead::Drained;
+                        break;
+                    }
+                    if self.node.is_held(Self::fid(key)) {
+                        // The flow may not send more: stop reading until it is writable.
+                        read = AppRead::Held;
                         break;
                     }
                 }
-                Ok(Err(_)) => {
-                    read = AppRead::Closed;
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    read = AppRead::Drained;
                     break;
                 }
-                Err(_would_block) => {
-                    read = AppRead::Done;
+                Err(_) => {
+                    read = AppRead::Closed;
                     break;
                 }
             }
@@ -724,6 +781,7 @@ impl Daemon {
     /// Remove a flow's slot, keeping its count of dropped messages in the daemon's total.
     fn forget_flow(&mut self, key: (usize, Eid)) -> Option<FlowSlot> {
         let slot = self.flows.remove(&key)?;
+        self.io.deregister(slot.fd.as_fd(), slot.token);
         self.stats.closed_flow_rx_drops += slot.rx_drops;
         if let Some(f) = self.node.flow_stats(Self::fid(key)) {
             self.stats.closed_flow_rx_drops += f.rx_drops;
@@ -896,7 +954,12 @@ impl Daemon {
         drained
     }
 
+    /// A control connection closed (or failed): its listeners and allocations under way
+    /// go with it.
     fn conn_closed(&mut self, conn_id: u64) {
+        if let Some(c) = self.conns.remove(&conn_id) {
+            self.io.deregister(c.fd.as_fd(), c.token);
+        }
         let now = self.now();
         let mut dropped = Vec::new();
         for (name, v) in self.listeners.iter_mut() {
@@ -1209,7 +1272,7 @@ impl Daemon {
         let flows = keys.len();
         for key in keys {
             if let Some(slot) = self.forget_flow(key) {
-                ipc::shutdown(slot.fd.get_ref());
+                ipc::shutdown(&slot.fd);
             }
             let _ = self.node.dealloc(now, Self::fid(key));
         }
@@ -1218,9 +1281,9 @@ impl Daemon {
             let _ = self.node.dealloc(now, Self::fid(key));
             send_reply(&p.conn, &ControlError::ShuttingDown.into(), None);
         }
-        let locals = std::mem::take(&mut self.local_flows);
-        for t in locals.into_values().filter_map(|f| f.task) {
-            t.abort(); // drops the daemon's ends of both applications' sockets
+        let locals: Vec<u32> = self.local_flows.keys().copied().collect();
+        for id in locals {
+            self.end_local_flow(id);
         }
         self.pump();
         self.drain_ports(now);
@@ -1253,8 +1316,8 @@ fn fnv1a(b: &[u8]) -> u64 {
 }
 
 /// Send a control message (non-blocking); false if the connection is gone or full.
-fn send_reply(conn: &Fd, reply: &Reply, fd: Option<&OwnedFd>) -> bool {
-    match ipc::send_msg(conn.get_ref(), &reply.encode(), fd) {
+fn send_reply(conn: &OwnedFd, reply: &Reply, fd: Option<&OwnedFd>) -> bool {
+    match ipc::send_msg(conn, &reply.encode(), fd) {
         Ok(()) => true,
         Err(e) => {
             tracing::debug!(error = %e, "control reply not delivered");
@@ -1266,197 +1329,13 @@ fn send_reply(conn: &Fd, reply: &Reply, fd: Option<&OwnedFd>) -> bool {
 /// What [`Daemon::app_read`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AppRead {
-    /// It read until the socket was empty, or the flow may not send more.
-    Done,
+    /// It read until the socket was empty.
+    Drained,
+    /// It stopped because the flow may not send more: the socket may hold more, read once
+    /// the node says the flow is writable.
+    Held,
     /// It stopped after [`FLOW_ROUNDS`] full batches: the socket may hold more.
     More,
     /// The application closed its end.
     Closed,
-}
-
-/// One flow's task: reads the application's messages (many per system call) and feeds
-/// them to the core, and writes the flow's backlog when the application's socket drains.
-async fn flow_task(
-    d: Rc<RefCell<Daemon>>,
-    key: (usize, Eid),
-    generation: u64,
-    fd: Fd,
-    wake: Rc<Notify>,
-) {
-    // Registered for writability (a duplicate of `fd`) only while the backlog waits.
-    let mut room: Option<Async<OwnedFd>> = None;
-    loop {
-        let (backlog, held) = {
-            let dm = d.borrow();
-            let f = Daemon::fid(key);
-            match dm.flows.get(&key).filter(|s| s.generation == generation) {
-                Some(_) => (dm.node.has_pending(f), dm.node.is_held(f)),
-                None => (false, false),
-            }
-        };
-        if !backlog {
-            room = None;
-        } else if room.is_none() {
-            room = Async::duplicate(fd.get_ref().as_fd(), Interest::WRITABLE)
-                .inspect_err(|e| tracing::warn!(error = %e, "cannot watch a flow socket"))
-                .ok();
-        }
-        // `biased`: polled in this order. Room for the backlog first (only armed while it
-        // waits), so a flood of application messages cannot keep it waiting.
-        let mut more = false;
-        tokio::select! {
-            biased;
-            w = writable(room.as_ref()), if backlog => {
-                let Ok(mut guard) = w else { break };
-                let mut dm = d.borrow_mut();
-                dm.deliver(key);
-                dm.pump();
-                let still = dm.flows.contains_key(&key) && dm.node.has_pending(Daemon::fid(key));
-                if still {
-                    // Full again: wait for the next drain (an event since this one stays).
-                    guard.clear_ready();
-                }
-            }
-            // Not read while the flow holds messages it may not send (back-pressure).
-            r = fd.readable(), if !held => {
-                let Ok(mut guard) = r else { break };
-                let mut dm = d.borrow_mut();
-                let read = dm.app_read(key, &mut guard);
-                if read == AppRead::Closed {
-                    dm.app_closed(key, generation);
-                }
-                dm.pump();
-                if read == AppRead::Closed {
-                    break;
-                }
-                more = read == AppRead::More;
-            }
-            // The node resumed the held writes (or the backlog waits for room): look again.
-            _ = wake.notified() => {}
-        }
-        if more {
-            // Let the other tasks run before reading on.
-            rt::yield_now().await;
-        }
-    }
-}
-
-/// Waits until `room` is writable (forever if there is none).
-async fn writable(room: Option<&Async<OwnedFd>>) -> std::io::Result<rt::Guard<'_, OwnedFd>> {
-    match room {
-        Some(fd) => fd.writable().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Receives on one shim (and flushes its send queue when the socket was full).
-pub async fn shim_task(d: Rc<RefCell<Daemon>>, si: usize) {
-    let watch = |interest| {
-        let dm = d.borrow();
-        let shim = &dm.shims[si];
-        Async::duplicate(shim.udp.as_fd(), interest)
-            .inspect_err(
-                |e| tracing::warn!(shim = %shim.name, error = %e, "cannot watch the socket"),
-            )
-            .ok()
-    };
-    let Some(rx) = watch(Interest::READABLE) else {
-        return;
-    };
-    // Registered for writability (a duplicate) only while PDUs wait for room.
-    let mut room: Option<Async<OwnedFd>> = None;
-    loop {
-        let queued = d.borrow().shims[si].udp.has_queued();
-        if !queued {
-            room = None;
-        } else if room.is_none() {
-            room = watch(Interest::WRITABLE);
-        }
-        let mut more = false;
-        tokio::select! {
-            biased;
-            w = writable(room.as_ref()), if queued => {
-                let Ok(mut guard) = w else { break };
-                // Flush, then pull what waits in the cores' per-cube queues into the room.
-                let mut dm = d.borrow_mut();
-                dm.shims[si].udp.flush();
-                dm.pump();
-                if dm.shims[si].udp.has_queued() {
-                    guard.clear_ready();
-                }
-            }
-            r = rx.readable() => {
-                let Ok(mut guard) = r else { break };
-                if d.borrow_mut().shim_rx(si) {
-                    guard.clear_ready();
-                } else {
-                    more = true;
-                }
-            }
-        }
-        if more {
-            // Let the other tasks run before reading on.
-            rt::yield_now().await;
-        }
-    }
-}
-
-/// Accepts control connections.
-pub async fn control_task(d: Rc<RefCell<Daemon>>, listener: Async<OwnedFd>) {
-    loop {
-        let Ok(mut guard) = listener.readable().await else {
-            break;
-        };
-        match guard.try_io(|l| ipc::accept(l.get_ref())) {
-            // Readable only: replies are sent straight to the socket.
-            Ok(Ok(conn)) => match Async::new(conn, Interest::READABLE) {
-                Ok(fd) => {
-                    let id = {
-                        let mut dm = d.borrow_mut();
-                        dm.next_conn += 1;
-                        dm.next_conn
-                    };
-                    rt::spawn(conn_task(Rc::clone(&d), Rc::new(fd), id));
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot register a control connection"),
-            },
-            Ok(Err(e)) => tracing::warn!(error = %e, "accept failed"),
-            Err(_would_block) => {}
-        }
-    }
-}
-
-async fn conn_task(d: Rc<RefCell<Daemon>>, fd: Fd, id: u64) {
-    let mut buf = vec![0u8; ouro_control::MAX_CONTROL];
-    'outer: loop {
-        let Ok(mut guard) = fd.readable().await else {
-            break;
-        };
-        let mut drained = false;
-        for _ in 0..CONTROL_BATCH {
-            let n = match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
-                Ok(Ok(0)) | Ok(Err(_)) => break 'outer,
-                Ok(Ok(n)) => n,
-                Err(_would_block) => {
-                    drained = true;
-                    break;
-                }
-            };
-            let reply = match Request::decode(&buf[..n]) {
-                Ok(req) => d.borrow_mut().request(id, &fd, req),
-                Err(e) => {
-                    d.borrow_mut().stats.bad_requests += 1;
-                    Some(ControlError::from(e).into())
-                }
-            };
-            if let Some(r) = reply {
-                send_reply(&fd, &r, None);
-            }
-        }
-        if !drained {
-            // A client that keeps sending must not keep the other tasks waiting.
-            rt::yield_now().await;
-        }
-    }
-    d.borrow_mut().conn_closed(id);
 }

@@ -6,13 +6,15 @@
 
 use super::{Daemon, Fd, send_reply};
 use crate::control_error::ControlError;
-use crate::rt::{Async, Interest};
+use crate::event_loop::{Ready, Source};
+use mio::{Interest, Token};
 use ouro_control::Reply;
 use ouro_core::Instant;
 use ouro_flow::ipc;
 use ouro_shim_local::LocalShim;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 /// A local shim layer.
@@ -39,7 +41,11 @@ pub(super) struct LocalFlow {
     pub(super) bytes: [u64; 2],
     /// Messages dropped because the receiver's socket was full, each way.
     pub(super) drops: [u64; 2],
-    pub(super) task: Option<crate::rt::JoinHandle>,
+    /// The daemon's ends of the two applications' sockets, their registrations, and
+    /// whether messages may wait in them.
+    ends: [OwnedFd; 2],
+    tokens: [Token; 2],
+    readable: [bool; 2],
 }
 
 impl Daemon {
@@ -174,16 +180,24 @@ impl Daemon {
         }
         // Readable only: the relay never waits to write, and a registration for writability
         // would wake the daemon each time an application reads.
-        let (Ok(a), Ok(b)) = (
-            Async::new(a_mine, Interest::READABLE),
-            Async::new(b_mine, Interest::READABLE),
-        ) else {
-            return Some(ControlError::Internal("cannot register the flow sockets".into()).into());
-        };
-        let task = self
-            .me
-            .upgrade()
-            .map(|me| crate::rt::spawn(relay(me, id, Rc::new(a), Rc::new(b))));
+        let mut tokens = [Token(0); 2];
+        for (end, fd) in [&a_mine, &b_mine].into_iter().enumerate() {
+            match self.io.register(
+                fd.as_fd(),
+                Source::Local { flow: id, end },
+                Interest::READABLE,
+            ) {
+                Ok(t) => tokens[end] = t,
+                Err(_) => {
+                    if end == 1 {
+                        self.io.deregister(a_mine.as_fd(), tokens[0]);
+                    }
+                    return Some(
+                        ControlError::Internal("cannot register the flow sockets".into()).into(),
+                    );
+                }
+            }
+        }
         self.local_flows.insert(
             id,
             LocalFlow {
@@ -198,7 +212,9 @@ impl Daemon {
                 msgs: [0; 2],
                 bytes: [0; 2],
                 drops: [0; 2],
-                task,
+                ends: [a_mine, b_mine],
+                tokens,
+                readable: [false; 2],
             },
         );
         self.stats.flows_allocated += 1;
@@ -207,62 +223,58 @@ impl Daemon {
     }
 }
 
-/// Relays messages between the two applications of local flow `id` until either closes.
-async fn relay(d: Rc<RefCell<Daemon>>, id: u32, a: Fd, b: Fd) {
-    // Socket messages (plain or packed) are relayed as they are; a pack counts as its
-    // messages (a malformed one as one).
-    let mut buf = vec![0u8; ouro_flow::pack::MAX_SOCKET_MESSAGE];
-    let ends = [a, b];
-    let mut turn = true;
-    'run: loop {
-        // Alternating which end is looked at first, so neither can starve the other.
-        let (first, second) = if turn { (0, 1) } else { (1, 0) };
-        turn = !turn;
-        let dir = tokio::select! {
-            biased;
-            r = ends[first].readable() => match r { Ok(g) => (first, g), Err(_) => break },
-            r = ends[second].readable() => match r { Ok(g) => (second, g), Err(_) => break },
+impl Daemon {
+    /// One end of local flow `id` is readable: relay its messages to the other end (a
+    /// bounded number per round). Socket messages (plain or packed) are relayed as they
+    /// are; a pack counts as its messages (a malformed one as one).
+    pub(super) fn local_ready(&mut self, token: Token, id: u32, from: usize, ready: Ready) {
+        let Some(f) = self.local_flows.get_mut(&id) else {
+            return;
         };
-        let (from, mut guard) = dir;
-        let to = &ends[1 - from];
-        let mut drained = false;
+        f.readable[from] |= ready.readable;
+        if !f.readable[from] {
+            return;
+        }
+        let buf = &mut self.local_buf;
         for _ in 0..super::FLOW_BATCH {
-            match guard.try_io(|f| ipc::recv(f.get_ref(), &mut buf)) {
-                Ok(Ok(0)) | Ok(Err(_)) => break 'run,
-                Ok(Ok(n)) => {
-                    let ok = ipc::send(to.get_ref(), &buf[..n]).is_ok();
-                    if let Some(f) = d.borrow_mut().local_flows.get_mut(&id) {
-                        let m = &buf[..n];
-                        let (count, bytes) = if ouro_flow::pack::is_packed(m) {
-                            ouro_flow::pack::parse(m).map_or((1, n), |it| {
-                                it.fold((0, 0), |(c, b), m| (c + 1, b + m.len()))
-                            })
-                        } else {
-                            (1, n)
-                        };
-                        if ok {
-                            f.msgs[from] += count;
-                            f.bytes[from] += bytes as u64;
-                        } else {
-                            f.drops[from] += count;
-                        }
-                    }
+            let n = match ipc::recv(&f.ends[from], buf) {
+                Ok(0) => return self.end_local_flow(id),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    f.readable[from] = false;
+                    return;
                 }
-                Err(_would_block) => {
-                    drained = true;
-                    break;
-                }
+                Err(_) => return self.end_local_flow(id),
+            };
+            let ok = ipc::send(&f.ends[1 - from], &buf[..n]).is_ok();
+            let m = &buf[..n];
+            let (count, bytes) = if ouro_flow::pack::is_packed(m) {
+                ouro_flow::pack::parse(m).map_or((1, n), |it| {
+                    it.fold((0, 0), |(c, b), m| (c + 1, b + m.len()))
+                })
+            } else {
+                (1, n)
+            };
+            if ok {
+                f.msgs[from] += count;
+                f.bytes[from] += bytes as u64;
+            } else {
+                f.drops[from] += count;
             }
         }
-        if !drained {
-            // Let the other tasks run before relaying on.
-            crate::rt::yield_now().await;
+        // Let the others run before relaying on.
+        self.io.again(token);
+    }
+
+    /// End local flow `id`: both applications see the end of their sockets.
+    pub(super) fn end_local_flow(&mut self, id: u32) {
+        let Some(f) = self.local_flows.remove(&id) else {
+            return;
+        };
+        for (fd, token) in f.ends.iter().zip(f.tokens) {
+            self.io.deregister(fd.as_fd(), token);
+            ipc::shutdown(fd);
         }
-    }
-    for e in &ends {
-        ipc::shutdown(e.get_ref());
-    }
-    if let Some(f) = d.borrow_mut().local_flows.remove(&id) {
         tracing::debug!(flow = id, name = %f.name, "local flow ended");
     }
 }

@@ -5,7 +5,9 @@
 use super::local::LocalLayer;
 use super::{Daemon, Layer, Shim, seed_from};
 use crate::control_error::ControlError;
+use crate::event_loop::Source;
 use crate::keys::{KeySpec, parse_key_option};
+use mio::Interest;
 use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
 use ouro_core::{Instant, LayerConfig, PortId};
@@ -262,6 +264,12 @@ impl Daemon {
         let pacer =
             ouro_node::pacer::Pacer::new(u.schedule.unwrap_or(true), u.rate_pps, self.now());
         let id = self.new_shim_id();
+        let token = self
+            .io
+            .register(udp.as_fd(), Source::Shim(id), Interest::READABLE)
+            .map_err(|e| {
+                ControlError::Internal(format!("cannot watch the socket of `{name}`: {e}"))
+            })?;
         let mut pacer = pacer;
         for (port, _) in udp.peers() {
             pacer.add_port(port);
@@ -274,23 +282,13 @@ impl Daemon {
             faults: fault,
             peer_names,
             pacer,
+            token,
+            // Datagrams may have come before it was watched.
+            readable: true,
+            watching_room: false,
         });
-        self.spawn_shim_task(self.shims.len() - 1);
+        self.io.again(token);
         Ok(())
-    }
-
-    /// Start (or restart, after the indices moved) the receive task of shim `si`.
-    fn spawn_shim_task(&mut self, si: usize) {
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
-        let h = crate::rt::spawn(super::shim_task(me, si));
-        if si < self.shim_tasks.len() {
-            self.shim_tasks[si].abort();
-            self.shim_tasks[si] = h;
-        } else {
-            self.shim_tasks.push(h);
-        }
     }
 
     /// Put unicast IPCP `li` over the shim layer `lower` (one lower layer per IPCP).
@@ -593,19 +591,14 @@ impl Daemon {
                         l.ipcp_name
                     )));
                 }
-                if si < self.shim_tasks.len() {
-                    self.shim_tasks.remove(si).abort();
-                }
-                self.shims.remove(si);
+                let shim = self.shims.remove(si);
+                self.io.deregister(shim.udp.as_fd(), shim.token);
                 for l in &mut self.layers {
                     if let Some(super::Below::Udp(x)) = l.below.as_mut()
                         && *x > si
                     {
                         *x -= 1;
                     }
-                }
-                for s in si..self.shims.len() {
-                    self.spawn_shim_task(s);
                 }
                 tracing::info!(ipcp = name, "udp IPCP destroyed");
                 Ok(())
@@ -623,9 +616,7 @@ impl Daemon {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
-                    if let Some(t) = self.local_flows.remove(&id).and_then(|f| f.task) {
-                        t.abort(); // drops the daemon's ends: both applications see the end
-                    }
+                    self.end_local_flow(id);
                 }
                 self.locals.remove(lsi);
                 for l in &mut self.layers {
@@ -653,7 +644,7 @@ impl Daemon {
         let keys: Vec<_> = self.flows.keys().filter(|k| k.0 == li).copied().collect();
         for key in keys {
             if let Some(slot) = self.forget_flow(key) {
-                ipc::shutdown(slot.fd.get_ref());
+                ipc::shutdown(&slot.fd);
             }
         }
         let pending: Vec<_> = self.pending.keys().filter(|k| k.0 == li).copied().collect();

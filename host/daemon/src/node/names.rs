@@ -38,7 +38,7 @@ impl NameEntry {
 /// The process at the other end of a Unix socket (its credentials).
 pub(super) fn peer_pid(conn: &Fd) -> Option<u32> {
     use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-    let c = getsockopt(conn.get_ref(), PeerCredentials).ok()?;
+    let c = getsockopt(&**conn, PeerCredentials).ok()?;
     u32::try_from(c.pid()).ok().filter(|p| *p > 0)
 }
 

@@ -8,7 +8,7 @@
 //! ([`ouro_node::Node::dequeue`], one scheduler call per batch) while the shim's send queue
 //! holds fewer than [`HIGH_WATER`] PDUs and, on a rate-limited link (`rate_pps`), while the
 //! link's token bucket has credit ([`ouro_node::pacer::Pacer`]). When the socket is full
-//! the shim's task waits for it to drain and pulls again; when the bucket is empty the timer
+//! the shim's socket is watched for room and pulls again; when the bucket is empty the timer
 //! wakes the daemon when it has refilled. The shim still sends runs of equal-size PDUs with
 //! GSO; PDUs move from the core's queue to the shim's without a copy.
 //!

@@ -1,18 +1,13 @@
 //! Route computations off the event loop: every unicast IPCP of the daemon runs in
 //! requested mode, its routing policy held by the routing worker
-//! ([`crate::route_worker`]). A route request the node emits goes to the worker; a task
-//! woken by the worker's eventfd installs the answers in the node. Forwarding goes on with
+//! ([`crate::route_worker`]). A route request the node emits goes to the worker; a handler
+//! run when the worker's eventfd is readable installs the answers in the node. Forwarding goes on with
 //! the tables in force while a policy computes.
 
 use super::Daemon;
-use crate::rt::Async;
-use nix::sys::eventfd::EventFd;
 use ouro_core::Address;
 use ouro_core::routing::Topology;
 use ouro_node::IpcpId;
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::Arc;
 
 impl Daemon {
     /// Give the routing worker the policy the node made for IPCP `ipcp` if it has one to
@@ -37,7 +32,7 @@ impl Daemon {
 
     /// Install the worker's answers (the node drops those it no longer waits for), note
     /// the rollbacks they report, and pump.
-    fn take_routes(&mut self) {
+    pub(super) fn take_routes(&mut self) {
         let now = self.now();
         for a in self.routes.answers() {
             let _ = self.node.install_routes(now, a.ipcp, a.id, a.result);
@@ -53,27 +48,5 @@ impl Daemon {
             }
         }
         self.pump_at(now);
-    }
-}
-
-/// Installs the routing worker's answers whenever its eventfd says some wait.
-pub async fn route_task(d: Rc<RefCell<Daemon>>, wake: Async<Arc<EventFd>>) {
-    loop {
-        let Ok(mut guard) = wake.readable().await else {
-            break;
-        };
-        match guard.try_io(|fd| fd.get_ref().read().map_err(std::io::Error::from)) {
-            Ok(Ok(_)) => {
-                // Read (the count is back to 0) before the answers are taken: an answer
-                // sent after this read writes the eventfd again, a newer event.
-                guard.clear_ready();
-                d.borrow_mut().take_routes();
-            }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot read the routing worker's eventfd");
-                break;
-            }
-            Err(_would_block) => {}
-        }
     }
 }

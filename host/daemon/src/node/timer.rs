@@ -1,40 +1,37 @@
-//! The daemon's timer: one task sleeping until the earliest deadline of the cores, the
-//! shims' fault injectors and pacers, pending allocations and parked flows, then running
-//! what is due ([`Daemon::on_timer`]).
+//! The daemon's one timer: a `timerfd` armed (by the event loop, after each round) for the
+//! earliest deadline of the node, the shims' fault injectors and pacers, pending
+//! allocations and parked flows; [`Daemon::on_timer`](super::Daemon) runs what is due.
 
-use super::Daemon;
-use crate::rt::{self, Async, Interest};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-use std::cell::RefCell;
-use std::os::fd::OwnedFd;
-use std::rc::Rc;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-/// A one-shot `timerfd` watched by the event loop: microsecond precision (tokio's timer,
-/// which the daemon used before, ticked in milliseconds and turned a flow's 250 µs wait
-/// for send credit into 1–2 ms: with a bucket of 1 ms of its rate, a rate-limited flow
-/// then reached only half of its rate or less).
+/// A one-shot `timerfd`: microsecond precision (`epoll_wait`'s timeout counts
+/// milliseconds, which would turn a flow's 250 µs wait for send credit into 1–2 ms: with a
+/// bucket of 1 ms of its rate, a rate-limited flow then reaches only half of its rate or
+/// less).
 pub struct Timer {
-    /// Set through this one...
     timer: TimerFd,
-    /// ...and watched (for expirations) through this duplicate.
-    ready: Async<OwnedFd>,
 }
 
 impl Timer {
-    /// A disarmed timer, registered with the event loop running on this thread.
+    /// A disarmed timer.
     pub fn new() -> std::io::Result<Timer> {
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )?;
-        let ready = Async::duplicate(std::os::fd::AsFd::as_fd(&timer), Interest::READABLE)?;
-        Ok(Timer { timer, ready })
+        Ok(Timer { timer })
     }
 
-    /// Fire once, `after` from now (at once if zero).
-    fn arm(&self, after: Duration) -> std::io::Result<()> {
+    /// The descriptor to watch: readable once the timer fired.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.timer.as_fd()
+    }
+
+    /// Fire once, `after` from now (at once if zero); replaces the expiration set before.
+    pub fn arm(&self, after: Duration) -> std::io::Result<()> {
         // A zero expiration would disarm the timer: fire after a nanosecond instead.
         let after = after.max(Duration::from_nanos(1));
         self.timer
@@ -45,82 +42,13 @@ impl Timer {
             .map_err(std::io::Error::from)
     }
 
-    /// Waits until the timer fired (and consumes the expiration).
-    async fn fired(&self) -> std::io::Result<()> {
-        loop {
-            let mut guard = self.ready.readable().await?;
-            let mut count = [0u8; 8];
-            match guard.try_io(|fd| {
-                nix::unistd::read(fd.get_ref(), &mut count).map_err(std::io::Error::from)
-            }) {
-                Ok(Ok(_)) => {
-                    // Read: not readable until it fires again (an expiration since is a
-                    // newer event, which this leaves set).
-                    guard.clear_ready();
-                    return Ok(());
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => {}
-            }
-        }
-    }
-}
-
-impl Daemon {
-    /// The earliest deadline, noted as the one the timer is armed for (a pump that finds
-    /// an earlier one wakes the timer task).
-    fn arm_next_deadline(&mut self) -> Option<ouro_core::Instant> {
-        self.armed = self.next_deadline();
-        self.armed
-    }
-}
-
-/// A deadline still the earliest after the timer fired for it and its tasks ran is
-/// looked at again only after this long (what tokio's timer did for every deadline), so
-/// that a deadline nothing consumes cannot make the timer spin.
-const STALE_RETRY: Duration = Duration::from_millis(1);
-
-/// Sleeps until the earliest deadline, then runs the timers; again and again.
-pub async fn timer_task(d: Rc<RefCell<Daemon>>, timer: Timer) {
-    let notify = Rc::clone(&d.borrow().timer);
-    let mut fired_for = None;
-    loop {
-        let (next, now) = {
-            let mut dm = d.borrow_mut();
-            (dm.arm_next_deadline(), dm.now())
-        };
-        match next {
-            Some(t) => {
-                let mut after = t.saturating_duration_since(now);
-                if fired_for == Some(t) {
-                    after = after.max(STALE_RETRY);
-                }
-                if let Err(e) = timer.arm(after) {
-                    // Not seen in practice (EINVAL for a bad time, which `arm` never
-                    // builds): the deadline is looked at again at the next pump.
-                    tracing::warn!(error = %e, "cannot arm the timerfd");
-                    notify.notified().await;
-                    continue;
-                }
-                tokio::select! {
-                    biased;
-                    r = timer.fired() => {
-                        if let Err(e) = r {
-                            tracing::warn!(error = %e, "timerfd failed");
-                            notify.notified().await;
-                            continue;
-                        }
-                        d.borrow_mut().on_timer();
-                        fired_for = Some(t);
-                        // Let the tasks it woke (flows whose credit came back) run before
-                        // looking at the deadlines again: until they do, theirs is still
-                        // the earliest, and already past.
-                        rt::yield_now().await;
-                    }
-                    _ = notify.notified() => {}
-                }
-            }
-            None => notify.notified().await,
+    /// Takes the expiration: true if the timer fired since it was last taken.
+    pub fn consume(&self) -> std::io::Result<bool> {
+        let mut count = [0u8; 8];
+        match nix::unistd::read(&self.timer, &mut count) {
+            Ok(_) => Ok(true),
+            Err(nix::errno::Errno::EAGAIN) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -128,37 +56,39 @@ pub async fn timer_task(d: Rc<RefCell<Daemon>>, timer: Timer) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mio::{Events, Interest, Poll, Token, unix::SourceFd};
+    use std::os::fd::AsRawFd;
 
-    /// Polls `f` once: `Some` if it completed.
-    async fn poll_once<F: std::future::Future>(f: F) -> Option<F::Output> {
-        tokio::select! {
-            biased;
-            out = f => Some(out),
-            () = std::future::ready(()) => None,
-        }
+    /// Waits (up to `limit`) for the timer's descriptor to become readable.
+    fn wait(poll: &mut Poll, limit: Duration) -> bool {
+        let mut events = Events::with_capacity(4);
+        poll.poll(&mut events, Some(limit)).expect("poll");
+        !events.is_empty()
     }
 
     #[test]
     fn fires_once_per_arming() {
-        rt::block_on(fires_once_per_arming_in_the_loop()).expect("loop");
-    }
-
-    async fn fires_once_per_arming_in_the_loop() {
         let timer = Timer::new().expect("timerfd");
+        let mut poll = Poll::new().expect("poll");
+        let raw = timer.fd().as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&raw), Token(0), Interest::READABLE)
+            .expect("register");
         // Not armed: never fires.
-        assert!(poll_once(timer.fired()).await.is_none());
+        assert!(!timer.consume().expect("read"));
         // Armed for "now" (zero would disarm it): fires, once.
         timer.arm(Duration::ZERO).expect("arm");
-        timer.fired().await.expect("fired");
-        assert!(
-            poll_once(timer.fired()).await.is_none(),
-            "an expiration is consumed, and the readiness with it"
-        );
+        assert!(wait(&mut poll, Duration::from_secs(10)), "fired");
+        assert!(timer.consume().expect("read"));
+        assert!(!timer.consume().expect("read"), "an expiration is consumed");
         // Re-armed: fires again.
         timer.arm(Duration::from_micros(50)).expect("arm");
-        timer.fired().await.expect("fired again");
+        assert!(wait(&mut poll, Duration::from_secs(10)), "fired again");
+        assert!(timer.consume().expect("read"));
         // Re-arming later before it fires replaces the earlier expiration.
         timer.arm(Duration::from_secs(3600)).expect("arm");
-        assert!(poll_once(timer.fired()).await.is_none());
+        timer.arm(Duration::from_secs(7200)).expect("arm");
+        assert!(!wait(&mut poll, Duration::ZERO));
+        assert!(!timer.consume().expect("read"));
     }
 }
