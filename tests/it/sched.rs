@@ -7,8 +7,8 @@ use ouro_core::auth::RequestKind;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::sched::{Drr, QueueLimits, SchedulerPolicy, StrictPriority};
 use ouro_policy::{
-    CacheDir, Deadline, EngineConfig, ParamValue, Params, PolicyEngine, WasmAuth, WasmScheduler,
-    builtin,
+    CacheDir, Deadline, EngineConfig, OnLoop, ParamValue, Params, PolicyEngine, WasmAuth,
+    WasmScheduler, builtin,
 };
 use ouro_sim::{Graph, LinkParams, SimConfig, Simulator, Stream, StreamResult};
 use ouro_tests::TestGraph;
@@ -18,6 +18,7 @@ use std::time::Duration;
 pub(crate) fn engine() -> PolicyEngine {
     PolicyEngine::new(EngineConfig {
         deadline: Deadline::Fuel(1_000_000_000),
+        on_loop: OnLoop::DEFAULT,
         memory_cap: 64 << 20,
         max_instances: 8,
         cache: CacheDir::Off,
@@ -188,6 +189,7 @@ fn drr_shares_a_saturated_link_by_weight() {
 fn starved_drr() -> WasmScheduler {
     let engine = PolicyEngine::new(EngineConfig {
         deadline: Deadline::Fuel(10),
+        on_loop: OnLoop::DEFAULT,
         memory_cap: 64 << 20,
         max_instances: 8,
         cache: CacheDir::Off,
