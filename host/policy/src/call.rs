@@ -5,6 +5,7 @@ use crate::PolicyError;
 use crate::engine::{Budget, Deadline, PolicyEngine};
 use crate::host::{Clock, HostState};
 use crate::metrics::PolicyMetrics;
+use crate::overrun::thread_cpu_time;
 use crate::params::Params;
 use std::sync::Arc;
 use std::time::Instant;
@@ -111,20 +112,30 @@ impl Caller {
         );
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limits);
+        match self.budget {
+            Budget::Ticks(_) => store.epoch_deadline_trap(),
+            Budget::LoopTicks { tick, cap, .. } => store.epoch_deadline_callback(move |mut cx| {
+                Ok(cx.data_mut().overrun.decide(thread_cpu_time(), tick, cap))
+            }),
+            Budget::Fuel(_) => {}
+        }
         self.arm(&mut store)?;
         Ok(store)
     }
 
     /// Give `store` a full budget for one call: fuel, or an epoch deadline from now. A
     /// routing call gets the engine's [`Deadline`]; a scheduler or auth call, which runs on
-    /// the driver's event loop, at most [`crate::EngineConfig::on_loop`].
+    /// the driver's event loop, at most [`crate::EngineConfig::on_loop`], past which it is
+    /// stopped as soon as it is seen using the CPU ([`crate::overrun`]; what happens at the
+    /// deadline is set once per store, in [`Caller::store`]).
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), PolicyError> {
-        store.data_mut().reset_log_budget();
+        let data = store.data_mut();
+        data.reset_log_budget();
+        data.overrun.reset();
         match self.budget {
             Budget::Fuel(fuel) => store.set_fuel(fuel).map_err(|e| self.classify(e)),
-            Budget::Ticks(ticks) => {
+            Budget::Ticks(ticks) | Budget::LoopTicks { ticks, .. } => {
                 store.set_epoch_deadline(ticks);
-                store.epoch_deadline_trap();
                 Ok(())
             }
         }
@@ -134,7 +145,7 @@ impl Caller {
     pub(crate) fn fuel_used(&self, store: &Store<HostState>) -> u64 {
         match self.budget {
             Budget::Fuel(limit) => limit.saturating_sub(store.get_fuel().unwrap_or(0)),
-            Budget::Ticks(_) => 0,
+            Budget::Ticks(_) | Budget::LoopTicks { .. } => 0,
         }
     }
 

@@ -35,8 +35,10 @@ pub enum Deadline {
 }
 
 /// The budget of a call that runs on the driver's event loop (schedulers, auth policies):
-/// with a [`Deadline::Epoch`] the call may run for `time`, with a [`Deadline::Fuel`] it
-/// gets `fuel`. Either is a cap: such a call never gets more than a routing call.
+/// with a [`Deadline::Epoch`] the call may run for `time` (then it is stopped within about a
+/// tick if its thread is using the CPU; time the thread was preempted is not held against
+/// it, up to the routing deadline), with a [`Deadline::Fuel`] it gets `fuel`. Either is a
+/// cap: such a call never gets more than a routing call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OnLoop {
     /// Time allowed per call under an epoch deadline (rounded up to whole ticks).
@@ -62,8 +64,19 @@ impl OnLoop {
 /// What one call gets, in the engine's unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Budget {
-    /// Epoch ticks from the start of the call.
+    /// Epoch ticks from the start of the call, then a trap.
     Ticks(u64),
+    /// A call on the event loop: `ticks` epoch ticks from its start; then it is stopped if
+    /// its thread is using the CPU, and given tick after tick of `tick` while the thread was
+    /// preempted, at most `cap` more ([`crate::overrun`]).
+    LoopTicks {
+        /// Ticks before the first check.
+        ticks: u64,
+        /// The epoch tick.
+        tick: Duration,
+        /// Most ticks given past the first check.
+        cap: u64,
+    },
     /// Units of fuel.
     Fuel(u64),
 }
@@ -109,8 +122,9 @@ impl EngineConfig {
         }
     }
 
-    /// For the simulator: deterministic fuel (10⁹ units, seconds of work, per routing call;
-    /// 5 × 10⁶ per scheduler or auth call) instead of a wall-clock deadline; otherwise as
+    /// For the simulator: deterministic fuel (10⁹ units per routing call, 5 × 10⁶ per
+    /// scheduler or auth call; guest code runs about 8 units per ns, so about 0.1 s and
+    /// 0.6 ms of work) instead of a wall-clock deadline; otherwise as
     /// [`EngineConfig::router`].
     pub fn deterministic() -> EngineConfig {
         EngineConfig {
@@ -198,18 +212,27 @@ impl PolicyEngine {
     }
 
     /// What one call gets: a routing call the [`Deadline`], a call on the event loop
-    /// (`on_loop`) the smaller of that and [`EngineConfig::on_loop`].
+    /// (`on_loop`) the smaller of that and [`EngineConfig::on_loop`] (under an epoch
+    /// deadline not counting the time its thread was preempted, up to the routing
+    /// deadline).
     pub(crate) fn budget(&self, on_loop: bool) -> Budget {
         let limit = self.config.on_loop;
         match self.config.deadline {
             Deadline::Epoch { tick, per_call } => {
-                let time = if on_loop {
-                    per_call.min(limit.time)
-                } else {
-                    per_call
+                let ticks_in = |time: Duration| {
+                    let ticks = time.as_nanos().div_ceil(tick.as_nanos().max(1)).max(1);
+                    u64::try_from(ticks).unwrap_or(u64::MAX)
                 };
-                let ticks = time.as_nanos().div_ceil(tick.as_nanos().max(1)).max(1);
-                Budget::Ticks(u64::try_from(ticks).unwrap_or(u64::MAX))
+                let routing = ticks_in(per_call);
+                if !on_loop {
+                    return Budget::Ticks(routing);
+                }
+                let ticks = ticks_in(per_call.min(limit.time));
+                Budget::LoopTicks {
+                    ticks,
+                    tick,
+                    cap: routing.saturating_sub(ticks),
+                }
             }
             Deadline::Fuel(fuel) => Budget::Fuel(if on_loop { fuel.min(limit.fuel) } else { fuel }),
         }
@@ -251,7 +274,8 @@ mod tests {
         let ms = Duration::from_millis;
         let router = engine(EngineConfig::router().deadline, OnLoop::DEFAULT);
         assert_eq!(router.budget(false), Budget::Ticks(1_000));
-        assert_eq!(router.budget(true), Budget::Ticks(5));
+        let on_loop = |ticks, tick, cap| Budget::LoopTicks { ticks, tick, cap };
+        assert_eq!(router.budget(true), on_loop(5, ms(1), 995));
         let sim = engine(Deadline::Fuel(1_000_000_000), OnLoop::DEFAULT);
         assert_eq!(sim.budget(false), Budget::Fuel(1_000_000_000));
         assert_eq!(sim.budget(true), Budget::Fuel(5_000_000));
@@ -261,7 +285,7 @@ mod tests {
             per_call: ms(3),
         };
         let tight = engine(tight, OnLoop::DEFAULT);
-        assert_eq!(tight.budget(true), Budget::Ticks(2));
+        assert_eq!(tight.budget(true), on_loop(2, ms(2), 0));
         let starved = engine(Deadline::Fuel(10), OnLoop::DEFAULT);
         assert_eq!(starved.budget(true), Budget::Fuel(10));
         let zero = OnLoop {
@@ -269,6 +293,6 @@ mod tests {
             fuel: 0,
         };
         let zero = engine(EngineConfig::router().deadline, zero);
-        assert_eq!(zero.budget(true), Budget::Ticks(1));
+        assert_eq!(zero.budget(true), on_loop(1, ms(1), 999));
     }
 }

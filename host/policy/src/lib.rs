@@ -29,6 +29,7 @@ mod error;
 mod fallback;
 mod host;
 mod metrics;
+mod overrun;
 mod params;
 mod rollback;
 mod routing;
