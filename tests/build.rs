@@ -6,9 +6,13 @@ fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     ouro_guest_build::main(
         &root,
-        &[(
-            "routing",
-            &["test-spin", "test-hog", "test-trap", "test-loop"],
-        )],
+        &[
+            (
+                "routing",
+                &["test-spin", "test-hog", "test-trap", "test-loop"],
+            ),
+            ("scheduler", &["test-spin-scheduler"]),
+            ("auth", &["test-spin-auth"]),
+        ],
     );
 }

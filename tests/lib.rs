@@ -248,6 +248,21 @@ pub fn packets_lost(sim: &ouro_sim::Simulator) -> u64 {
     dropped + sim.counters().pdus_lost
 }
 
+/// What a scheduler is shown on the busiest port: one queue per QoS cube (the most a port
+/// has), each holding 1,024 packets of 1,400 bytes, the head of cube `c` waiting `c` ms.
+pub fn backlogged_port() -> Vec<ouro_core::sched::QueueState> {
+    (0..5u8)
+        .map(|cube| ouro_core::sched::QueueState {
+            id: u32::from(cube),
+            cube,
+            packets: 1024,
+            bytes: 1024 * 1400,
+            head_age: std::time::Duration::from_millis(u64::from(cube)),
+            drops: 0,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,14 +44,6 @@ fn bin(name: &str) -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 struct Net {
     dir: PathBuf,
     daemons: Vec<Child>,
@@ -83,17 +75,59 @@ impl Net {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The UDP port daemon `node` bound (its configuration says port 0), from its status:
+    /// asks until the daemon answers with a bound port (bounded).
+    fn udp_port(&self, node: &str) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status: serde_json::Value =
+                serde_json::from_str(&self.ouro(node, &["status", "--json"])).unwrap_or_default();
+            let port = status["shims"][0]["bind"]
+                .as_str()
+                .and_then(|b| b.parse::<SocketAddr>().ok())
+                .map(|a| a.port())
+                .filter(|&p| p != 0);
+            if let Some(port) = port {
+                return port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {node} reported no UDP port"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start daemon `name` with configuration `config`.
+    fn spawn_daemon(&mut self, name: &str, config: &str) {
+        let f = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&f, config).expect("write");
+        self.daemons.push(
+            Command::new(bin("ourod"))
+                .arg("-c")
+                .arg(&f)
+                .arg("-s")
+                .arg(self.sock(name))
+                .env("OURO_LOG", "warn")
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ourod"),
+        );
+    }
+
     fn start() -> Net {
         Net::start_with("main", "")
     }
 
-    /// Three daemons whose UDP layers get the extra lines `udp_extra`.
+    /// Three daemons whose UDP layers get the extra lines `udp_extra`. Each binds port 0
+    /// and is started once the ports of the peers it names are known, from their status:
+    /// A bootstraps, B enrolls through A, C through B; A learns B and B learns C from their
+    /// first datagram.
     fn start_with(tag: &str, udp_extra: &str) -> Net {
         let dir = std::env::temp_dir().join(format!("ouro-bench-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let (pa, pb, pc) = (free_port(), free_port(), free_port());
-        let node = |name: &str, port: u16, peers: &[(&str, u16)], how: &str| {
+        let node = |name: &str, peers: &[(&str, u16)], how: &str| {
             let p: Vec<String> = peers
                 .iter()
                 .map(|(n, x)| format!("{{ name = \"{n}\", addr = \"127.0.0.1:{x}\" }}"))
@@ -103,39 +137,22 @@ impl Net {
                 .map(|(n, _)| format!("{{ peer = \"{n}\" }}"))
                 .collect();
             format!(
-                "node = \"{name}\"\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:{port}\"\npeers = [ {} ]\n{udp_extra}\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
+                "node = \"{name}\"\n[[layer]]\nname = \"udp\"\ntype = \"udp\"\nbind = \"127.0.0.1:0\"\npeers = [ {} ]\n{udp_extra}\n[[layer]]\nname = \"net\"\ntype = \"unicast\"\nlower = \"udp\"\n{how}\nconnect = [ {} ]\n",
                 p.join(", "),
                 c.join(", ")
             )
         };
-        let cfgs = [
-            ("a", node("a", pa, &[("b", pb)], "bootstrap = true")),
-            (
-                "b",
-                node("b", pb, &[("a", pa), ("c", pc)], "enroll = \"a\""),
-            ),
-            ("c", node("c", pc, &[("b", pb)], "enroll = \"b\"")),
-        ];
         let mut net = Net {
             dir: dir.clone(),
             daemons: Vec::new(),
             servers: Vec::new(),
         };
-        for (n, text) in &cfgs {
-            let f = dir.join(format!("{n}.toml"));
-            std::fs::write(&f, text).expect("write");
-            net.daemons.push(
-                Command::new(bin("ourod"))
-                    .arg("-c")
-                    .arg(&f)
-                    .arg("-s")
-                    .arg(net.sock(n))
-                    .env("OURO_LOG", "warn")
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("ourod"),
-            );
-        }
+        let a = node("a", &[], "bootstrap = true");
+        net.spawn_daemon("a", &a);
+        let b = node("b", &[("a", net.udp_port("a"))], "enroll = \"a\"");
+        net.spawn_daemon("b", &b);
+        let c = node("c", &[("b", net.udp_port("b"))], "enroll = \"b\"");
+        net.spawn_daemon("c", &c);
         for n in ["a", "b", "c"] {
             let ok = Command::new(bin("ouro"))
                 .arg("--socket")
@@ -265,13 +282,6 @@ fn baseline_relay(size: usize, relays: usize) -> (f64, f64) {
     (got as f64 / SECS, loss)
 }
 
-/// `n` free loopback addresses (free when asked).
-fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    (0..n)
-        .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())))
-        .collect()
-}
-
 /// The echo of the ping-pongs: a thread answering every datagram until `stop`.
 fn echo_thread(echo: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -353,22 +363,19 @@ fn ping_through(
 
 /// The ping-pong of [`baseline_ping`] with each relay and the echo in a process of its own
 /// (this executable again, see [`hop_process`]), as ouro's path has five processes: the
-/// same shape, and the same cost of switching between address spaces. Average and minimum
-/// RTT in ms.
+/// same shape, and the same cost of switching between address spaces. Each hop binds port
+/// 0 and reports its address; once all are known each relay is told its neighbours. Average
+/// and minimum RTT in ms.
 fn baseline_ping_processes(count: usize, relays: usize) -> (f64, f64) {
-    use std::io::BufRead;
+    use std::io::{BufRead, Write};
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let mut chain = vec![client.local_addr().expect("a")];
-    chain.extend(free_addrs(relays + 1));
     let mut children = Vec::new();
-    for i in 1..chain.len() {
-        let spec = if i == chain.len() - 1 {
-            format!("echo {}", chain[i])
-        } else {
-            format!("relay {} {} {}", chain[i], chain[i - 1], chain[i + 1])
-        };
+    for i in 0..=relays {
+        let role = if i == relays { "echo" } else { "relay" };
         let mut child = Command::new(std::env::current_exe().expect("exe"))
-            .env("OURO_BENCH_HOP", spec)
+            .env("OURO_BENCH_HOP", role)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("hop");
@@ -377,8 +384,17 @@ fn baseline_ping_processes(count: usize, relays: usize) -> (f64, f64) {
         std::io::BufReader::new(out)
             .read_line(&mut line)
             .expect("ready");
-        assert_eq!(line.trim(), "ready");
+        let addr = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("hop said {line:?}"));
+        chain.push(addr);
         children.push(child);
+    }
+    for (i, child) in children.iter_mut().enumerate().take(relays) {
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{} {}", chain[i], chain[i + 2]).expect("tell the relay");
     }
     let r = ping_through(
         &client,
@@ -394,23 +410,28 @@ fn baseline_ping_processes(count: usize, relays: usize) -> (f64, f64) {
     r
 }
 
-/// One hop of [`baseline_ping_processes`], in its own process: `relay ME PREV NEXT` (a
-/// blocking loop forwarding each datagram to the other side) or `echo ME` (sending each
-/// back). Prints `ready` once bound; runs until killed.
-fn hop_process(spec: &str) {
-    let words: Vec<SocketAddr> = spec
-        .split_whitespace()
-        .skip(1)
-        .map(|w| w.parse().expect("address"))
-        .collect();
-    let sock = UdpSocket::bind(words[0]).expect("bind");
-    println!("ready");
+/// One hop of [`baseline_ping_processes`], in its own process, bound to a port of the
+/// kernel's choosing on 127.0.0.1: prints `ready ADDRESS` once bound. `echo` sends each
+/// datagram back; `relay` first reads `PREV NEXT` (two addresses) from its standard input,
+/// then forwards each datagram to the other side, in a blocking loop. Runs until killed.
+fn hop_process(role: &str) {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    println!("ready {}", sock.local_addr().expect("addr"));
+    let peers: Vec<SocketAddr> = if role == "relay" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).expect("neighbours");
+        line.split_whitespace()
+            .map(|w| w.parse().expect("address"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut b = [0u8; 2048];
     loop {
         let Ok((n, from)) = sock.recv_from(&mut b) else {
             continue;
         };
-        let to = match words[1..] {
+        let to = match peers[..] {
             [prev, next] if from == prev => next,
             [prev, _] => prev,
             _ => from,
@@ -429,23 +450,33 @@ fn baseline_ping_event_loop(count: usize, relays: usize) -> (f64, f64) {
     let echo = UdpSocket::bind("127.0.0.1:0").expect("bind");
     echo.set_read_timeout(Some(Duration::from_millis(500)))
         .expect("t");
-    let mut chain = vec![client.local_addr().expect("a")];
-    chain.extend(free_addrs(relays));
-    chain.push(echo.local_addr().expect("a"));
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
-    threads.push(echo_thread(echo, Arc::clone(&stop)));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    // Each relay binds port 0 in its thread and sends its address; once all are known it
+    // is sent its neighbours.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<(usize, SocketAddr)>();
+    let mut neighbours = Vec::new();
     for i in 0..relays {
-        let (me, prev, next) = (chain[i + 1], chain[i], chain[i + 2]);
-        let ready = ready_tx.clone();
+        let addr_tx = addr_tx.clone();
+        let (peers_tx, peers_rx) = std::sync::mpsc::channel::<(SocketAddr, SocketAddr)>();
+        neighbours.push(peers_tx);
         threads.push(std::thread::spawn(move || {
+            let rt = rt();
+            let mut s = {
+                let _in_runtime = rt.enter();
+                UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
+                    .expect("bind")
+            };
+            addr_tx
+                .send((i, s.local_addr().expect("addr")))
+                .expect("address");
+            let Ok((prev, next)) = peers_rx.recv() else {
+                return;
+            };
             let local = tokio::task::LocalSet::new();
-            local.block_on(&rt(), async move {
+            local.block_on(&rt, async move {
                 let relay = tokio::task::spawn_local(async move {
-                    let mut s = UdpShim::bind(me, ShimOptions::default()).expect("bind");
                     let (to_prev, to_next) = (s.add_peer(prev), s.add_peer(next));
-                    ready.send(()).expect("ready");
                     let mut out = Vec::new();
                     loop {
                         if s.readable().await.is_err() {
@@ -471,9 +502,18 @@ fn baseline_ping_event_loop(count: usize, relays: usize) -> (f64, f64) {
             });
         }));
     }
+    let mut addrs = vec![SocketAddr::from(([0, 0, 0, 0], 0)); relays];
     for _ in 0..relays {
-        ready_rx.recv().expect("relay ready");
+        let (i, addr) = addr_rx.recv().expect("relay bound");
+        addrs[i] = addr;
     }
+    let mut chain = vec![client.local_addr().expect("a")];
+    chain.extend(addrs);
+    chain.push(echo.local_addr().expect("a"));
+    for (i, peers) in neighbours.iter().enumerate() {
+        peers.send((chain[i], chain[i + 2])).expect("neighbours");
+    }
+    threads.push(echo_thread(echo, Arc::clone(&stop)));
     let r = ping_through(&client, chain[1], count, Arc::clone(&stop), Vec::new());
     stop.store(true, Ordering::Relaxed);
     for relay in &chain[1..=relays] {

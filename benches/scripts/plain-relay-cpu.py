@@ -9,22 +9,23 @@ import tempfile
 import time
 
 bench = sys.argv[1]
-socks = []
-for _ in range(5):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-ports = [s.getsockname()[1] for s in socks]
-for s in socks[1:]:
-    s.close()  # the hops bind these ports again
-addr = lambda p: f"127.0.0.1:{p}"
+client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+client.bind(("127.0.0.1", 0))
+# Each hop binds a port of the kernel's choosing and prints "ready ADDRESS"; once all are
+# known, each relay reads its neighbours "PREV NEXT" from its standard input.
+chain = ["127.0.0.1:%d" % client.getsockname()[1]]
 hops = []
 for i in range(1, 5):
-    spec = f"echo {addr(ports[i])}" if i == 4 else f"relay {addr(ports[i])} {addr(ports[i - 1])} {addr(ports[i + 1])}"
-    p = subprocess.Popen([bench], env=dict(os.environ, OURO_BENCH_HOP=spec), stdout=subprocess.PIPE)
-    p.stdout.readline()  # "ready"
+    role = "echo" if i == 4 else "relay"
+    p = subprocess.Popen([bench], env=dict(os.environ, OURO_BENCH_HOP=role),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    chain.append(p.stdout.readline().split()[1])  # "ready ADDRESS"
     hops.append(p)
-client = socks[0]
+for i, p in enumerate(hops[:3], start=1):
+    p.stdin.write(f"{chain[i - 1]} {chain[i + 1]}\n")
+    p.stdin.flush()
+first = chain[1].rsplit(":", 1)
+first = (first[0], int(first[1]))
 client.settimeout(1)
 out = tempfile.NamedTemporaryFile(suffix=".perf-stat")
 stat = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches", "-x,", "-o", out.name,
@@ -32,7 +33,7 @@ stat = subprocess.Popen(["perf", "stat", "-e", "task-clock,context-switches", "-
 start, pings = time.time(), 0
 try:
     while time.time() - start < 1.8:
-        client.sendto(b"x" * 64, ("127.0.0.1", ports[1]))
+        client.sendto(b"x" * 64, first)
         client.recv(2048)
         pings += 1
         time.sleep(0.0005)

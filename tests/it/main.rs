@@ -4,6 +4,7 @@ mod auth;
 mod bins;
 mod golden;
 mod net;
+mod on_loop;
 mod policy;
 mod routing;
 mod sched;

@@ -988,12 +988,7 @@ fn net_a_routing_policy_computing_for_a_second_stalls_neither_forwarding_nor_con
     let out = pinger.wait_with_output().expect("ping ends");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(summary(&text), (100, 100), "{text}");
-    let max_rtt_ms: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("rtt min/avg/max/mdev = "))
-        .and_then(|v| v.split('/').nth(2))
-        .and_then(|m| m.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no round trips in:\n{text}"));
+    let max_rtt_ms = max_rtt_ms(&text);
     assert!(max_rtt_ms < 400.0, "a ping waited {max_rtt_ms} ms:\n{text}");
     assert!(
         slowest < Duration::from_millis(400),
@@ -1002,6 +997,77 @@ fn net_a_routing_policy_computing_for_a_second_stalls_neither_forwarding_nor_con
     // The failed call was answered by the previous policy: no failure reached the IPCP.
     let s = b.status().expect("status");
     assert_eq!(layer(&s)["counters"]["routing_failures"], 0, "{s}");
+}
+
+/// The longest round trip in the summary of `ouro ping`'s output `text`, in ms.
+fn max_rtt_ms(text: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("rtt min/avg/max/mdev = "))
+        .and_then(|v| v.split('/').nth(2))
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no round trips in:\n{text}"))
+}
+
+/// Check the stats `p` of a policy whose one call ran into the on-loop deadline (5 ms) and
+/// was rolled back: stopped after milliseconds, not after a routing call's second.
+fn assert_stopped_on_loop_and_rolled_back(p: &Value) {
+    assert_eq!(
+        (p["calls"].as_u64(), p["failures"].as_u64()),
+        (Some(1), Some(1)),
+        "{p}"
+    );
+    assert!(
+        p["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ran past its deadline")),
+        "{p}"
+    );
+    let took = Duration::from_nanos(p["p99_ns"].as_u64().unwrap_or(u64::MAX));
+    assert!(
+        took >= Duration::from_millis(3) && took < Duration::from_millis(250),
+        "the call ran {took:?}: {p}"
+    );
+}
+
+/// Schedulers and auth policies run on the daemon's event loop, so a call gets the on-loop
+/// deadline (5 ms), not a routing call's second. The relay B hot-swaps to
+/// `test-spin-scheduler` and C to `test-spin-auth`, which never return: each one's first
+/// call is stopped after milliseconds, fails on probation, and the policy it replaced
+/// answers that call. Every ping through B comes back without waiting anywhere near a
+/// second, and the new flow C authorises is allowed; no failure reaches the IPCPs.
+#[test]
+fn net_a_looping_scheduler_or_auth_policy_is_stopped_in_milliseconds_and_rolled_back() {
+    let dir = Scratch::new("policy-on-loop");
+    let (a, b, c) = line3(&dir.0, "");
+    let _echo = serve(&c, &["echo", "pong"], "pong");
+    assert!(ping(&a, "pong", 1, &[]).contains("1 received"));
+    let write = |file: &str, wasm: &[u8]| {
+        let path = dir.0.join(file);
+        std::fs::write(&path, wasm).expect("write the policy");
+        path.to_str().expect("a UTF-8 path").to_string()
+    };
+    let scheduler = write("spin-scheduler.wasm", crate::test_policies::SPIN_SCHEDULER);
+    let auth = write("spin-auth.wasm", crate::test_policies::SPIN_AUTH);
+
+    ok(&b, &["policy", "load", "net", "scheduler", &scheduler]);
+    // The first data PDU B queues for a port calls the new scheduler.
+    let out = ping(&a, "pong", 20, &[]);
+    assert_eq!(summary(&out), (20, 20), "{out}");
+    let rtt = max_rtt_ms(&out);
+    assert!(rtt < 400.0, "a ping waited {rtt} ms:\n{out}");
+    let p = wait_policy(&b, "scheduler", |p| p["rolled_back"] == true);
+    assert_stopped_on_loop_and_rolled_back(&p);
+
+    ok(&c, &["policy", "load", "net", "auth", &auth]);
+    // A new flow: C asks its auth policy.
+    let out = ping(&a, "pong", 1, &[]);
+    assert_eq!(summary(&out), (1, 1), "{out}");
+    let p = wait_policy(&c, "auth", |p| p["rolled_back"] == true);
+    assert_stopped_on_loop_and_rolled_back(&p);
+
+    let (sb, sc) = (b.status().expect("status"), c.status().expect("status"));
+    assert_eq!(layer(&sb)["counters"]["scheduler_failures"], 0, "{sb}");
+    assert_eq!(layer(&sc)["counters"]["auth_failures"], 0, "{sc}");
 }
 
 #[test]

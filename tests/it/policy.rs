@@ -8,7 +8,7 @@ use ouro_core::Address;
 use ouro_core::routing::{NativeSpf, RoutingPolicy, Topology};
 use ouro_policy::builtin;
 use ouro_policy::{
-    AuthRequest, CacheDir, Deadline, EngineConfig, Fallback, LoopCheck, ParamValue, Params,
+    AuthRequest, CacheDir, Deadline, EngineConfig, Fallback, LoopCheck, OnLoop, ParamValue, Params,
     PolicyEngine, QueueState, RequestKind, RoutingChoice, Verdict, WasmAuth, WasmRoutingPolicy,
     WasmScheduler,
 };
@@ -23,6 +23,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn engine_with(deadline: Deadline, memory_cap: usize) -> PolicyEngine {
     PolicyEngine::new(EngineConfig {
         deadline,
+        on_loop: OnLoop::DEFAULT,
         memory_cap,
         max_instances: 8,
         cache: CacheDir::Off,

@@ -7,8 +7,8 @@ use ouro_core::auth::RequestKind;
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::sched::{Drr, QueueLimits, SchedulerPolicy, StrictPriority};
 use ouro_policy::{
-    CacheDir, Deadline, EngineConfig, ParamValue, Params, PolicyEngine, WasmAuth, WasmScheduler,
-    builtin,
+    CacheDir, Deadline, EngineConfig, OnLoop, ParamValue, Params, PolicyEngine, WasmAuth,
+    WasmScheduler, builtin,
 };
 use ouro_sim::{Graph, LinkParams, SimConfig, Simulator, Stream, StreamResult};
 use ouro_tests::TestGraph;
@@ -18,6 +18,7 @@ use std::time::Duration;
 pub(crate) fn engine() -> PolicyEngine {
     PolicyEngine::new(EngineConfig {
         deadline: Deadline::Fuel(1_000_000_000),
+        on_loop: OnLoop::DEFAULT,
         memory_cap: 64 << 20,
         max_instances: 8,
         cache: CacheDir::Off,
@@ -188,6 +189,7 @@ fn drr_shares_a_saturated_link_by_weight() {
 fn starved_drr() -> WasmScheduler {
     let engine = PolicyEngine::new(EngineConfig {
         deadline: Deadline::Fuel(10),
+        on_loop: OnLoop::DEFAULT,
         memory_cap: 64 << 20,
         max_instances: 8,
         cache: CacheDir::Off,
@@ -228,6 +230,67 @@ fn a_new_scheduler_failing_on_probation_is_rolled_back() {
     assert_eq!(metrics.snapshot().calls, 1, "called once, then rolled back");
     assert_eq!(sim.ipcp(0).counters().scheduler_failures, 0);
     assert_eq!(r[0].received, r[0].sent);
+}
+
+/// Voice from node 0 to node 1: 20 messages of 100 B, 5 ms apart.
+fn twenty_voice_messages() -> Stream {
+    Stream {
+        count: 20,
+        ..stream(QosSpec::VOICE, 100, Duration::from_millis(5))
+    }
+}
+
+/// A scheduler that never returns, on the simulator's engine: every call is stopped at the
+/// on-loop fuel (5 × 10⁶ units, not the 10⁹ of a routing call), fails, and the port sends
+/// in the default order; nothing is lost.
+#[test]
+fn a_looping_scheduler_is_stopped_at_the_on_loop_fuel_and_the_port_keeps_sending() {
+    let spin = WasmScheduler::load(
+        &engine(),
+        "spin-scheduler",
+        crate::test_policies::SPIN_SCHEDULER,
+        Params::new(),
+    )
+    .expect("loads");
+    let metrics = spin.metrics();
+    let mut sim = bottleneck(Box::new(spin));
+    let r = sim.run_streams(&[twenty_voice_messages()], Duration::from_secs(1));
+    assert_eq!((r[0].sent, r[0].received), (20, 20));
+    let m = metrics.snapshot();
+    let c = sim.ipcp(0).counters();
+    assert!(m.calls >= 1 && m.failures == m.calls, "{m:?}");
+    assert_eq!(c.scheduler_failures, m.failures);
+    assert_eq!(m.fuel_used, m.calls * OnLoop::DEFAULT.fuel);
+    let e = sim
+        .ipcp(0)
+        .last_scheduler_error()
+        .expect("kept")
+        .to_string();
+    assert!(e.contains("ran out of fuel"), "{e}");
+}
+
+/// An auth policy that never returns is stopped at the on-loop fuel and denies (fail-closed);
+/// the simulation goes on.
+#[test]
+fn a_looping_auth_policy_is_stopped_at_the_on_loop_fuel_and_denies() {
+    let mut sim = bottleneck(Box::new(StrictPriority::default()));
+    let spin = WasmAuth::load(
+        &engine(),
+        "spin-auth",
+        crate::test_policies::SPIN_AUTH,
+        Params::new(),
+    )
+    .expect("loads");
+    let metrics = spin.metrics();
+    sim.set_auth_policy(1, |_| Box::new(spin));
+    let r = sim.run_streams(&[twenty_voice_messages()], Duration::from_millis(500));
+    assert_eq!(r[0].ended, Some(FlowEnd::Denied));
+    let c = sim.ipcp(1).counters();
+    assert_eq!((c.auth_failures, c.auth_denied), (1, 1));
+    let (_, reason) = sim.ipcp(1).last_denial().expect("denied");
+    assert!(reason.contains("ran out of fuel"), "{reason}");
+    let m = metrics.snapshot();
+    assert_eq!((m.calls, m.fuel_used), (1, OnLoop::DEFAULT.fuel));
 }
 
 fn allowlist() -> WasmAuth {

@@ -1,4 +1,4 @@
-//! Routing components that misbehave on purpose, for tests of the engine's fail-safes
+//! Components that misbehave on purpose, for tests of the engine's fail-safes
 //! (built from `policies/test/*` by this crate's build script).
 
 /// Loops forever.
@@ -9,3 +9,8 @@ pub const HOG: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_hog.wasm")
 pub const TRAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_trap.wasm"));
 /// Returns a forwarding loop.
 pub const LOOP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_loop.wasm"));
+/// A scheduler that loops forever.
+pub const SPIN_SCHEDULER: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/test_spin_scheduler.wasm"));
+/// An auth policy that loops forever.
+pub const SPIN_AUTH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/test_spin_auth.wasm"));

@@ -6,7 +6,7 @@ use crate::bindings::auth::ouro::policy::auth_types::{
     Request as WitRequest, RequestKind as WitKind,
 };
 use crate::bindings::auth::{Auth, AuthPre};
-use crate::call::Caller;
+use crate::call::{Caller, Hook};
 use crate::engine::PolicyEngine;
 use crate::host::HostState;
 use crate::metrics::PolicyMetrics;
@@ -40,7 +40,7 @@ impl WasmAuth {
         wasm: &[u8],
         params: Params,
     ) -> Result<Self, PolicyError> {
-        let caller = Caller::new(engine, name, params);
+        let caller = Caller::new(engine, Hook::Auth, name, params);
         let pre = caller.link(
             engine,
             wasm,

@@ -2,14 +2,38 @@
 //! fuel accounting.
 
 use crate::PolicyError;
-use crate::engine::{Deadline, PolicyEngine};
+use crate::engine::{Budget, Deadline, PolicyEngine};
 use crate::host::{Clock, HostState};
 use crate::metrics::PolicyMetrics;
+use crate::overrun::thread_cpu_time;
 use crate::params::Params;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+/// Which hook a policy serves: it decides the policy's per-call budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hook {
+    /// Route computation: a driver can run it off its event loop (the daemon's routing
+    /// worker), so it gets the engine's [`Deadline`].
+    Routing,
+    /// Per-batch scheduling, on the event loop: [`crate::EngineConfig::on_loop`].
+    Scheduler,
+    /// Enrollment and flow authorisation, on the event loop:
+    /// [`crate::EngineConfig::on_loop`].
+    Auth,
+}
+
+impl Hook {
+    /// True if the driver calls this hook on the thread that forwards packets.
+    fn on_loop(self) -> bool {
+        match self {
+            Hook::Routing => false,
+            Hook::Scheduler | Hook::Auth => true,
+        }
+    }
+}
 
 /// A loaded policy's identity and settings, shared by its calls.
 #[derive(Clone, Debug)]
@@ -19,10 +43,13 @@ pub(crate) struct Caller {
     pub(crate) params: Arc<Params>,
     pub(crate) metrics: Arc<PolicyMetrics>,
     pub(crate) clock: Clock,
+    /// What each call gets ([`Caller::arm`]).
+    budget: Budget,
 }
 
 impl Caller {
-    pub(crate) fn new(engine: &PolicyEngine, name: &str, params: Params) -> Caller {
+    /// The caller of policy `name`, serving `hook`, on `engine`.
+    pub(crate) fn new(engine: &PolicyEngine, hook: Hook, name: &str, params: Params) -> Caller {
         let clock = match engine.config.deadline {
             Deadline::Fuel(_) => Clock::Frozen,
             Deadline::Epoch { .. } => Clock::Wall(Instant::now()),
@@ -33,6 +60,7 @@ impl Caller {
             params: Arc::new(params),
             metrics: Arc::new(PolicyMetrics::named(name)),
             clock,
+            budget: engine.budget(hook.on_loop()),
         }
     }
 
@@ -84,18 +112,30 @@ impl Caller {
         );
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limits);
+        match self.budget {
+            Budget::Ticks(_) => store.epoch_deadline_trap(),
+            Budget::LoopTicks { tick, cap, .. } => store.epoch_deadline_callback(move |mut cx| {
+                Ok(cx.data_mut().overrun.decide(thread_cpu_time(), tick, cap))
+            }),
+            Budget::Fuel(_) => {}
+        }
         self.arm(&mut store)?;
         Ok(store)
     }
 
-    /// Give `store` a full budget for one call: fuel, or an epoch deadline from now.
+    /// Give `store` a full budget for one call: fuel, or an epoch deadline from now. A
+    /// routing call gets the engine's [`Deadline`]; a scheduler or auth call, which runs on
+    /// the driver's event loop, at most [`crate::EngineConfig::on_loop`], past which it is
+    /// stopped as soon as it is seen using the CPU ([`crate::overrun`]; what happens at the
+    /// deadline is set once per store, in [`Caller::store`]).
     pub(crate) fn arm(&self, store: &mut Store<HostState>) -> Result<(), PolicyError> {
-        store.data_mut().reset_log_budget();
-        match self.engine.config.deadline {
-            Deadline::Fuel(fuel) => store.set_fuel(fuel).map_err(|e| self.classify(e)),
-            Deadline::Epoch { .. } => {
-                store.set_epoch_deadline(self.engine.deadline_ticks().unwrap_or(1));
-                store.epoch_deadline_trap();
+        let data = store.data_mut();
+        data.reset_log_budget();
+        data.overrun.reset();
+        match self.budget {
+            Budget::Fuel(fuel) => store.set_fuel(fuel).map_err(|e| self.classify(e)),
+            Budget::Ticks(ticks) | Budget::LoopTicks { ticks, .. } => {
+                store.set_epoch_deadline(ticks);
                 Ok(())
             }
         }
@@ -103,9 +143,9 @@ impl Caller {
 
     /// Fuel burnt since the last [`Caller::arm`] (0 without fuel metering).
     pub(crate) fn fuel_used(&self, store: &Store<HostState>) -> u64 {
-        match self.engine.config.deadline {
-            Deadline::Fuel(limit) => limit.saturating_sub(store.get_fuel().unwrap_or(0)),
-            Deadline::Epoch { .. } => 0,
+        match self.budget {
+            Budget::Fuel(limit) => limit.saturating_sub(store.get_fuel().unwrap_or(0)),
+            Budget::Ticks(_) | Budget::LoopTicks { .. } => 0,
         }
     }
 

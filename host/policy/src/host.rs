@@ -3,6 +3,7 @@
 use crate::bindings::routing::ouro::policy::host::{Host, Level, ParamValue as WitParam};
 use crate::call::Limits;
 use crate::metrics::PolicyMetrics;
+use crate::overrun::Overrun;
 use crate::params::{ParamValue, Params};
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,6 +34,8 @@ pub struct HostState {
     pub(crate) clock: Clock,
     /// Log lines left for this call.
     pub(crate) log_budget: u32,
+    /// A call on the event loop past its deadline.
+    pub(crate) overrun: Overrun,
 }
 
 impl HostState {
@@ -49,6 +52,7 @@ impl HostState {
             metrics,
             clock,
             log_budget: LOG_LINES_PER_CALL,
+            overrun: Overrun::default(),
         }
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! - [`PolicyEngine`]: one wasmtime engine (Cranelift, pooling allocator, no async), a
 //!   memory cap per instance, a deadline per call (epoch ticks in a router, fuel in the
-//!   simulator) and compiled components cached on disk by content hash and engine version.
+//!   simulator; a routing call gets [`Deadline`], a scheduler or auth call, which runs on
+//!   the driver's event loop, at most the much shorter [`OnLoop`]) and compiled components
+//!   cached on disk by content hash and engine version.
 //! - [`WasmRoutingPolicy`]: a routing component behind the core's
 //!   [`ouro_core::routing::RoutingPolicy`] trait; output validated ([`validate`]); a trap,
 //!   timeout or invalid output is an error, so the IPCP keeps its last good table.
@@ -27,6 +29,7 @@ mod error;
 mod fallback;
 mod host;
 mod metrics;
+mod overrun;
 mod params;
 mod rollback;
 mod routing;
@@ -36,7 +39,7 @@ pub mod validate;
 pub use auth::{AuthRequest, Decision, RequestKind, WasmAuth};
 pub use builtin::RoutingChoice;
 pub use cache::default_cache_dir;
-pub use engine::{CacheDir, Deadline, EngineConfig, PolicyEngine};
+pub use engine::{CacheDir, Deadline, EngineConfig, OnLoop, PolicyEngine};
 pub use error::PolicyError;
 pub use fallback::Fallback;
 pub use host::{Clock, HostState};

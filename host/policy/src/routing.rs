@@ -15,7 +15,7 @@ use crate::bindings::routing::ouro::policy::routing_types::{
     RoutingOutput as WitOutput, RoutingTable as WitTable, Topology as WitTopology,
 };
 use crate::bindings::routing::{Routing, RoutingPre};
-use crate::call::Caller;
+use crate::call::{Caller, Hook};
 use crate::engine::PolicyEngine;
 use crate::host::HostState;
 use crate::metrics::PolicyMetrics;
@@ -66,7 +66,7 @@ impl WasmRoutingPolicy {
         wasm: &[u8],
         params: Params,
     ) -> Result<Self, PolicyError> {
-        let caller = Caller::new(engine, name, params);
+        let caller = Caller::new(engine, Hook::Routing, name, params);
         let pre = caller.link(
             engine,
             wasm,

@@ -10,7 +10,7 @@ use crate::bindings::scheduler::ouro::policy::scheduler_types::{
     Plan as WitPlan, QueueState as WitQueue, Verdict as WitVerdict,
 };
 use crate::bindings::scheduler::{Scheduler, SchedulerPre};
-use crate::call::Caller;
+use crate::call::{Caller, Hook};
 use crate::engine::PolicyEngine;
 use crate::host::HostState;
 use crate::metrics::PolicyMetrics;
@@ -46,7 +46,7 @@ impl WasmScheduler {
         wasm: &[u8],
         params: Params,
     ) -> Result<Self, PolicyError> {
-        let caller = Caller::new(engine, name, params);
+        let caller = Caller::new(engine, Hook::Scheduler, name, params);
         let pre = caller.link(
             engine,
             wasm,
