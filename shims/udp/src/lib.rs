@@ -11,8 +11,9 @@
 //! - I/O is batched with `quinn-udp`: `recvmmsg` with GRO on receive, and on send runs of
 //!   equal-size PDUs to the same peer go out as one GSO `sendmsg` (one syscall, many
 //!   datagrams); the rest go one `sendmsg` each.
-//! - [`fault`] is a fault-injecting wrapper (loss, duplication, reordering, delay, link down)
-//!   the driver can put in front of [`UdpShim::send`].
+//! - [`fault`] (from `ouro-shim`, re-exported) is a fault-injecting wrapper (loss,
+//!   duplication, reordering, delay, link down) the driver can put in front of
+//!   [`UdpShim::send`].
 //!
 //! - [`UdpShim::bind`] registers the socket with tokio's reactor, for readability only: a
 //!   socket registered for writability wakes the reactor after every send (its send space
@@ -25,7 +26,8 @@
 //! code lives in `quinn-udp`.
 #![deny(unsafe_code)]
 
-pub mod fault;
+/// The fault injector, now shared by every shim (it lives in `ouro-shim`).
+pub use ouro_shim::fault;
 
 use ouro_core::{Instant, PortId};
 use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
