@@ -41,12 +41,12 @@ impl Daemon {
                 kind,
                 lower,
                 udp,
+                fault,
                 queues,
                 key,
             } => {
                 // Checked before anything is made: a bad setting makes nothing.
-                let fault = udp.as_ref().and_then(|u| u.fault.as_ref());
-                let faults = fault_setting(*kind, fault)?;
+                let faults = fault_setting(*kind, fault.as_ref())?;
                 self.create(
                     name,
                     *kind,

@@ -40,6 +40,7 @@ impl Daemon {
                             drop_port: c.drop_port,
                             drop_full: c.drop_full,
                         },
+                        faults: self.fault_status(&l.name),
                     }
                 })
                 .collect(),
