@@ -265,7 +265,7 @@ pub struct Daemon {
     next_local_flow: u32,
     /// Created names and their bindings.
     name_table: BTreeMap<String, names::NameEntry>,
-    /// Next sweep of the UDP shims' learned peers.
+    /// Next sweep of the shims' learned peers.
     sweep_at: Option<Instant>,
 }
 
