@@ -23,6 +23,7 @@
 //! `OURO_BENCH=rtt` runs part 2 only, `OURO_BENCH=throughput` part 1 only (unset or `all`:
 //! everything); `OURO_BENCH_PINGS` sets the number of pings (default 1,000).
 
+use ouro_shim::Shim;
 use ouro_shim_udp::{ShimOptions, UdpShim};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -234,7 +235,7 @@ fn baseline_relay(size: usize, relays: usize) -> (f64, f64) {
                 let mut s =
                     UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default())
                         .expect("bind");
-                let to_next = s.add_peer(next_addr);
+                let to_next = s.add_peer(next_addr).expect("peer");
                 addr_tx.send(s.local_addr().expect("addr")).expect("send");
                 let mut batch: Vec<Vec<u8>> = Vec::new();
                 while !stop_b.load(Ordering::Relaxed) {
@@ -244,7 +245,7 @@ fn baseline_relay(size: usize, relays: usize) -> (f64, f64) {
                     {
                         let _ = s.recv_batch(|r| batch.push(r.data.to_vec()));
                         for d in batch.drain(..) {
-                            s.send(to_next, d);
+                            let _ = s.send(to_next, d);
                         }
                         s.flush();
                     }
@@ -258,11 +259,11 @@ fn baseline_relay(size: usize, relays: usize) -> (f64, f64) {
     let sent = rt().block_on(async move {
         let mut s =
             UdpShim::bind("127.0.0.1:0".parse().expect("a"), ShimOptions::default()).expect("bind");
-        let to_b = s.add_peer(first_addr);
+        let to_b = s.add_peer(first_addr).expect("peer");
         let start = Instant::now();
         while start.elapsed().as_secs_f64() < SECS {
             for _ in 0..32 {
-                s.send(to_b, vec![0xAB; size]);
+                let _ = s.send(to_b, vec![0xAB; size]);
             }
             s.flush();
             while s.has_queued() {
@@ -270,7 +271,7 @@ fn baseline_relay(size: usize, relays: usize) -> (f64, f64) {
                 s.flush();
             }
         }
-        s.counters().tx_datagrams
+        s.counters().tx_pdus
     });
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
@@ -476,7 +477,10 @@ fn baseline_ping_event_loop(count: usize, relays: usize) -> (f64, f64) {
             let local = tokio::task::LocalSet::new();
             local.block_on(&rt, async move {
                 let relay = tokio::task::spawn_local(async move {
-                    let (to_prev, to_next) = (s.add_peer(prev), s.add_peer(next));
+                    let (to_prev, to_next) = (
+                        s.add_peer(prev).expect("peer"),
+                        s.add_peer(next).expect("peer"),
+                    );
                     let mut out = Vec::new();
                     loop {
                         if s.readable().await.is_err() {
@@ -493,7 +497,7 @@ fn baseline_ping_event_loop(count: usize, relays: usize) -> (f64, f64) {
                             return;
                         }
                         for (to, d) in out.drain(..) {
-                            s.send(to, d);
+                            let _ = s.send(to, d);
                         }
                         s.flush();
                     }

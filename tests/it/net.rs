@@ -1361,6 +1361,77 @@ fn net_local_shim_stacks_unicast_ipcps_on_one_host() {
 }
 
 #[test]
+fn net_faults_on_a_local_layer_cut_its_ipcps_off_and_clearing_them_heals() {
+    let dir = Scratch::new("localfault");
+    // Two unicast IPCPs of `net` over a local shim that starts with every PDU lost (the
+    // configuration's `fault`, applied to each member's sends as on a UDP link).
+    let cfg = "node = \"h\"\n\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n\
+               fault = { loss = 1.0, seed = 3 }\n\n\
+               [[layer]]\nname = \"n1\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               bootstrap = true\nhello_ms = 200\ndead_ms = 1000\n\n\
+               [[layer]]\nname = \"n2\"\ntype = \"unicast\"\nlayer = \"net\"\nlower = \"lo\"\n\
+               enroll = \"n1\"\nconnect = [ { peer = \"n1\" } ]\n";
+    let h = Node::start(&dir.0, "h", cfg);
+    let lo = |s: &Value| s["locals"][0].clone();
+    let ipcp = |s: &Value, name: &str| {
+        s["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["ipcp"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    let adjacent = |s: &Value| {
+        ["h.n1", "h.n2"].iter().all(|n| {
+            let l = ipcp(s, n);
+            l["enrolled"] == true
+                && l["neighbors"].as_array().is_some_and(|v| !v.is_empty())
+                && l["fib"].as_array().is_some_and(|f| !f.is_empty())
+        })
+    };
+    // n2's enrollment requests (retried each second) are lost: nothing crosses the hub.
+    let s = h.wait_for("enrollment requests lost on the local layer", |s| {
+        lo(s)["faults"]["lost"].as_u64() >= Some(2)
+    });
+    assert_eq!(lo(&s)["faults"]["loss"], 1.0, "{s}");
+    assert_eq!(lo(&s)["counters"]["delivered"], 0, "{s}");
+    assert_eq!(ipcp(&s, "h.n2")["enrolled"], false, "{s}");
+    assert!(
+        ok(&h, &["status"]).contains("faults"),
+        "shown in the text status too"
+    );
+    // Cleared at run time (`ouro fault lo`, no fault): n2 enrolls and the two are adjacent.
+    ok(&h, &["fault", "lo"]);
+    h.wait_for("n2 enrolled and adjacent to n1", adjacent);
+    // Every PDU lost again: the adjacency dies (dead interval 1 s) and nothing more is
+    // delivered across the hub while the injector counts what it drops.
+    ok(&h, &["fault", "lo", "--loss", "1"]);
+    let before = h.status().expect("status");
+    let s = h.wait_for("the adjacency gone on both sides", |s| {
+        ["h.n1", "h.n2"].iter().all(|n| {
+            ipcp(s, n)["neighbors"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        })
+    });
+    assert_eq!(
+        lo(&s)["counters"]["delivered"],
+        lo(&before)["counters"]["delivered"],
+        "nothing crossed the hub: {s}"
+    );
+    assert!(
+        lo(&s)["faults"]["lost"].as_u64() > lo(&before)["faults"]["lost"].as_u64(),
+        "{s}"
+    );
+    // Cleared again: the configured adjacency is asked for again and comes back.
+    ok(&h, &["fault", "lo", "--loss", "0"]);
+    let s = h.wait_for("the adjacency back", adjacent);
+    assert!(
+        lo(&s)["counters"]["delivered"].as_u64() > lo(&before)["counters"]["delivered"].as_u64(),
+        "{s}"
+    );
+    refused(&h, &["fault", "nope"], "nope");
+}
+
+#[test]
 fn net_names_bindings_and_the_flow_list() {
     use ouro_flow::{Listener, Qos, alloc_at};
     let dir = Scratch::new("names");

@@ -7,7 +7,7 @@
 //! | `bind`, `peers`                            | `--bind`, `--peer NAME=ADDR`    |
 //! | `max_learned`, `learned_ttl_ms`            | `--max-learned`, `--learned-ttl-ms` |
 //! | `rate_pps`, `schedule = false`             | `--rate-pps`, `--no-schedule`   |
-//! | `fault = { loss, duplicate, reorder, delay_ms, down, seed }` | `--loss`, `--duplicate`, `--reorder`, `--delay-ms`, `--down`, `--fault-seed` |
+//! | `fault = { loss, duplicate, reorder, delay_ms, down, seed }` (udp, local) | `--loss`, `--duplicate`, `--reorder`, `--delay-ms`, `--down`, `--fault-seed` |
 //! | `lower`                                    | `--lower`                       |
 //! | `key`                                      | `--key`                         |
 //! | `queue_pdus`, `mgmt_queue_pdus`            | `--queue-pdus`, `--mgmt-queue-pdus` |
@@ -59,22 +59,22 @@ pub struct CreateArgs {
     /// udp: send PDUs in order through one FIFO instead of per-cube queues and a scheduler.
     #[arg(long)]
     no_schedule: bool,
-    /// udp: inject this loss probability from the start.
+    /// udp, local: inject this loss probability from the start.
     #[arg(long)]
     loss: Option<f64>,
-    /// udp: inject this duplication probability from the start.
+    /// udp, local: inject this duplication probability from the start.
     #[arg(long)]
     duplicate: Option<f64>,
-    /// udp: inject this reordering probability from the start.
+    /// udp, local: inject this reordering probability from the start.
     #[arg(long)]
     reorder: Option<f64>,
-    /// udp: add this delay (ms) from the start.
+    /// udp, local: add this delay (ms) from the start.
     #[arg(long)]
     delay_ms: Option<u64>,
-    /// udp: start with the link down.
+    /// udp, local: start with the link down.
     #[arg(long)]
     down: bool,
-    /// udp: seed of the fault injector (0: from the node's name).
+    /// udp, local: seed of the fault injector (0: from the node's name).
     #[arg(long)]
     fault_seed: Option<u64>,
     /// unicast: the private key, 64 hex digits or a key file (created if missing; a file
@@ -96,8 +96,8 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
-    /// The fault injection asked for, if any.
-    fn fault(&self) -> Option<FaultSpec> {
+    /// The fault injection asked for, if any (not checked).
+    fn fault_spec(&self) -> Option<FaultSpec> {
         let any = self.loss.is_some()
             || self.duplicate.is_some()
             || self.reorder.is_some()
@@ -119,8 +119,7 @@ impl CreateArgs {
             && self.learned_ttl_ms.is_none()
             && self.max_learned.is_none()
             && self.rate_pps.is_none()
-            && !self.no_schedule
-            && self.fault().is_none();
+            && !self.no_schedule;
         let Some(bind) = &self.bind else {
             return if none_given {
                 Ok(None)
@@ -135,19 +134,23 @@ impl CreateArgs {
                 .ok_or_else(|| format!("--peer `{p}`: expected NAME=ADDRESS:PORT"))?;
             peers.push((n.to_string(), a.to_string()));
         }
-        let fault = self.fault();
-        if let Some(f) = fault {
-            f.check()?;
-        }
         Ok(Some(UdpOptions {
             bind: bind.clone(),
             peers,
             max_learned: self.max_learned,
             learned_ttl_ms: self.learned_ttl_ms,
-            fault,
             rate_pps: self.rate_pps,
             schedule: self.no_schedule.then_some(false),
         }))
+    }
+
+    /// The fault injection asked for, if any, checked.
+    fn fault(&self) -> Result<Option<FaultSpec>, String> {
+        let fault = self.fault_spec();
+        if let Some(f) = fault {
+            f.check()?;
+        }
+        Ok(fault)
     }
 
     /// The key as the daemon takes it: 64 hex digits, or a key file's absolute path (the
@@ -187,6 +190,7 @@ impl CreateArgs {
             },
             lower: self.lower.clone(),
             udp: self.udp()?,
+            fault: self.fault()?,
             queues,
             key: self.key()?,
         })
@@ -233,6 +237,7 @@ mod tests {
         .expect("valid");
         let Request::IpcpCreate {
             udp: Some(u),
+            fault,
             queues,
             key,
             ..
@@ -242,14 +247,33 @@ mod tests {
         };
         assert_eq!((u.rate_pps, u.schedule), (Some(5000), Some(false)));
         assert_eq!(u.peers, [("b".to_string(), "127.0.0.1:7001".to_string())]);
-        let f = u.fault.expect("fault");
+        let f = fault.expect("fault");
         assert_eq!((f.loss, f.delay_ms, f.seed, f.down), (0.1, 5, 7, false));
         assert!(queues.is_default() && key.is_none());
         let plain = request(&["u", "--type", "udp", "--bind", "127.0.0.1:7000"]).expect("valid");
-        let Request::IpcpCreate { udp: Some(u), .. } = plain else {
+        let Request::IpcpCreate {
+            udp: Some(u),
+            fault,
+            ..
+        } = plain
+        else {
             panic!("{plain:?}");
         };
-        assert_eq!((u.rate_pps, u.schedule, u.fault), (None, None, None));
+        assert_eq!((u.rate_pps, u.schedule, fault), (None, None, None));
+    }
+
+    #[test]
+    fn a_local_layer_takes_faults_too() {
+        let r = request(&["lo", "--type", "local", "--loss", "1", "--down"]).expect("valid");
+        let Request::IpcpCreate {
+            udp: None,
+            fault: Some(f),
+            ..
+        } = r
+        else {
+            panic!("{r:?}");
+        };
+        assert_eq!((f.loss, f.down, f.seed), (1.0, true, 0));
     }
 
     #[test]

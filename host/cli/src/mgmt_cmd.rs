@@ -150,6 +150,9 @@ fn print_status(d: &Status) {
             c.drop_port,
             c.drop_full
         );
+        if let Some(f) = &lo.faults {
+            println!("  faults {}", compact(f));
+        }
     }
     for l in &d.layers {
         print_layer(l);

@@ -1,5 +1,5 @@
-//! The settings a request carries for a new IPCP: a UDP shim's socket and faults, a unicast
-//! IPCP's queue sizes.
+//! The settings a request carries for a new IPCP: a UDP shim's socket, a shim layer's
+//! faults, a unicast IPCP's queue sizes.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +17,6 @@ pub struct UdpOptions {
     /// Forget a learned peer silent this long (ms; 0: never).
     #[serde(default)]
     pub learned_ttl_ms: Option<u64>,
-    /// Fault injection: (loss, duplicate, reorder, delay_ms, down, seed).
-    #[serde(default)]
-    pub fault: Option<FaultSpec>,
     /// Link rate: PDUs per second the daemon hands to the socket (None: as fast as the
     /// socket takes them). Above it, PDUs wait in the IPCP's per-cube queues.
     #[serde(default)]
@@ -30,7 +27,7 @@ pub struct UdpOptions {
     pub schedule: Option<bool>,
 }
 
-/// A fault-injection setting.
+/// A fault-injection setting of a shim layer (UDP or local).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultSpec {
     /// Loss probability.

@@ -1,6 +1,6 @@
 //! What a client asks the daemon: [`Request`], tagged by `op` on the wire.
 
-use crate::options::{QueueOptions, UdpOptions};
+use crate::options::{FaultSpec, QueueOptions, UdpOptions};
 use serde::{Deserialize, Serialize};
 
 /// A request from a client.
@@ -61,6 +61,9 @@ pub enum Request {
         /// A UDP shim: its socket and peers.
         #[serde(default)]
         udp: Option<UdpOptions>,
+        /// A shim layer (UDP or local): fault injection from the start.
+        #[serde(default)]
+        fault: Option<FaultSpec>,
         /// A unicast IPCP: its queue sizes (unset ones: the defaults).
         #[serde(default)]
         queues: QueueOptions,
@@ -216,8 +219,25 @@ mod tests {
         let bare = r#"{"op":"ipcp_create","name":"u","kind":"local"}"#;
         let r: Request = serde_json::from_str(bare).expect("parses");
         assert!(
-            matches!(&r, Request::IpcpCreate { queues, key: None, .. } if queues.is_default()),
+            matches!(&r, Request::IpcpCreate { queues, key: None, fault: None, .. } if queues.is_default()),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn any_shim_layer_may_start_with_faults() {
+        let doc = r#"{"op":"ipcp_create","name":"lo","kind":"local","fault":{"loss":1.0,
+            "duplicate":0.0,"reorder":0.0,"delay_ms":0,"down":false,"seed":7}}"#;
+        let r: Request = serde_json::from_str(doc).expect("parses");
+        let Request::IpcpCreate {
+            kind: IpcpKind::Local,
+            fault: Some(f),
+            udp: None,
+            ..
+        } = &r
+        else {
+            panic!("{r:?}");
+        };
+        assert_eq!((f.loss, f.seed), (1.0, 7));
     }
 }

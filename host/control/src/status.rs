@@ -81,7 +81,7 @@ pub struct UdpPeer {
     pub name: Option<String>,
 }
 
-/// The fault injection of a UDP shim: its setting and what it did.
+/// The fault injection of a shim layer (UDP or local): its setting and what it did.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FaultStatus {
     /// Loss probability.
@@ -159,7 +159,7 @@ pub struct UdpCounters {
 }
 
 /// A local shim layer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LocalShimStatus {
     /// The layer's (and its IPCP's) name.
     pub name: String,
@@ -172,6 +172,10 @@ pub struct LocalShimStatus {
     pub names: Vec<String>,
     /// Its counters.
     pub counters: LocalCounters,
+    /// The fault injection, if any was set: its setting and what the injectors of its
+    /// members' ends did, added up.
+    #[serde(default)]
+    pub faults: Option<FaultStatus>,
 }
 
 /// The counters of a local shim.

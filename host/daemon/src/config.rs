@@ -9,6 +9,7 @@
 //! bind = "127.0.0.1:7102"          # address:port (IPv4 or [IPv6])
 //! peers = [ { name = "a", addr = "127.0.0.1:7101" } ]
 //! # fault = { loss = 0.1, duplicate = 0.0, reorder = 0.0, delay_ms = 0, down = false }
+//!                                  # (fault injection: on a udp or a local layer)
 //!
 //! # learned_ttl_ms = 300000       # forget a learned peer silent this long (0: never)
 //! # rate_pps = 5000                # link rate: PDUs/s handed to the socket (default: unpaced)
@@ -17,6 +18,7 @@
 //! [[layer]]
 //! name = "lo"
 //! type = "local"                   # a local shim: joins this system's IPCPs and applications
+//! # fault = { loss = 0.5 }         # as on a udp layer, on every member's sends
 //!
 //! [[layer]]
 //! name = "net"
@@ -136,12 +138,12 @@ impl LayerDecl {
                 !self.peers.is_empty(),
                 self.peers.first().map(Spanned::span),
             ),
-            ("fault", self.fault.is_some(), None),
             ("max_learned", self.max_learned.is_some(), None),
             ("learned_ttl_ms", self.learned_ttl_ms.is_some(), None),
             ("rate_pps", self.rate_pps.is_some(), None),
             ("schedule", self.schedule.is_some(), None),
         ];
+        let shim = [("fault", self.fault.is_some(), None)];
         let sizes = self.queue_sizes();
         let unicast = [
             ("ipcp", self.ipcp.is_some(), span(&self.ipcp)),
@@ -174,10 +176,13 @@ impl LayerDecl {
                 .map(|(k, _, s)| (*k, s.clone(), belongs))
         };
         let not_udp = (kind != "udp").then(|| wrong(&udp, "udp")).flatten();
+        let not_shim = (kind == "unicast")
+            .then(|| wrong(&shim, "udp or local"))
+            .flatten();
         let not_unicast = (kind != "unicast")
             .then(|| wrong(&unicast, "unicast"))
             .flatten();
-        not_udp.or(not_unicast)
+        not_udp.or(not_shim).or(not_unicast)
     }
 
     /// The queue sizes, each alone with where it is written (to locate a bad one).
@@ -406,6 +411,17 @@ impl Config {
                     format!("layer `{name}`: `{key}` belongs to a {belongs} layer"),
                 ));
             }
+            let fault = l.fault.as_ref().map(|fd| FaultSpec {
+                loss: fd.loss,
+                duplicate: fd.duplicate,
+                reorder: fd.reorder,
+                delay_ms: fd.delay_ms,
+                down: fd.down,
+                seed: fd.seed,
+            });
+            if let Some(Err(e)) = fault.map(|f| f.check()) {
+                return Err(err(Some(l.name.span()), e));
+            }
             match l.kind.get_ref().as_str() {
                 "udp" => {
                     let bind = l.bind.as_ref().ok_or_else(|| {
@@ -434,17 +450,6 @@ impl Config {
                         })?;
                         peers.push((pd.name.clone(), pd.addr.get_ref().clone()));
                     }
-                    let fault = l.fault.as_ref().map(|fd| FaultSpec {
-                        loss: fd.loss,
-                        duplicate: fd.duplicate,
-                        reorder: fd.reorder,
-                        delay_ms: fd.delay_ms,
-                        down: fd.down,
-                        seed: fd.seed,
-                    });
-                    if let Some(Err(e)) = fault.map(|f| f.check()) {
-                        return Err(err(Some(l.name.span()), e));
-                    }
                     lowers.insert(
                         name.clone(),
                         Lower::Udp(peers.iter().map(|(n, _)| n.clone()).collect()),
@@ -458,10 +463,10 @@ impl Config {
                             peers,
                             max_learned: l.max_learned,
                             learned_ttl_ms: l.learned_ttl_ms,
-                            fault,
                             rate_pps: l.rate_pps,
                             schedule: l.schedule,
                         }),
+                        fault,
                         queues: QueueOptions::default(),
                         key: None,
                     });
@@ -473,6 +478,7 @@ impl Config {
                         kind: IpcpKind::Local,
                         lower: None,
                         udp: None,
+                        fault,
                         queues: QueueOptions::default(),
                         key: None,
                     });
@@ -651,6 +657,7 @@ impl Config {
                     kind: IpcpKind::Unicast,
                     lower: over.or_else(|| lower.map(|(n, _)| n)),
                     udp: None,
+                    fault: None,
                     queues,
                     key,
                 },
@@ -781,11 +788,16 @@ register = ["net"]
     fn a_full_file_parses() {
         let c = Config::parse("b.toml", GOOD).expect("parses");
         assert_eq!(c.node, "b");
-        let Request::IpcpCreate { udp: Some(u), .. } = &c.ops[0] else {
+        let Request::IpcpCreate {
+            udp: Some(u),
+            fault,
+            ..
+        } = &c.ops[0]
+        else {
             panic!("{:?}", c.ops[0]);
         };
         assert_eq!(u.peers.len(), 2);
-        assert_eq!(u.fault.map(|f| f.loss), Some(0.25));
+        assert_eq!(fault.map(|f| f.loss), Some(0.25));
         assert_eq!((u.rate_pps, u.schedule), (None, None), "unpaced, scheduled");
         let paced = GOOD.replace("fault = ", "rate_pps = 500\nschedule = false\nfault = ");
         let p = Config::parse("b.toml", &paced).expect("parses");
@@ -807,6 +819,7 @@ register = ["net"]
                     kind: IpcpKind::Unicast,
                     lower: Some("udp".into()),
                     udp: None,
+                    fault: None,
                     queues: QueueOptions::default(),
                     key: None,
                 },
@@ -978,6 +991,7 @@ bind = ["ouro"]
             kind: IpcpKind::Unicast,
             lower: Some("b.net".into()),
             udp: None,
+            fault: None,
             queues: QueueOptions::default(),
             key: None,
         }));
@@ -1090,6 +1104,25 @@ bind = ["ouro"]
         let e = error_of(local);
         assert_eq!((e.line, e.column), (5, 8), "{e}");
         assert!(e.message.contains("`bind` belongs to a udp layer"), "{e}");
+        // Faults go on any shim layer, not on a unicast one.
+        let faulty = "node = \"a\"\n[[layer]]\nname = \"lo\"\ntype = \"local\"\n\
+                      fault = { loss = 1.0, down = true }\n";
+        let c = Config::parse("l.toml", faulty).expect("parses");
+        let Request::IpcpCreate {
+            kind: IpcpKind::Local,
+            fault: Some(f),
+            ..
+        } = &c.ops[0]
+        else {
+            panic!("{:?}", c.ops);
+        };
+        assert_eq!((f.loss, f.down), (1.0, true));
+        let e = error_of(&GOOD.replace("enroll = \"a\"", "enroll = \"a\"\nfault = { loss = 0.5 }"));
+        assert!(
+            e.message
+                .contains("layer `net`: `fault` belongs to a udp or local layer"),
+            "{e}"
+        );
     }
 
     proptest::proptest! {

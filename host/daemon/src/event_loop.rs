@@ -35,7 +35,7 @@ pub enum Source {
     Timer,
     /// The routing worker's answers are ready (an eventfd).
     Routes,
-    /// A UDP shim's socket.
+    /// A shim's descriptor (a UDP socket; in-process shims have none).
     Shim(ShimId),
     /// A control connection, by its id.
     Conn(u64),

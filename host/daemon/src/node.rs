@@ -9,7 +9,9 @@
 //! A handler that stops before its descriptor would block, so that the others get their
 //! turn, asks the loop to run it again in the next round.
 
+mod faults;
 mod flows;
+mod link;
 mod local;
 mod mgmt;
 mod names;
@@ -29,6 +31,7 @@ use crate::event_loop::{Io, Source};
 use crate::policy::{Kind, LayerPolicies, Policies, PolicySpec, Target};
 use crate::route_worker::RouteWorker;
 use crate::spare::Spare;
+use link::Link;
 use mio::{Interest, Token};
 use ouro_control::{Backpressure, DaemonCounters, Info, PolicyStats, Reply, Request, Traffic};
 use ouro_core::id_hash::IdHashBuilder;
@@ -37,8 +40,7 @@ use ouro_core::{Eid, Instant, Ipcp, PortId};
 use ouro_flow::ipc::{self, Slot};
 use ouro_flow::pack;
 use ouro_node::{Event, FlowId, IpcpId, Node, NodeConfig, ShimId, ShimTransmit, Written};
-use ouro_shim_udp::UdpShim;
-use ouro_shim_udp::fault::{FaultConfig, Faults};
+use ouro_shim::{FaultConfig, Faults, Shim};
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
@@ -73,18 +75,25 @@ const FLOW_SOCKET_BUFFER: usize = 4 << 20;
 #[error("{0}")]
 pub struct StartError(String);
 
-struct Shim {
+/// A shim below one IPCP (what the node knows as one [`ShimId`]): a UDP shim, or one
+/// member's end of a local shim layer, with what the daemon keeps beside it. Everything here
+/// but the configuration is driven through [`ouro_shim::Shim`], whatever the kind.
+struct ShimSlot {
+    /// The shim layer's name (the ends of a local layer all carry the layer's name).
     name: String,
     /// The shim's id in the node.
     id: ShimId,
-    udp: UdpShim,
+    /// The shim.
+    link: Link,
+    /// The fault injector in front of its sends, if faults were ever set.
     faults: Option<Faults>,
+    /// Configured peers' names, by port.
     peer_names: BTreeMap<PortId, String>,
     /// Pacing of the ports of the IPCP above (per-cube queues, scheduler batches).
     pacer: ouro_node::pacer::Pacer,
-    /// The socket's registration with the event loop.
-    token: Token,
-    /// Datagrams may wait in the socket (until a receive would block).
+    /// The descriptor's registration with the event loop (None: an in-process shim).
+    token: Option<Token>,
+    /// PDUs may wait in the descriptor (until a receive would block).
     readable: bool,
     /// Watched for room too: PDUs wait in the shim's send queue.
     watching_room: bool,
@@ -109,28 +118,17 @@ struct Layer {
 /// [`ouro_node::Lower`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Below {
-    /// A UDP shim (index into the daemon's shims).
-    Udp(usize),
-    /// A local shim layer (index into the daemon's local layers), this IPCP's member id in
-    /// it, and the shim id the node knows that attachment by.
-    Local(usize, ouro_shim_local::MemberId, ShimId),
+    /// A shim (a UDP shim, or this IPCP's end of a local shim layer), by its id.
+    Shim(ShimId),
     /// Another unicast IPCP of this system (its ports are N-1 flows in that layer).
     Unicast(usize),
 }
 
 impl Layer {
-    /// The UDP shim below, if that is what it sits on.
-    fn udp(&self) -> Option<usize> {
+    /// The shim below, if that is what it sits on.
+    fn shim(&self) -> Option<ShimId> {
         match self.below {
-            Some(Below::Udp(si)) => Some(si),
-            _ => None,
-        }
-    }
-
-    /// The local shim below: layer, member id, node shim id.
-    fn local(&self) -> Option<(usize, ouro_shim_local::MemberId, ShimId)> {
-        match self.below {
-            Some(Below::Local(lsi, m, id)) => Some((lsi, m, id)),
+            Some(Below::Shim(id)) => Some(id),
             _ => None,
         }
     }
@@ -221,7 +219,8 @@ pub struct Daemon {
     start: std::time::Instant,
     /// This system's name (from the configuration).
     node_name: String,
-    shims: Vec<Shim>,
+    /// The shims below the unicast IPCPs: UDP shims, and the ends of local shim layers.
+    shims: Vec<ShimSlot>,
     /// Every layer of this system above its shims, sans-IO.
     node: Node,
     /// The next shim id to give out.
@@ -266,7 +265,7 @@ pub struct Daemon {
     next_local_flow: u32,
     /// Created names and their bindings.
     name_table: BTreeMap<String, names::NameEntry>,
-    /// Next sweep of the UDP shims' learned peers.
+    /// Next sweep of the shims' learned peers.
     sweep_at: Option<Instant>,
 }
 
@@ -417,14 +416,15 @@ impl Daemon {
             self.deliver(key);
         }
         for si in 0..self.shims.len() {
-            self.shims[si].udp.flush();
+            self.shims[si].link.flush();
             self.reclaim_sent(si);
             self.watch_shim_room(si);
         }
     }
 
     /// Take everything the node has to send and to say until it has nothing more: PDUs
-    /// to the shims (and the local shims' PDUs back to the node), events acted on.
+    /// to the shims (and what the in-process shims carried back to the node), events acted
+    /// on.
     fn drain_node(&mut self, now: Instant) {
         loop {
             let mut busy = false;
@@ -436,11 +436,55 @@ impl Daemon {
                 busy = true;
                 self.on_event(ev);
             }
-            busy |= self.local_deliver(now);
+            busy |= self.in_process_receive(now);
             if !busy {
                 break;
             }
         }
+    }
+
+    /// Hand what the in-process shims (no descriptor: the ends of local shim layers)
+    /// received to the node. True if anything.
+    fn in_process_receive(&mut self, now: Instant) -> bool {
+        let mut busy = false;
+        for si in 0..self.shims.len() {
+            if self.shims[si].token.is_some() {
+                continue; // read when its descriptor is readable
+            }
+            while let Ok(n) = self.shim_batch(si, now, false)
+                && n > 0
+            {
+                busy = true;
+            }
+        }
+        busy
+    }
+
+    /// Read one batch from shim `si` and hand it to the IPCP over it (`marking`: ECN-mark
+    /// every PDU, the node falls behind its socket). Returns what [`Shim::recv_batch`] did.
+    fn shim_batch(&mut self, si: usize, now: Instant, marking: bool) -> std::io::Result<usize> {
+        let ShimSlot {
+            id, link, pacer, ..
+        } = &mut self.shims[si];
+        let shim = *id;
+        let node = &mut self.node;
+        let spare = &mut self.spare;
+        let carried = node.ipcp_over_shim(shim).is_some();
+        link.reclaim(|buf| spare.give(buf));
+        link.recv_batch(|r| {
+            if carried {
+                if r.new_peer {
+                    // A learned peer's port is scheduled before its first PDU is handled.
+                    pacer.add_port(r.port);
+                    node.shim_port_up(shim, r.port);
+                }
+                let mut pdu = r.data.into_vec(|b| spare.copy_of(b));
+                if marking {
+                    mark_congested(&mut pdu);
+                }
+                node.shim_receive(now, shim, r.port, pdu);
+            }
+        })
     }
 
     /// Take back the buffers of the PDUs shim `si` has sent: first for the core of the
@@ -451,38 +495,37 @@ impl Daemon {
             shims, node, spare, ..
         } = self;
         let id = shims[si].id;
-        shims[si].udp.reclaim(|buf| {
+        shims[si].link.reclaim(|buf| {
             if let Some(buf) = node.recycle(id, buf) {
                 spare.give(buf);
             }
         });
     }
 
-    /// Hand a PDU the node sends to its shim: a UDP shim (through its fault injector), or
-    /// a local shim member.
+    /// Hand a PDU the node sends to its shim.
     fn transmit(&mut self, now: Instant, t: ShimTransmit) {
-        let Some(si) = self.shims.iter().position(|s| s.id == t.shim) else {
-            if let Some((lsi, me, _)) = self
-                .layers
-                .iter()
-                .find_map(|l| l.local().filter(|(_, _, id)| *id == t.shim))
-            {
-                self.locals[lsi].shim.send(me, t.port, t.data);
-            }
-            return;
-        };
-        self.transmit_on(now, si, t.port, t.data);
+        if let Some(si) = self.shim_index(t.shim) {
+            self.transmit_on(now, si, t.port, t.data);
+        }
     }
 
-    /// Send a PDU on UDP shim `si` (through its fault injector).
+    /// The index of shim `id` in the daemon's shims.
+    fn shim_index(&self, id: ShimId) -> Option<usize> {
+        self.shims.iter().position(|s| s.id == id)
+    }
+
+    /// Send a PDU on shim `si`, through its fault injector if it has one. What the shim
+    /// refuses it counts.
     fn transmit_on(&mut self, now: Instant, si: usize, port: PortId, data: Vec<u8>) {
         let shim = &mut self.shims[si];
         match &mut shim.faults {
-            None => shim.udp.send(port, data),
+            None => {
+                let _ = shim.link.send(port, data);
+            }
             Some(f) => {
                 f.egress(now, port, data, &mut self.out);
                 for (p, d) in self.out.drain(..) {
-                    shim.udp.send(p, d);
+                    let _ = shim.link.send(p, d);
                 }
             }
         }
@@ -865,7 +908,7 @@ impl Daemon {
             {
                 f.release(now, &mut self.out);
                 for (p, d) in self.out.drain(..) {
-                    s.udp.send(p, d);
+                    let _ = s.link.send(p, d);
                 }
             }
         }
@@ -889,8 +932,6 @@ impl Daemon {
     fn shim_rx(&mut self, si: usize) -> bool {
         let now = self.now();
         let mut drained = false;
-        let shim = self.shims[si].id;
-        let carried = self.node.ipcp_over_shim(shim).is_some();
         // Set once the first batch found more waiting (a node that keeps up reads its
         // socket empty at once, and spends no system call on this): the socket's receive
         // buffer is half full, or the kernel dropped datagrams at it since the last look —
@@ -901,29 +942,11 @@ impl Daemon {
         let mut pumped = false;
         for _ in 0..SHIM_BATCHES {
             let marking = overflowed == Some(true);
-            let Shim { udp, pacer, .. } = &mut self.shims[si];
-            let node = &mut self.node;
-            let spare = &mut self.spare;
-            udp.reclaim(|buf| spare.give(buf));
-            let res = udp.recv_batch(|r| {
-                if carried {
-                    if r.new_peer {
-                        // A learned peer's port is scheduled before its first PDU is handled.
-                        pacer.add_port(r.port);
-                        node.shim_port_up(shim, r.port);
-                    }
-                    let mut pdu = spare.copy_of(r.data);
-                    if marking {
-                        mark_congested(&mut pdu);
-                    }
-                    node.shim_receive(now, shim, r.port, pdu);
-                }
-            });
-            match res {
+            match self.shim_batch(si, now, marking) {
                 Ok(0) => {
                     // Nothing handed up: the socket was empty, or held only strangers'
                     // datagrams or an error from an earlier send (then read on).
-                    drained = self.shims[si].udp.drained();
+                    drained = self.shims[si].link.drained();
                     break;
                 }
                 Ok(_) => {
@@ -933,12 +956,12 @@ impl Daemon {
                     // holds, so handling them only at the end dropped bursts.
                     self.pump_at(now);
                     pumped = true;
-                    if self.shims[si].udp.drained() {
+                    if self.shims[si].link.drained() {
                         drained = true;
                         break;
                     }
                     if overflowed.is_none() {
-                        overflowed = Some(self.shims[si].udp.rx_pressure().congested());
+                        overflowed = Some(self.shims[si].link.rx_pressure().congested());
                     }
                 }
                 Err(e) => {
@@ -1150,15 +1173,6 @@ impl Daemon {
                 delay_ms,
                 down,
             } => {
-                let Some(s) = self.shims.iter_mut().find(|s| s.name == layer) else {
-                    return Some(
-                        ControlError::UnknownLayer {
-                            kind: "shim ",
-                            name: layer,
-                        }
-                        .into(),
-                    );
-                };
                 let cfg = FaultConfig {
                     loss: loss.clamp(0.0, 1.0),
                     duplicate: duplicate.clamp(0.0, 1.0),
@@ -1166,11 +1180,10 @@ impl Daemon {
                     delay: Duration::from_millis(delay_ms),
                     down,
                 };
-                match &mut s.faults {
-                    Some(f) => f.set_config(cfg),
-                    None => s.faults = Some(Faults::new(cfg, seed_from(&self.node_name))),
+                match self.set_faults(&layer, cfg, None) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => e.into(),
                 }
-                Reply::Ok
             }
         };
         self.pump();

@@ -1,35 +1,42 @@
 //! The UDP shim of Ouro: one UDP socket per layer (IPv4 or IPv6), each peer endpoint an N-1
-//! port ([`PortId`]) of the IPCP above.
+//! port ([`PortId`]) of the IPCP above. It implements [`ouro_shim::Shim`], the interface a
+//! driver runs every shim through.
 //!
-//! - Peers come from the configuration ([`UdpShim::add_peer`]) or are learned from the first
-//!   datagram they send (up to [`ShimOptions::max_learned`]; later strangers are counted and
-//!   dropped). A learned peer that falls silent for [`ShimOptions::learned_ttl`] is forgotten
-//!   by [`UdpShim::expire_learned`] (explicit time; counted), freeing its place in the table.
+//! - Peers live in an [`ouro_shim::PeerTable`] of socket addresses: configured ones
+//!   ([`Shim::add_peer`]) and ones learned from the first datagram they send (up to
+//!   [`ShimOptions::max_learned`]; later strangers are counted and dropped). A learned peer
+//!   that falls silent for [`ShimOptions::learned_ttl`] is forgotten by [`Shim::expire`]
+//!   (explicit time; counted), freeing its place in the table.
 //! - One datagram carries one PDU, unchanged. Anything the socket delivers is handed up; the
 //!   core parses it with checked views and counts what it cannot parse, so garbage never
 //!   crashes anything. Oversized or truncated datagrams are dropped here and counted.
 //! - I/O is batched with `quinn-udp`: `recvmmsg` with GRO on receive, and on send runs of
 //!   equal-size PDUs to the same peer go out as one GSO `sendmsg` (one syscall, many
 //!   datagrams); the rest go one `sendmsg` each.
-//! - [`fault`] is a fault-injecting wrapper (loss, duplication, reordering, delay, link down)
-//!   the driver can put in front of [`UdpShim::send`].
+//! - Faults are injected in front of [`Shim::send`] by the driver, with
+//!   [`ouro_shim::fault`] (re-exported here as [`fault`]).
 //!
 //! - [`UdpShim::bind`] registers the socket with tokio's reactor, for readability only: a
 //!   socket registered for writability wakes the reactor after every send (its send space
 //!   grows again at once on loopback), which costs a reactor turn per PDU. While PDUs wait
 //!   for room, [`UdpShim::writable`] watches a duplicate descriptor.
 //!   [`UdpShim::bind_unregistered`] leaves the socket to a driver with its own event loop,
-//!   which watches [`UdpShim::as_fd`] and asks [`UdpShim::drained`] after a receive.
+//!   which watches [`Shim::fd`] and asks [`Shim::drained`] after a receive.
 //!
 //! Apart from [`register`] (one call handing an owned socket to the reactor), all unsafe
 //! code lives in `quinn-udp`.
 #![deny(unsafe_code)]
 
-pub mod fault;
+/// The fault injector, now shared by every shim (it lives in `ouro-shim`).
+pub use ouro_shim::fault;
 
 use ouro_core::{Instant, PortId};
+use ouro_shim::{
+    Heard, Payload, PeerError, PeerLimits, PeerTable, Received, RxPressure, SendError, Shim,
+    ShimCounters,
+};
 use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -39,7 +46,7 @@ use tokio::io::unix::AsyncFd;
 /// The UDP port the shim uses when none is configured (as in Ouroboros).
 pub const DEFAULT_PORT: u16 = 3435;
 
-/// Buffers of sent PDUs kept for [`UdpShim::reclaim`] (beyond, they are freed).
+/// Buffers of sent PDUs kept for [`Shim::reclaim`] (beyond, they are freed).
 pub const MAX_SENT_KEPT: usize = 4096;
 
 /// Largest PDU the shim carries (a UDP payload over IPv4 or IPv6 without jumbograms).
@@ -73,9 +80,9 @@ pub struct ShimOptions {
     /// A learned peer silent for this long is forgotten (None: never).
     pub learned_ttl: Option<std::time::Duration>,
     /// Keep the buffers of sent PDUs (up to [`MAX_SENT_KEPT`]) for the driver to take
-    /// with [`UdpShim::reclaim`]; a driver that never does should leave this off.
+    /// with [`Shim::reclaim`]; a driver that never does should leave this off.
     pub keep_sent: bool,
-    /// Most datagrams one [`UdpShim::recv_batch`] reads (1 to [`RECV_BATCH_MAX`]; others
+    /// Most datagrams one [`Shim::recv_batch`] reads (1 to [`RECV_BATCH_MAX`]; others
     /// are clamped). With GRO each may be a run of up to 64 PDUs, so this bounds the PDUs a
     /// driver must place before it can send any: a relay whose queues hold 1,024 PDUs
     /// dropped parts of single 32-datagram batches.
@@ -98,64 +105,19 @@ impl Default for ShimOptions {
     }
 }
 
-/// Counters of one shim.
+/// What the UDP shim counts beyond [`ShimCounters`] (which [`Shim::counters`] gives).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ShimCounters {
-    /// Datagrams received and handed up.
-    pub rx_datagrams: u64,
-    /// Bytes received and handed up.
-    pub rx_bytes: u64,
-    /// Datagrams sent.
-    pub tx_datagrams: u64,
-    /// Bytes sent.
-    pub tx_bytes: u64,
+pub struct UdpCounters {
     /// Receive system calls that returned at least one datagram.
     pub rx_batches: u64,
     /// Send system calls.
     pub tx_syscalls: u64,
-    /// Peers learned from incoming datagrams.
-    pub peers_learned: u64,
-    /// Datagrams dropped: from an unknown peer while the learned-peer table was full.
-    pub drop_stranger: u64,
-    /// Learned peers forgotten after falling silent.
-    pub peers_expired: u64,
-    /// Datagrams dropped: empty or truncated.
-    pub drop_bad: u64,
-    /// PDUs dropped on send: unknown port, too big, queue full or a socket error.
-    pub drop_tx: u64,
     /// Datagrams the kernel dropped at the socket before the shim could read them (its
-    /// receive buffer was full), as learned by [`UdpShim::rx_pressure`] (see also
+    /// receive buffer was full), as learned by [`Shim::rx_pressure`] (see also
     /// [`UdpShim::rx_overflow_now`]). With GRO, one dropped super-datagram may count once.
     pub rx_overflow: u64,
-    /// Times [`UdpShim::rx_pressure`] found the receive buffer half full or more.
+    /// Times [`Shim::rx_pressure`] found the receive buffer half full or more.
     pub rx_crowded: u64,
-}
-
-/// How hard the socket's receive side is pressed (see [`UdpShim::rx_pressure`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RxPressure {
-    /// Datagrams the kernel dropped since the last look: the receive buffer was full.
-    pub dropped: u32,
-    /// The receive buffer is half full or more: the driver reads slower than datagrams come.
-    pub crowded: bool,
-}
-
-impl RxPressure {
-    /// Datagrams were lost or soon will be: the node is a bottleneck.
-    pub fn congested(&self) -> bool {
-        self.dropped > 0 || self.crowded
-    }
-}
-
-/// One received datagram, as handed to the caller of [`UdpShim::recv_batch`].
-#[derive(Debug)]
-pub struct Received<'a> {
-    /// The peer's port.
-    pub port: PortId,
-    /// True if this datagram made the shim learn the peer.
-    pub new_peer: bool,
-    /// The PDU.
-    pub data: &'a [u8],
 }
 
 /// The shim's socket: registered with tokio's reactor, or left to the driver's own loop.
@@ -189,27 +151,24 @@ pub struct UdpShim {
     drained: bool,
     state: UdpSocketState,
     opts: ShimOptions,
-    by_addr: HashMap<SocketAddr, PortId>,
-    by_port: Vec<SocketAddr>,
-    /// Per port: how the peer came to be known and whether it spoke since the last sweep.
-    origin: Vec<Origin>,
-    learned: usize,
+    peers: PeerTable<SocketAddr>,
     rx_bufs: Vec<Vec<u8>>,
     rx_meta: Vec<RecvMeta>,
     tx_queue: VecDeque<(SocketAddr, Vec<u8>)>,
-    /// Buffers of sent PDUs, until [`UdpShim::reclaim`] takes them.
+    /// Buffers of sent PDUs, until [`Shim::reclaim`] takes them.
     sent: Vec<Vec<u8>>,
     gso_buf: Vec<u8>,
-    /// The kernel's drop count of the socket at the last [`UdpShim::rx_pressure`].
+    /// The kernel's drop count of the socket at the last [`Shim::rx_pressure`].
     kernel_drops: u32,
     counters: ShimCounters,
+    udp: UdpCounters,
 }
 
 impl std::fmt::Debug for UdpShim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UdpShim")
             .field("local", &self.socket.get_ref().local_addr().ok())
-            .field("peers", &self.by_port.len())
+            .field("peers", &self.peers.len())
             .finish()
     }
 }
@@ -221,10 +180,10 @@ impl UdpShim {
     }
 
     /// Bind a shim to `addr` without registering its socket with tokio, for a driver with
-    /// its own event loop: it waits for [`UdpShim::as_fd`] to become readable, calls
-    /// [`UdpShim::recv_batch`] until [`UdpShim::drained`], and waits for room on a
-    /// duplicate of the descriptor while [`UdpShim::has_queued`]. [`UdpShim::readable`]
-    /// and [`UdpShim::writable`] fail on such a shim.
+    /// its own event loop: it waits for [`Shim::fd`] to become readable, calls
+    /// [`Shim::recv_batch`] until [`Shim::drained`], and waits for room on the descriptor
+    /// while [`Shim::has_queued`]. [`UdpShim::readable`] and [`UdpShim::writable`] fail on
+    /// such a shim.
     pub fn bind_unregistered(addr: SocketAddr, opts: ShimOptions) -> Result<UdpShim, ShimError> {
         Self::bind_with(addr, opts, false)
     }
@@ -251,10 +210,10 @@ impl UdpShim {
             drained: true,
             state,
             opts,
-            by_addr: HashMap::new(),
-            by_port: Vec::new(),
-            origin: Vec::new(),
-            learned: 0,
+            peers: PeerTable::new(PeerLimits {
+                max_learned: opts.max_learned,
+                learned_ttl: opts.learned_ttl,
+            }),
             rx_bufs: (0..opts.recv_datagrams.clamp(1, RECV_BATCH_MAX))
                 .map(|_| vec![0; buf_len])
                 .collect(),
@@ -264,6 +223,7 @@ impl UdpShim {
             gso_buf: Vec::with_capacity(1 << 16),
             kernel_drops: 0,
             counters: ShimCounters::default(),
+            udp: UdpCounters::default(),
         })
     }
 
@@ -272,86 +232,9 @@ impl UdpShim {
         self.socket.get_ref().local_addr()
     }
 
-    /// The port of peer `addr`, creating it if new (configured peers).
-    pub fn add_peer(&mut self, addr: SocketAddr) -> PortId {
-        let addr = normalize(addr);
-        if let Some(p) = self.by_addr.get(&addr) {
-            return *p;
-        }
-        self.new_port(addr, Origin::Configured)
-    }
-
-    fn new_port(&mut self, addr: SocketAddr, origin: Origin) -> PortId {
-        let port = PortId(u32::try_from(self.by_port.len()).unwrap_or(u32::MAX));
-        self.by_port.push(addr);
-        self.origin.push(origin);
-        self.by_addr.insert(addr, port);
-        port
-    }
-
-    /// Forget learned peers that sent nothing for [`ShimOptions::learned_ttl`]; returns their
-    /// ports (the driver tells the IPCP above they are down). Call it now and then (each
-    /// call is one sweep: a peer heard since the previous sweep counts as heard at `now`).
-    /// A forgotten peer that speaks again is learned anew, on a new port.
-    pub fn expire_learned(&mut self, now: Instant) -> Vec<PortId> {
-        let Some(ttl) = self.opts.learned_ttl else {
-            return Vec::new();
-        };
-        let mut gone = Vec::new();
-        for (i, o) in self.origin.iter_mut().enumerate() {
-            match *o {
-                Origin::Learned { heard: true, .. } => {
-                    *o = Origin::Learned {
-                        heard: false,
-                        last: now,
-                    };
-                }
-                Origin::Learned { heard: false, last }
-                    if now.saturating_duration_since(last) >= ttl =>
-                {
-                    *o = Origin::Expired;
-                    gone.push(PortId(i as u32));
-                }
-                _ => {}
-            }
-        }
-        for p in &gone {
-            if let Some(a) = self.by_port.get(p.0 as usize) {
-                self.by_addr.remove(a);
-                tracing::debug!(addr = %a, "udp shim: learned peer expired");
-            }
-        }
-        self.learned -= gone.len().min(self.learned);
-        self.counters.peers_expired += gone.len() as u64;
-        gone
-    }
-
-    /// The peer endpoint behind `port` (None once an expired learned peer was forgotten).
-    pub fn peer_addr(&self, port: PortId) -> Option<SocketAddr> {
-        match self.origin.get(port.0 as usize) {
-            Some(Origin::Expired) | None => None,
-            Some(_) => self.by_port.get(port.0 as usize).copied(),
-        }
-    }
-
-    /// The port of a known peer.
-    pub fn port_of(&self, addr: SocketAddr) -> Option<PortId> {
-        self.by_addr.get(&normalize(addr)).copied()
-    }
-
-    /// All current peers: (port, address).
-    pub fn peers(&self) -> impl Iterator<Item = (PortId, SocketAddr)> + '_ {
-        self.by_port
-            .iter()
-            .zip(&self.origin)
-            .enumerate()
-            .filter(|(_, (_, o))| **o != Origin::Expired)
-            .map(|(i, (a, _))| (PortId(i as u32), *a))
-    }
-
-    /// Counters so far.
-    pub fn counters(&self) -> ShimCounters {
-        self.counters
+    /// What it counts beyond the counters every shim has.
+    pub fn udp_counters(&self) -> UdpCounters {
+        self.udp
     }
 
     /// Wait until the socket has datagrams to read (a tokio-registered shim only).
@@ -360,7 +243,7 @@ impl UdpShim {
     }
 
     /// Wait until the socket can take more datagrams (only useful while
-    /// [`UdpShim::has_queued`]; a tokio-registered shim only). The socket is registered for
+    /// [`Shim::has_queued`]; a tokio-registered shim only). The socket is registered for
     /// readability only, so this registers a duplicate descriptor for writability for the
     /// time of the wait (two `epoll_ctl` calls; a wait happens only when the socket was
     /// full).
@@ -375,42 +258,78 @@ impl UdpShim {
         self.socket.get_ref().as_fd()
     }
 
+    /// [`UdpCounters::rx_overflow`] as of now: with the drops the kernel counted since the
+    /// last [`Shim::rx_pressure`] (a driver asks that only when it falls behind), for
+    /// reports. One system call.
+    pub fn rx_overflow_now(&self) -> u64 {
+        let unseen = socket_meminfo(self.as_fd())
+            .map_or(0, |info| info.drops.wrapping_sub(self.kernel_drops));
+        self.udp.rx_overflow + u64::from(unseen)
+    }
+}
+
+impl Shim for UdpShim {
+    type Addr = SocketAddr;
+
+    fn max_pdu(&self) -> usize {
+        MAX_PDU
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
+
+    /// The port of peer `addr` (an IPv4-mapped IPv6 address is its IPv4 one).
+    fn add_peer(&mut self, addr: SocketAddr) -> Result<PortId, PeerError> {
+        self.peers.add(normalize(addr))
+    }
+
+    fn peer_addr(&self, port: PortId) -> Option<SocketAddr> {
+        self.peers.addr(port)
+    }
+
+    fn port_of(&self, addr: SocketAddr) -> Option<PortId> {
+        self.peers.port_of(&normalize(addr))
+    }
+
+    fn peers(&self) -> Vec<(PortId, SocketAddr)> {
+        self.peers.peers().collect()
+    }
+
+    /// A forgotten peer that speaks again is learned anew, on a new port.
+    fn expire(&mut self, now: Instant) -> Vec<PortId> {
+        let gone = self.peers.expire(now);
+        for p in &gone {
+            tracing::debug!(port = %p, "udp shim: learned peer expired");
+        }
+        gone
+    }
+
     /// How full the socket's receive buffer is, and the datagrams the kernel dropped at it
-    /// since the last call because it was full (counted in [`ShimCounters::rx_overflow`]
-    /// and [`ShimCounters::rx_crowded`]): the driver does not read as fast as datagrams
-    /// come, a sign of congestion at this node, like a filling queue. One system call;
+    /// since the last call because it was full (counted in [`UdpCounters::rx_overflow`] and
+    /// [`UdpCounters::rx_crowded`]): the driver does not read as fast as datagrams come, a
+    /// sign of congestion at this node, like a filling queue. One system call (`SO_MEMINFO`);
     /// nothing to report where the kernel does not tell.
-    pub fn rx_pressure(&mut self) -> RxPressure {
+    fn rx_pressure(&mut self) -> RxPressure {
         let Some(info) = socket_meminfo(self.as_fd()) else {
             return RxPressure::default();
         };
         let dropped = info.drops.wrapping_sub(self.kernel_drops);
         self.kernel_drops = info.drops;
-        self.counters.rx_overflow += u64::from(dropped);
+        self.udp.rx_overflow += u64::from(dropped);
         let crowded = info.rmem_alloc >= info.rcvbuf / 2;
-        self.counters.rx_crowded += u64::from(crowded);
+        self.udp.rx_crowded += u64::from(crowded);
         RxPressure { dropped, crowded }
     }
 
-    /// [`ShimCounters::rx_overflow`] as of now: with the drops the kernel counted since the
-    /// last [`UdpShim::rx_pressure`] (a driver asks that only when it falls behind), for
-    /// reports. One system call.
-    pub fn rx_overflow_now(&self) -> u64 {
-        let unseen = socket_meminfo(self.as_fd())
-            .map_or(0, |info| info.drops.wrapping_sub(self.kernel_drops));
-        self.counters.rx_overflow + u64::from(unseen)
-    }
-
-    /// True if the last [`UdpShim::recv_batch`] found the socket empty: it read fewer
-    /// datagrams than a batch holds, or none. Until the socket is readable again, another
-    /// receive would only return nothing.
-    pub fn drained(&self) -> bool {
+    /// True if the last receive found the socket empty: it read fewer datagrams than a
+    /// batch holds, or none.
+    fn drained(&self) -> bool {
         self.drained
     }
 
-    /// Read one batch of datagrams without blocking and hand each to `f`. Returns how many
-    /// were handed up (0 when nothing was waiting).
-    pub fn recv_batch(&mut self, mut f: impl FnMut(Received<'_>)) -> io::Result<usize> {
+    /// One `recvmmsg` (with GRO: each datagram may be a run of PDUs, handed one by one).
+    fn recv_batch(&mut self, mut f: impl FnMut(Received<'_>)) -> io::Result<usize> {
         let Self {
             socket,
             state,
@@ -450,48 +369,34 @@ impl UdpShim {
                 Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
             });
         }
-        self.counters.rx_batches += 1;
+        self.udp.rx_batches += 1;
         let mut handed = 0;
         for i in 0..n {
             let meta = self.rx_meta[i];
             let addr = normalize(meta.addr);
-            let (port, new_peer) = match self.by_addr.get(&addr) {
-                Some(p) => {
-                    if let Some(Origin::Learned { heard, .. }) = self.origin.get_mut(p.0 as usize) {
-                        *heard = true;
-                    }
-                    (*p, false)
-                }
-                None if self.learned < self.opts.max_learned => {
-                    self.learned += 1;
-                    self.counters.peers_learned += 1;
+            let (port, new_peer) = match self.peers.heard(addr) {
+                Heard::Known(p) => (p, false),
+                Heard::Learned(p) => {
                     tracing::debug!(%addr, "udp shim: learned peer");
-                    let origin = Origin::Learned {
-                        heard: true,
-                        last: Instant::ZERO,
-                    };
-                    (self.new_port(addr, origin), true)
+                    (p, true)
                 }
-                None => {
-                    self.counters.drop_stranger += 1;
-                    continue;
-                }
+                Heard::Stranger => continue,
             };
             let buf = &self.rx_bufs[i][..meta.len.min(self.rx_bufs[i].len())];
             let stride = meta.stride.max(1);
             let mut first = new_peer;
             for seg in buf.chunks(stride) {
                 if seg.is_empty() || seg.len() > MAX_PDU {
-                    self.counters.drop_bad += 1;
+                    self.counters.drop_rx += 1;
                     continue;
                 }
-                self.counters.rx_datagrams += 1;
+                self.counters.rx_pdus += 1;
                 self.counters.rx_bytes += seg.len() as u64;
                 handed += 1;
                 f(Received {
                     port,
                     new_peer: first,
-                    data: seg,
+                    data: Payload::Borrowed(seg),
                 });
                 first = false;
             }
@@ -499,39 +404,44 @@ impl UdpShim {
         Ok(handed)
     }
 
-    /// Hand the buffers of sent PDUs to `f` (for reuse by the driver; see
-    /// [`UdpShim::flush`]), at most [`MAX_SENT_KEPT`] since the last call.
-    pub fn reclaim(&mut self, f: impl FnMut(Vec<u8>)) {
+    /// At most [`MAX_SENT_KEPT`] since the last call, and only with
+    /// [`ShimOptions::keep_sent`].
+    fn reclaim(&mut self, f: impl FnMut(Vec<u8>)) {
         self.sent.drain(..).for_each(f);
     }
 
-    /// Queue a PDU for `port`; [`UdpShim::flush`] sends the queue.
-    pub fn send(&mut self, port: PortId, data: Vec<u8>) {
-        let Some(addr) = self.peer_addr(port) else {
-            self.counters.drop_tx += 1;
-            return;
+    #[inline]
+    fn send(&mut self, port: PortId, data: Vec<u8>) -> Result<(), SendError> {
+        let refused = match self.peers.addr(port) {
+            None => SendError::UnknownPort(port),
+            Some(_) if data.is_empty() => SendError::Empty,
+            Some(_) if data.len() > MAX_PDU => SendError::TooBig {
+                len: data.len(),
+                max: MAX_PDU,
+            },
+            Some(_) if self.tx_queue.len() >= self.opts.max_queued => SendError::QueueFull,
+            Some(addr) => {
+                self.tx_queue.push_back((addr, data));
+                return Ok(());
+            }
         };
-        if data.is_empty() || data.len() > MAX_PDU || self.tx_queue.len() >= self.opts.max_queued {
-            self.counters.drop_tx += 1;
-            return;
-        }
-        self.tx_queue.push_back((addr, data));
+        self.counters.drop_tx += 1;
+        Err(refused)
     }
 
-    /// PDUs waiting in the send queue: a driver that paces its ports adds more only while
-    /// this stays below a small mark, so congestion builds in its own queues, not here.
-    pub fn queued(&self) -> usize {
+    /// A driver that paces its ports adds more only while this stays below a small mark, so
+    /// congestion builds in its own queues, not here.
+    fn queued(&self) -> usize {
         self.tx_queue.len()
     }
 
-    /// True while PDUs wait in the send queue (the socket was full).
-    pub fn has_queued(&self) -> bool {
+    fn has_queued(&self) -> bool {
         !self.tx_queue.is_empty()
     }
 
     /// Send as much of the queue as the socket takes, batching runs of equal-size PDUs to
-    /// the same peer into one GSO send. Never blocks.
-    pub fn flush(&mut self) {
+    /// the same peer into one GSO send.
+    fn flush(&mut self) {
         let max_seg = self.state.max_gso_segments().max(1);
         while let Some((addr, first)) = self.tx_queue.front() {
             let addr = *addr;
@@ -576,10 +486,10 @@ impl UdpShim {
             };
             match result {
                 Ok(()) => {
-                    self.counters.tx_syscalls += 1;
+                    self.udp.tx_syscalls += 1;
                     for _ in 0..run {
                         if let Some((_, d)) = self.tx_queue.pop_front() {
-                            self.counters.tx_datagrams += 1;
+                            self.counters.tx_pdus += 1;
                             self.counters.tx_bytes += d.len() as u64;
                             if self.opts.keep_sent && self.sent.len() < MAX_SENT_KEPT {
                                 self.sent.push(d);
@@ -599,17 +509,13 @@ impl UdpShim {
             }
         }
     }
-}
 
-/// How a port's peer came to be known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Origin {
-    /// From the configuration: never expires.
-    Configured,
-    /// From an incoming datagram: `heard` since the sweep at `last`.
-    Learned { heard: bool, last: Instant },
-    /// Learned, then forgotten after falling silent.
-    Expired,
+    fn counters(&self) -> ShimCounters {
+        ShimCounters {
+            peers: self.peers.counters(),
+            ..self.counters
+        }
+    }
 }
 
 /// Turns off the control messages `quinn-udp` asks the kernel for on every received
@@ -730,35 +636,35 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn configured_and_learned_peers_ipv4() {
         let (mut a, mut b) = pair("127.0.0.1:0", "127.0.0.1:0").await;
-        let pb = a.add_peer(b.local_addr().expect("addr"));
+        let pb = a.add_peer(b.local_addr().expect("addr")).expect("port");
         assert_eq!(pb, PortId(0));
-        a.send(pb, b"hello".to_vec());
+        a.send(pb, b"hello".to_vec()).expect("queued");
         flush_all(&mut a).await;
         let got = recv_some(&mut b, 1).await;
         assert_eq!(got, vec![(PortId(0), true, b"hello".to_vec())]);
         // b answers on the learned port.
-        b.send(PortId(0), b"back".to_vec());
+        b.send(PortId(0), b"back".to_vec()).expect("queued");
         flush_all(&mut b).await;
         let got = recv_some(&mut a, 1).await;
         assert_eq!(got, vec![(pb, false, b"back".to_vec())]);
-        assert_eq!(b.counters().peers_learned, 1);
+        assert_eq!(b.counters().peers.learned, 1);
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn batches_of_equal_size_go_out_with_few_syscalls_and_arrive_intact() {
         let (mut a, mut b) = pair("127.0.0.1:0", "127.0.0.1:0").await;
-        let pb = a.add_peer(b.local_addr().expect("addr"));
+        let pb = a.add_peer(b.local_addr().expect("addr")).expect("port");
         for i in 0..40u8 {
-            a.send(pb, vec![i; 1000]);
+            a.send(pb, vec![i; 1000]).expect("queued");
         }
-        a.send(pb, vec![99; 10]);
+        a.send(pb, vec![99; 10]).expect("queued");
         assert_eq!(a.queued(), 41);
         flush_all(&mut a).await;
         assert!(!a.has_queued());
         assert_eq!(a.queued(), 0);
-        assert_eq!(a.counters().tx_datagrams, 41);
+        assert_eq!(a.counters().tx_pdus, 41);
         if a.state.max_gso_segments() > 1 {
-            assert!(a.counters().tx_syscalls < 10, "{:?}", a.counters());
+            assert!(a.udp_counters().tx_syscalls < 10, "{:?}", a.udp_counters());
         }
         let got = recv_some(&mut b, 41).await;
         for (i, (_, _, d)) in got.iter().take(40).enumerate() {
@@ -799,7 +705,7 @@ mod tests {
         assert_eq!(b.rx_overflow_now(), unseen, "and not twice after");
         assert!(dropped > 0, "a full receive buffer drops");
         assert!(p.crowded && p.congested());
-        assert_eq!(b.counters().rx_overflow, u64::from(dropped));
+        assert_eq!(b.udp_counters().rx_overflow, u64::from(dropped));
         assert_eq!(b.rx_pressure().dropped, 0, "counted once");
         let mut got = 0;
         while b.recv_batch(|_| got += 1).expect("recv") > 0 {}
@@ -809,7 +715,7 @@ mod tests {
             "each datagram read or counted as dropped"
         );
         assert!(!b.rx_pressure().congested(), "read empty, no new drops");
-        assert_eq!(b.counters().rx_crowded, 2);
+        assert_eq!(b.udp_counters().rx_crowded, 2);
     }
 
     #[test]
@@ -847,8 +753,8 @@ mod tests {
         };
         let mut b =
             UdpShim::bind("[::1]:0".parse().expect("addr"), ShimOptions::default()).expect("bind");
-        let pb = a.add_peer(b.local_addr().expect("addr"));
-        a.send(pb, vec![1, 2, 3]);
+        let pb = a.add_peer(b.local_addr().expect("addr")).expect("port");
+        a.send(pb, vec![1, 2, 3]).expect("queued");
         flush_all(&mut a).await;
         let got = recv_some(&mut b, 1).await;
         assert_eq!(got[0].2, vec![1, 2, 3]);
@@ -871,10 +777,20 @@ mod tests {
         s1.send_to(b"three", dst).expect("send");
         let got = recv_some(&mut b, 1).await;
         assert_eq!(got[0].2, b"three".to_vec());
-        assert_eq!(b.counters().drop_stranger, 1);
-        // Sending on an unknown port is counted, not a panic.
-        b.send(PortId(77), vec![1]);
+        assert_eq!(b.counters().peers.strangers, 1);
+        // Sending on an unknown port is refused and counted, not a panic.
+        assert_eq!(
+            b.send(PortId(77), vec![1]),
+            Err(SendError::UnknownPort(PortId(77)))
+        );
         assert_eq!(b.counters().drop_tx, 1);
+        // So are an empty PDU and one larger than a datagram carries.
+        assert_eq!(b.send(got[0].0, Vec::new()), Err(SendError::Empty));
+        assert!(matches!(
+            b.send(got[0].0, vec![0; MAX_PDU + 1]),
+            Err(SendError::TooBig { .. })
+        ));
+        assert_eq!(b.counters().drop_tx, 3);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -885,36 +801,35 @@ mod tests {
             ..ShimOptions::default()
         };
         let mut b = UdpShim::bind("127.0.0.1:0".parse().expect("addr"), opts).expect("bind");
-        let configured = b.add_peer("127.0.0.1:9".parse().expect("addr"));
+        let configured = b
+            .add_peer("127.0.0.1:9".parse().expect("addr"))
+            .expect("port");
         let dst = b.local_addr().expect("addr");
         let talker = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         let other = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         talker.send_to(b"hi", dst).expect("send");
         let port = recv_some(&mut b, 1).await[0].0;
         let t0 = Instant::from_millis(1_000);
-        assert!(
-            b.expire_learned(t0).is_empty(),
-            "heard since the last sweep"
-        );
+        assert!(b.expire(t0).is_empty(), "heard since the last sweep");
         // It speaks again before the deadline: the clock restarts at that sweep.
         talker.send_to(b"again", dst).expect("send");
         recv_some(&mut b, 1).await;
         let t1 = t0 + Duration::from_secs(9);
-        assert!(b.expire_learned(t1).is_empty());
-        assert!(b.expire_learned(t1 + Duration::from_secs(9)).is_empty());
+        assert!(b.expire(t1).is_empty());
+        assert!(b.expire(t1 + Duration::from_secs(9)).is_empty());
         // Silent for the whole ttl: forgotten and counted; the configured peer stays.
-        assert_eq!(b.expire_learned(t1 + Duration::from_secs(10)), vec![port]);
-        assert_eq!(b.counters().peers_expired, 1);
+        assert_eq!(b.expire(t1 + Duration::from_secs(10)), vec![port]);
+        assert_eq!(b.counters().peers.expired, 1);
         assert_eq!(b.peer_addr(port), None);
         assert!(b.peer_addr(configured).is_some());
-        assert_eq!(b.peers().count(), 1);
-        b.send(port, vec![1]);
+        assert_eq!(b.peers().len(), 1);
+        assert_eq!(b.send(port, vec![1]), Err(SendError::UnknownPort(port)));
         assert_eq!(b.counters().drop_tx, 1, "an expired port is unknown");
         // Its place in the table is free again: a new stranger is learned on a new port.
         other.send_to(b"new", dst).expect("send");
         let got = recv_some(&mut b, 1).await;
         assert!(got[0].1, "learned");
         assert_ne!(got[0].0, port);
-        assert_eq!(b.counters().drop_stranger, 0);
+        assert_eq!(b.counters().peers.strangers, 0);
     }
 }

@@ -1,9 +1,11 @@
 //! Local shim layers in the daemon: IPCPs of this system adjacent over a
-//! [`LocalShim`](ouro_shim_local::LocalShim), and flows between applications of this system
-//! through a local layer (the daemon joins the two applications' flow sockets and relays
-//! between them, counting each way, so a flow ends on both sides when either application
-//! goes).
+//! [`LocalShim`](ouro_shim_local::LocalShim) (each IPCP's end of it is a shim of the
+//! daemon like a UDP shim, driven through [`ouro_shim::Shim`]: see `node/link.rs`), and
+//! flows between applications of this system through a local layer (the daemon joins the
+//! two applications' flow sockets and relays between them, counting each way, so a flow
+//! ends on both sides when either application goes).
 
+use super::faults::FaultSetting;
 use super::{Daemon, Fd, send_reply};
 use crate::control_error::ControlError;
 use crate::event_loop::{Ready, Source};
@@ -11,7 +13,7 @@ use mio::{Interest, Token};
 use ouro_control::Reply;
 use ouro_core::Instant;
 use ouro_flow::ipc;
-use ouro_shim_local::LocalShim;
+use ouro_shim_local::{LocalShim, MemberId};
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, OwnedFd};
@@ -21,8 +23,10 @@ use std::rc::Rc;
 pub(super) struct LocalLayer {
     /// The layer's (and its IPCP's) name.
     pub(super) name: String,
-    /// The hub joining the IPCPs attached to it.
+    /// The hub joining the IPCPs attached to it (their ends are in the daemon's shims).
     pub(super) shim: LocalShim,
+    /// Its fault injection, for the ends of the IPCPs attached now and later.
+    pub(super) faults: Option<FaultSetting>,
     /// Names registered in it: name → registered by a request or the configuration (true)
     /// or only because an application listens (false).
     pub(super) names: BTreeMap<String, bool>,
@@ -54,23 +58,11 @@ impl Daemon {
         self.locals.iter().position(|l| l.name == name)
     }
 
-    /// Hand the PDUs in flight in every local shim to their receiving IPCPs. True if any.
-    pub(super) fn local_deliver(&mut self, now: Instant) -> bool {
-        let mut busy = false;
-        for lsi in 0..self.locals.len() {
-            while let Some(d) = self.locals[lsi].shim.poll() {
-                busy = true;
-                if let Some((_, _, id)) = self
-                    .layers
-                    .iter()
-                    .filter(|l| !l.destroyed)
-                    .find_map(|l| l.local().filter(|(x, m, _)| *x == lsi && *m == d.to))
-                {
-                    self.node.shim_receive(now, id, d.port, d.data);
-                }
-            }
-        }
-        busy
+    /// The local layer below unicast IPCP `li`, and its member id there, if it sits on one.
+    pub(super) fn local_below(&self, li: usize) -> Option<(usize, MemberId)> {
+        let s = &self.shims[self.shim_index(self.layers[li].shim()?)?];
+        let m = s.link.local_member()?;
+        Some((self.local_index(&s.name)?, m))
     }
 
     /// Register `name` in the local layers named in `layers` (every one if empty).

@@ -2,25 +2,26 @@
 //! configuration file and the control socket (`ouro ipcp ...`, `ouro name ...`) both go
 //! through [`Daemon::apply`]: a configuration is a list of these operations.
 
+use super::link::{Link, LinkAddr};
 use super::local::LocalLayer;
-use super::{Daemon, Layer, Shim, seed_from};
+use super::{Daemon, Layer, ShimSlot};
 use crate::control_error::ControlError;
 use crate::event_loop::Source;
 use crate::keys::{KeySpec, parse_key_option};
 use mio::Interest;
-use ouro_control::{IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
+use ouro_control::{FaultSpec, IpcpDetail, IpcpInfo, IpcpKind, QueueOptions, Request, UdpOptions};
 use ouro_core::identity::hex;
 use ouro_core::{Instant, LayerConfig, PortId};
 use ouro_flow::ipc;
 use ouro_node::{BacklogLimits, IpcpId, IpcpOptions, Lower, RouteMode, ShimId, Via};
+use ouro_shim::{FaultConfig, Shim};
 use ouro_shim_local::LocalShim;
-use ouro_shim_udp::fault::{FaultConfig, Faults};
 use ouro_shim_udp::{ShimOptions, UdpShim};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// How often the UDP shims' learned peers are swept for silent ones.
+/// How often the shims' learned peers are swept for silent ones.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// What an IPCP name refers to.
@@ -40,16 +41,25 @@ impl Daemon {
                 kind,
                 lower,
                 udp,
+                fault,
                 queues,
                 key,
-            } => self.create(
-                name,
-                *kind,
-                lower.as_deref(),
-                udp.as_ref(),
-                queues,
-                key.as_deref(),
-            ),
+            } => {
+                // Checked before anything is made: a bad setting makes nothing.
+                let faults = fault_setting(*kind, fault.as_ref())?;
+                self.create(
+                    name,
+                    *kind,
+                    lower.as_deref(),
+                    udp.as_ref(),
+                    queues,
+                    key.as_deref(),
+                )?;
+                match faults {
+                    Some((config, seed)) => self.set_faults(name, config, seed),
+                    None => Ok(()),
+                }
+            }
             Request::IpcpBootstrap {
                 name,
                 layer,
@@ -92,7 +102,11 @@ impl Daemon {
         {
             return Some(Found::Unicast(i));
         }
-        if let Some(i) = self.shims.iter().position(|s| s.name == name) {
+        if let Some(i) = self
+            .shims
+            .iter()
+            .position(|s| s.name == name && s.link.udp().is_some())
+        {
             return Some(Found::Udp(i));
         }
         self.local_index(name).map(Found::Local)
@@ -150,6 +164,7 @@ impl Daemon {
                 name: name.to_string(),
                 shim: LocalShim::default(),
                 names: BTreeMap::new(),
+                faults: None,
             }),
             IpcpKind::Unicast => {
                 let queues =
@@ -205,11 +220,11 @@ impl Daemon {
         Ok(())
     }
 
-    /// The unicast IPCP over UDP shim `si`.
-    fn carrier(&self, si: usize) -> Option<&Layer> {
+    /// The unicast IPCP over shim `id`.
+    fn carrier(&self, id: ShimId) -> Option<&Layer> {
         self.layers
             .iter()
-            .find(|l| !l.destroyed && l.udp() == Some(si))
+            .find(|l| !l.destroyed && l.shim() == Some(id))
     }
 
     fn create_udp(&mut self, name: &str, u: &UdpOptions) -> Result<(), ControlError> {
@@ -233,30 +248,14 @@ impl Daemon {
         if let Some(t) = u.learned_ttl_ms {
             opts.learned_ttl = (t > 0).then(|| Duration::from_millis(t));
         }
-        let fault = match u.fault {
-            Some(f) => {
-                f.check().map_err(ControlError::BadArgument)?;
-                let cfg = FaultConfig {
-                    loss: f.loss,
-                    duplicate: f.duplicate,
-                    reorder: f.reorder,
-                    delay: Duration::from_millis(f.delay_ms),
-                    down: f.down,
-                };
-                let seed = if f.seed == 0 {
-                    seed_from(&self.node_name)
-                } else {
-                    f.seed
-                };
-                Some(Faults::new(cfg, seed))
-            }
-            None => None,
-        };
         let mut udp = UdpShim::bind_unregistered(bind, opts)
             .map_err(|e| ControlError::BadArgument(format!("layer `{name}`: {e}")))?;
         let mut peer_names = BTreeMap::new();
         for (n, a) in peers {
-            peer_names.insert(udp.add_peer(a), n);
+            let port = udp
+                .add_peer(a)
+                .map_err(|e| ControlError::BadArgument(format!("layer `{name}`: {e}")))?;
+            peer_names.insert(port, n);
         }
         if opts.learned_ttl.is_some() && self.sweep_at.is_none() {
             self.sweep_at = Some(self.now() + SWEEP_EVERY);
@@ -275,20 +274,40 @@ impl Daemon {
             pacer.add_port(port);
             self.node.shim_port_up(id, port);
         }
-        self.shims.push(Shim {
+        self.shims.push(ShimSlot {
             name: name.to_string(),
             id,
-            udp,
-            faults: fault,
+            link: Link::Udp(udp),
+            faults: None,
             peer_names,
             pacer,
-            token,
+            token: Some(token),
             // Datagrams may have come before it was watched.
             readable: true,
             watching_room: false,
         });
         self.io.again(token);
         Ok(())
+    }
+
+    /// Attach unicast IPCP `ipcp` to local layer `lsi`: its end of the hub becomes a shim
+    /// of the daemon (in process: no descriptor, unpaced), with the layer's faults.
+    fn attach_local(&mut self, lsi: usize, ipcp: &str, id: ShimId) {
+        let now = self.now();
+        let l = &mut self.locals[lsi];
+        let end = l.shim.attach(ipcp);
+        let salt = end.member().map_or(0, |m| u64::from(m.0));
+        self.shims.push(ShimSlot {
+            name: l.name.clone(),
+            id,
+            faults: l.faults.map(|f| f.injector(salt)),
+            link: Link::Local(end),
+            peer_names: BTreeMap::new(),
+            pacer: ouro_node::pacer::Pacer::new(false, None, now),
+            token: None,
+            readable: false,
+            watching_room: false,
+        });
     }
 
     /// Put unicast IPCP `li` over the shim layer `lower` (one lower layer per IPCP).
@@ -306,19 +325,22 @@ impl Daemon {
         }
         match self.find(lower) {
             Some(Found::Udp(si)) => {
-                if let Some(other) = self.carrier(si) {
+                let shim = &self.shims[si];
+                if let Some(other) = self.carrier(shim.id) {
                     return Err(ControlError::Busy(format!(
                         "udp layer `{lower}` already carries IPCP `{}`",
                         other.ipcp_name
                     )));
                 }
-                let shim = &self.shims[si];
-                let lower = Lower::Shim {
-                    shim: shim.id,
-                    scheduled: shim.pacer.enabled(),
-                };
-                self.node_lower(li, lower)?;
-                self.layers[li].below = Some(super::Below::Udp(si));
+                let (id, scheduled) = (shim.id, shim.pacer.enabled());
+                self.node_lower(
+                    li,
+                    Lower::Shim {
+                        shim: id,
+                        scheduled,
+                    },
+                )?;
+                self.layers[li].below = Some(super::Below::Shim(id));
             }
             Some(Found::Local(lsi)) => {
                 let id = self.new_shim_id();
@@ -329,8 +351,8 @@ impl Daemon {
                         scheduled: false,
                     },
                 )?;
-                let m = self.locals[lsi].shim.attach(&ipcp);
-                self.layers[li].below = Some(super::Below::Local(lsi, m, id));
+                self.attach_local(lsi, &ipcp, id);
+                self.layers[li].below = Some(super::Below::Shim(id));
             }
             Some(Found::Unicast(lo)) => {
                 if lo == li {
@@ -365,12 +387,9 @@ impl Daemon {
     /// The name of the layer below unicast IPCP `li` (for an IPCP over a unicast layer: the
     /// lower IPCP's name).
     pub(super) fn lower_name(&self, li: usize) -> Option<String> {
-        let l = &self.layers[li];
-        match (l.udp(), l.local(), l.over()) {
-            (Some(si), _, _) => Some(self.shims[si].name.clone()),
-            (_, Some((lsi, _, _)), _) => Some(self.locals[lsi].name.clone()),
-            (_, _, Some(lo)) => Some(self.layers[lo].ipcp_name.clone()),
-            _ => None,
+        match self.layers[li].below? {
+            super::Below::Shim(id) => Some(self.shims[self.shim_index(id)?].name.clone()),
+            super::Below::Unicast(lo) => Some(self.layers[lo].ipcp_name.clone()),
         }
     }
 
@@ -403,36 +422,55 @@ impl Daemon {
         ShimId(self.next_shim)
     }
 
+    /// The port of unicast IPCP `li` towards `peer` over its shim: a configured peer's
+    /// name or an `address:port` on a UDP shim (a new configured peer), another member's
+    /// IPCP name on a local one.
     fn port_to(&mut self, li: usize, peer: &str) -> Result<PortId, ControlError> {
         let ipcp = self.layers[li].ipcp_name.clone();
-        if let Some(si) = self.layers[li].udp() {
-            let shim = &mut self.shims[si];
-            if let Some((p, _)) = shim.peer_names.iter().find(|(_, n)| n.as_str() == peer) {
-                return Ok(*p);
+        let Some(si) = self.layers[li].shim().and_then(|id| self.shim_index(id)) else {
+            return Err(ControlError::BadArgument(format!(
+                "IPCP `{ipcp}` has no lower layer: give one (`--over LAYER`)"
+            )));
+        };
+        let addr = match self.local_below(li) {
+            Some((lsi, me)) => {
+                let l = &self.locals[lsi];
+                let other = l.shim.member(peer).ok_or_else(|| {
+                    ControlError::BadArgument(format!(
+                        "no IPCP `{peer}` over local layer `{}`",
+                        l.name
+                    ))
+                })?;
+                if other == me {
+                    return Err(ControlError::BadArgument(format!(
+                        "IPCP `{ipcp}` cannot connect to itself"
+                    )));
+                }
+                LinkAddr::Local(other)
             }
-            let Ok(addr) = peer.parse::<SocketAddr>() else {
-                return Err(ControlError::BadArgument(format!(
-                    "no peer `{peer}` in layer `{}` (give a peer name or address:port)",
-                    shim.name
-                )));
-            };
-            let port = shim.udp.add_peer(addr);
-            shim.pacer.add_port(port);
-            self.node.shim_port_up(shim.id, port);
-            return Ok(port);
-        }
-        if let Some((lsi, me, _)) = self.layers[li].local() {
-            let l = &self.locals[lsi];
-            let other = l.shim.member(peer).ok_or_else(|| {
-                ControlError::BadArgument(format!("no IPCP `{peer}` over local layer `{}`", l.name))
-            })?;
-            return l.shim.port_to(me, other).ok_or_else(|| {
-                ControlError::BadArgument(format!("IPCP `{ipcp}` cannot connect to itself"))
-            });
-        }
-        Err(ControlError::BadArgument(format!(
-            "IPCP `{ipcp}` has no lower layer: give one (`--over LAYER`)"
-        )))
+            None => {
+                let shim = &self.shims[si];
+                if let Some((p, _)) = shim.peer_names.iter().find(|(_, n)| n.as_str() == peer) {
+                    return Ok(*p);
+                }
+                let Ok(addr) = peer.parse::<SocketAddr>() else {
+                    return Err(ControlError::BadArgument(format!(
+                        "no peer `{peer}` in layer `{}` (give a peer name or address:port)",
+                        shim.name
+                    )));
+                };
+                LinkAddr::Udp(addr)
+            }
+        };
+        let shim = &mut self.shims[si];
+        let port = shim
+            .link
+            .add_peer(addr)
+            .map_err(|e| ControlError::BadArgument(format!("layer `{}`: {e}", shim.name)))?;
+        // Scheduled if the shim's ports are (a local shim's are not).
+        shim.pacer.add_port(port);
+        self.node.shim_port_up(shim.id, port);
+        Ok(port)
     }
 
     fn check_idle(&self, li: usize) -> Result<(), ControlError> {
@@ -519,7 +557,7 @@ impl Daemon {
 
     /// On a local lower layer: an IPCP over the same local shim already in `layer`.
     fn member_of_layer_nearby(&self, li: usize, layer: &str) -> Result<String, ControlError> {
-        let Some((lsi, _, _)) = self.layers[li].local() else {
+        let Some((lsi, _)) = self.local_below(li) else {
             return Err(ControlError::BadArgument(
                 "say which peer to enroll through (`--via PEER`)".into(),
             ));
@@ -531,7 +569,7 @@ impl Daemon {
                 !l.destroyed
                     && l.name == layer
                     && self.ip(*i).is_enrolled()
-                    && l.local().is_some_and(|(x, _, _)| x == lsi)
+                    && self.local_below(*i).is_some_and(|(x, _)| x == lsi)
             })
             .map(|(_, l)| l.ipcp_name.clone())
             .ok_or_else(|| {
@@ -585,26 +623,18 @@ impl Daemon {
                 Ok(())
             }
             Some(Found::Udp(si)) => {
-                if let Some(l) = self.carrier(si) {
+                if let Some(l) = self.carrier(self.shims[si].id) {
                     return Err(ControlError::Busy(format!(
                         "udp layer `{name}` carries IPCP `{}`: destroy that first",
                         l.ipcp_name
                     )));
                 }
-                let shim = self.shims.remove(si);
-                self.io.deregister(shim.udp.as_fd(), shim.token);
-                for l in &mut self.layers {
-                    if let Some(super::Below::Udp(x)) = l.below.as_mut()
-                        && *x > si
-                    {
-                        *x -= 1;
-                    }
-                }
+                self.remove_shim(si);
                 tracing::info!(ipcp = name, "udp IPCP destroyed");
                 Ok(())
             }
             Some(Found::Local(lsi)) => {
-                if let Some((_, m)) = self.locals[lsi].shim.members().next() {
+                if let Some((_, m)) = self.locals[lsi].shim.members().first() {
                     return Err(ControlError::Busy(format!(
                         "local layer `{name}` carries IPCP `{m}`: destroy that first"
                     )));
@@ -619,13 +649,6 @@ impl Daemon {
                     self.end_local_flow(id);
                 }
                 self.locals.remove(lsi);
-                for l in &mut self.layers {
-                    if let Some(super::Below::Local(x, _, _)) = l.below.as_mut()
-                        && *x > lsi
-                    {
-                        *x -= 1;
-                    }
-                }
                 tracing::info!(ipcp = name, "local IPCP destroyed");
                 Ok(())
             }
@@ -661,15 +684,22 @@ impl Daemon {
         for e in self.static_names.values_mut() {
             e.retain(|x| *x != li);
         }
-        if let Some((lsi, m, _)) = self.layers[li].local() {
-            for (other, port) in self.locals[lsi].shim.detach(m) {
-                if let Some((_, _, id)) = self
-                    .layers
+        if self.local_below(li).is_some()
+            && let Some(si) = self.layers[li].shim().and_then(|id| self.shim_index(id))
+        {
+            // Its end of the local layer goes: the other members' ports to it go down.
+            let mut end = self.remove_shim(si);
+            let gone = match &mut end.link {
+                Link::Local(e) => e.detach(),
+                Link::Udp(_) => Vec::new(),
+            };
+            for (other, port) in gone {
+                if let Some(s) = self
+                    .shims
                     .iter()
-                    .filter(|l| !l.destroyed)
-                    .find_map(|l| l.local().filter(|(x, o, _)| *x == lsi && *o == other))
+                    .find(|s| s.name == end.name && s.link.local_member() == Some(other))
                 {
-                    self.node.shim_port_down(now, id, port);
+                    self.node.shim_port_down(now, s.id, port);
                 }
             }
         }
@@ -678,17 +708,28 @@ impl Daemon {
         let l = &mut self.layers[li];
         l.destroyed = true;
         l.name.clear();
-        if let Some(super::Below::Udp(si)) = l.below.take() {
+        if let Some(super::Below::Shim(id)) = l.below.take()
+            && let Some(si) = self.shim_index(id)
+        {
             self.shims[si].pacer.clear_ports();
         }
         tracing::info!(ipcp = name, "unicast IPCP destroyed");
     }
 
-    /// Forget the UDP shims' silent learned peers; their ports go down in the IPCP above.
+    /// Take shim `si` out of the daemon (its descriptor is no longer watched).
+    fn remove_shim(&mut self, si: usize) -> ShimSlot {
+        let shim = self.shims.remove(si);
+        if let (Some(token), Some(fd)) = (shim.token, shim.link.fd()) {
+            self.io.deregister(fd, token);
+        }
+        shim
+    }
+
+    /// Forget the shims' silent learned peers; their ports go down in the IPCP above.
     pub(super) fn sweep_learned(&mut self, now: Instant) {
         self.sweep_at = Some(now + SWEEP_EVERY);
         for si in 0..self.shims.len() {
-            let gone = self.shims[si].udp.expire_learned(now);
+            let gone = self.shims[si].link.expire(now);
             let id = self.shims[si].id;
             for p in gone {
                 tracing::info!(shim = %self.shims[si].name, port = %p, "learned peer expired");
@@ -701,16 +742,15 @@ impl Daemon {
     pub(super) fn ipcp_list(&self) -> Vec<IpcpInfo> {
         let mut v = Vec::new();
         for s in &self.shims {
+            let Some(udp) = s.link.udp() else {
+                continue; // a local layer's end: the layer is listed below
+            };
             v.push(IpcpInfo {
                 name: s.name.clone(),
                 layer: Some(s.name.clone()),
                 kind: IpcpDetail::Udp {
-                    bind: s
-                        .udp
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default(),
-                    peers: s.udp.peers().count(),
+                    bind: udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                    peers: s.link.peers().len(),
                     scheduled: s.pacer.enabled(),
                     rate_pps: s.pacer.rate_pps(),
                 },
@@ -721,7 +761,7 @@ impl Daemon {
                 name: l.name.clone(),
                 layer: Some(l.name.clone()),
                 kind: IpcpDetail::Local {
-                    members: l.shim.members().map(|(_, n)| n.to_string()).collect(),
+                    members: l.shim.members().into_iter().map(|(_, n)| n).collect(),
                 },
             });
         }
@@ -739,6 +779,33 @@ impl Daemon {
         }
         v
     }
+}
+
+/// The fault injection a new IPCP of `kind` asks for, checked: its setting and its seed
+/// (None: from the node's name). Only a shim layer (udp or local) takes one.
+fn fault_setting(
+    kind: IpcpKind,
+    fault: Option<&FaultSpec>,
+) -> Result<Option<(FaultConfig, Option<u64>)>, ControlError> {
+    let Some(f) = fault else {
+        return Ok(None);
+    };
+    if kind == IpcpKind::Unicast {
+        return Err(ControlError::BadArgument(
+            "fault injection is for a shim IPCP (udp or local)".into(),
+        ));
+    }
+    let config = FaultConfig {
+        loss: f.loss,
+        duplicate: f.duplicate,
+        reorder: f.reorder,
+        delay: Duration::from_millis(f.delay_ms),
+        down: f.down,
+    };
+    config
+        .check()
+        .map_err(|e| ControlError::BadArgument(e.to_string()))?;
+    Ok(Some((config, (f.seed != 0).then_some(f.seed))))
 }
 
 fn check_layer_name(layer: &str) -> Result<(), ControlError> {

@@ -1,6 +1,7 @@
-//! Scheduled UDP ports: the daemon pulls batches from the node's per-port, per-cube queues
+//! Scheduled shim ports: the daemon pulls batches from the node's per-port, per-cube queues
 //! only while the shim can take more, so congestion builds where the scheduler policy
-//! orders it.
+//! orders it. Written against [`ouro_shim::Shim`] (`queued`, `flush`): any shim with a
+//! send queue can be paced; today the UDP shims are.
 //!
 //! Every port of a unicast IPCP over a UDP shim is scheduled (the node does it when the
 //! port comes up): its PDUs wait in the core's management and per-cube queues.
@@ -21,6 +22,7 @@ use ouro_control::{CubeQueue, MgmtQueue, Pacing, PortQueues};
 use ouro_core::sched::DEFAULT_ORDER;
 use ouro_core::{Instant, Ipcp};
 use ouro_node::pacer::{BATCH, HIGH_WATER, Pacer, Room};
+use ouro_shim::Shim;
 
 /// The pacing state of a shim for `ouro status`.
 pub(super) fn pacing(p: &Pacer) -> Pacing {
@@ -77,7 +79,7 @@ impl Daemon {
             let Some(port) = shim.pacer.next_port(|p| node.queued(id, p) > 0) else {
                 break;
             };
-            let budget = match shim.pacer.room(now, shim.udp.queued()) {
+            let budget = match shim.pacer.room(now, shim.link.queued()) {
                 Room::Pdus(n) => n,
                 Room::Rate => {
                     shim.pacer.rate_waits += 1;
@@ -87,8 +89,8 @@ impl Daemon {
                     // Hand the socket what it takes; pull again if that made room. The
                     // buffers it sent go back to the IPCP at once: a writer the node
                     // resumes meanwhile builds its next PDUs in them.
-                    shim.udp.flush();
-                    let room = shim.udp.queued() < HIGH_WATER;
+                    shim.link.flush();
+                    let room = shim.link.queued() < HIGH_WATER;
                     if !room {
                         shim.pacer.shim_waits += 1;
                     }
@@ -128,7 +130,7 @@ impl Daemon {
                     }
                 }
             }
-            self.shims[si].udp.flush();
+            self.shims[si].link.flush();
         }
     }
 

@@ -14,6 +14,7 @@ use ouro_control::Request;
 use ouro_core::Eid;
 use ouro_flow::ipc;
 use ouro_node::ShimId;
+use ouro_shim::Shim;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
 use std::rc::Rc;
@@ -85,15 +86,15 @@ impl Daemon {
         }
     }
 
-    /// A UDP shim's socket: room first (flush, and pull what waits in the node's queues),
+    /// A shim's descriptor: room first (flush, and pull what waits in the node's queues),
     /// then receive.
     fn shim_ready(&mut self, token: Token, id: ShimId, ready: Ready) {
-        let Some(si) = self.shims.iter().position(|s| s.id == id) else {
+        let Some(si) = self.shim_index(id) else {
             return;
         };
         self.shims[si].readable |= ready.readable;
         if ready.writable && self.shims[si].watching_room {
-            self.shims[si].udp.flush();
+            self.shims[si].link.flush();
             self.pump();
         }
         if self.shims[si].readable {
@@ -105,20 +106,24 @@ impl Daemon {
         }
     }
 
-    /// Watch shim `si`'s socket for room while PDUs wait in its send queue, not otherwise
-    /// (a socket with room would wake the loop at each datagram sent).
+    /// Watch shim `si`'s descriptor for room while PDUs wait in its send queue, not
+    /// otherwise (a socket with room would wake the loop at each datagram sent). An
+    /// in-process shim has nothing to watch.
     pub(super) fn watch_shim_room(&mut self, si: usize) {
         let s = &mut self.shims[si];
-        let waits = s.udp.has_queued();
+        let waits = s.link.has_queued();
         if waits == s.watching_room {
             return;
         }
+        let (Some(token), Some(fd)) = (s.token, s.link.fd()) else {
+            return;
+        };
         let interest = if waits {
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
         };
-        match self.io.reregister(s.udp.as_fd(), s.token, interest) {
+        match self.io.reregister(fd, token, interest) {
             Ok(()) => s.watching_room = waits,
             Err(e) => tracing::warn!(shim = %s.name, error = %e, "cannot watch the socket"),
         }

@@ -2,13 +2,15 @@
 //! its UDP and local shims, each unicast layer with its neighbours, routes, flows, queues,
 //! N-1 ports and counters, the flows and the daemon's own counters.
 
-use super::{Daemon, Layer, Shim, pacer};
+use super::link::LinkAddr;
+use super::{Daemon, Layer, ShimSlot, pacer};
 use ouro_control::{
-    FaultStatus, Hop, IpcpCounters, IpcpKind, LayerFlow, LayerStatus, LocalCounters,
-    LocalShimStatus, Neighbor, Route, Status, UdpCounters, UdpPeer, UdpShimStatus,
+    Hop, IpcpCounters, IpcpKind, LayerFlow, LayerStatus, LocalCounters, LocalShimStatus, Neighbor,
+    Route, Status, UdpCounters, UdpPeer, UdpShimStatus,
 };
 use ouro_core::identity::hex;
 use ouro_core::ipcp::Counters;
+use ouro_shim::Shim;
 
 impl Daemon {
     /// The whole state (what `ouro status --json` prints).
@@ -17,7 +19,11 @@ impl Daemon {
             node: self.node_name.clone(),
             pid: std::process::id(),
             uptime_ms: self.now().as_millis(),
-            shims: self.shims.iter().map(udp_status).collect(),
+            shims: self
+                .shims
+                .iter()
+                .filter_map(|s| self.udp_status(s))
+                .collect(),
             locals: self
                 .locals
                 .iter()
@@ -26,7 +32,7 @@ impl Daemon {
                     LocalShimStatus {
                         name: l.name.clone(),
                         kind: IpcpKind::Local,
-                        members: l.shim.members().map(|(_, n)| n.to_string()).collect(),
+                        members: l.shim.members().into_iter().map(|(_, n)| n).collect(),
                         names: l.names.keys().cloned().collect(),
                         counters: LocalCounters {
                             delivered: c.delivered,
@@ -34,6 +40,7 @@ impl Daemon {
                             drop_port: c.drop_port,
                             drop_full: c.drop_full,
                         },
+                        faults: self.fault_status(&l.name),
                     }
                 })
                 .collect(),
@@ -67,19 +74,24 @@ impl Daemon {
             })
             .collect();
         fib.sort_by_key(|r| r.dst);
+        let shim = l
+            .shim()
+            .and_then(|id| self.shim_index(id))
+            .map(|si| &self.shims[si]);
         let neighbors = ip
             .neighbors()
             .into_iter()
             .map(|(p, a)| Neighbor {
                 port: p.0,
                 address: a.0,
-                endpoint: l
-                    .udp()
-                    .and_then(|si| self.shims[si].udp.peer_addr(p))
-                    .map(|x| x.to_string()),
-                name: l
-                    .udp()
-                    .and_then(|si| self.shims[si].peer_names.get(&p).cloned()),
+                // A peer's address on the medium (a local shim's members have none).
+                endpoint: shim
+                    .and_then(|s| s.link.peer_addr(p))
+                    .and_then(|x| match x {
+                        LinkAddr::Udp(a) => Some(a.to_string()),
+                        LinkAddr::Local(_) => None,
+                    }),
+                name: shim.and_then(|s| s.peer_names.get(&p).cloned()),
             })
             .collect();
         let mut names: Vec<String> = self
@@ -130,58 +142,44 @@ impl Daemon {
     }
 }
 
-/// A UDP shim layer.
-fn udp_status(s: &Shim) -> UdpShimStatus {
-    let c = s.udp.counters();
-    UdpShimStatus {
-        name: s.name.clone(),
-        kind: IpcpKind::Udp,
-        bind: s
-            .udp
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        peers: s
-            .udp
-            .peers()
-            .map(|(p, a)| UdpPeer {
-                port: p.0,
-                addr: a.to_string(),
-                name: s.peer_names.get(&p).cloned(),
-            })
-            .collect(),
-        faults: s.faults.as_ref().map(|f| {
-            let fc = f.config();
-            let n = f.counters();
-            FaultStatus {
-                loss: fc.loss,
-                duplicate: fc.duplicate,
-                reorder: fc.reorder,
-                delay_ms: u64::try_from(fc.delay.as_millis()).unwrap_or(u64::MAX),
-                down: fc.down,
-                lost: n.lost,
-                down_drops: n.down_drops,
-                duplicated: n.duplicated,
-                reordered: n.reordered,
-                delayed: n.delayed,
-            }
-        }),
-        sched: super::pacer::pacing(&s.pacer),
-        counters: UdpCounters {
-            rx_datagrams: c.rx_datagrams,
-            rx_bytes: c.rx_bytes,
-            tx_datagrams: c.tx_datagrams,
-            tx_bytes: c.tx_bytes,
-            rx_batches: c.rx_batches,
-            tx_syscalls: c.tx_syscalls,
-            peers_learned: c.peers_learned,
-            peers_expired: c.peers_expired,
-            drop_stranger: c.drop_stranger,
-            drop_bad: c.drop_bad,
-            drop_tx: c.drop_tx,
-            rx_overflow: s.udp.rx_overflow_now(),
-            rx_crowded: c.rx_crowded,
-        },
+impl Daemon {
+    /// A UDP shim layer (None for a local layer's end: the layer is reported whole).
+    fn udp_status(&self, s: &ShimSlot) -> Option<UdpShimStatus> {
+        let udp = s.link.udp()?;
+        let c = s.link.counters();
+        let u = udp.udp_counters();
+        Some(UdpShimStatus {
+            name: s.name.clone(),
+            kind: IpcpKind::Udp,
+            bind: udp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            peers: s
+                .link
+                .peers()
+                .into_iter()
+                .map(|(p, a)| UdpPeer {
+                    port: p.0,
+                    addr: a.to_string(),
+                    name: s.peer_names.get(&p).cloned(),
+                })
+                .collect(),
+            faults: self.fault_status(&s.name),
+            sched: super::pacer::pacing(&s.pacer),
+            counters: UdpCounters {
+                rx_datagrams: c.rx_pdus,
+                rx_bytes: c.rx_bytes,
+                tx_datagrams: c.tx_pdus,
+                tx_bytes: c.tx_bytes,
+                rx_batches: u.rx_batches,
+                tx_syscalls: u.tx_syscalls,
+                peers_learned: c.peers.learned,
+                peers_expired: c.peers.expired,
+                drop_stranger: c.peers.strangers,
+                drop_bad: c.drop_rx,
+                drop_tx: c.drop_tx,
+                rx_overflow: udp.rx_overflow_now(),
+                rx_crowded: u.rx_crowded,
+            },
+        })
     }
 }
 

@@ -1,10 +1,12 @@
-//! A fault-injecting wrapper for any N-1 link: loss, duplication, reordering, delay and link
-//! down, applied to PDUs on their way out.
+//! The fault injector, for any shim: loss, duplication, reordering, delay and link down,
+//! applied to PDUs on their way out.
 //!
-//! Sans-IO like the core: the driver passes every outgoing PDU through [`Faults::egress`] with
-//! the current time, sends what comes out, and calls [`Faults::release`] when
+//! Sans-IO like the core: the driver passes every outgoing PDU of a shim through
+//! [`Faults::egress`] with the current time, hands what comes out to the shim's
+//! [`Shim::send`](crate::Shim::send), and calls [`Faults::release`] when
 //! [`Faults::poll_timeout`] is due (delayed PDUs). Random choices come from a seeded
-//! generator, so a test with a fixed seed sees the same faults every run.
+//! generator, so a test with a fixed seed sees the same faults every run. A shim with no
+//! injector pays nothing for it: the driver keeps an `Option<Faults>` beside the shim.
 
 use ouro_core::PortId;
 use ouro_core::rng::SplitMix64;
@@ -31,7 +33,35 @@ pub struct FaultConfig {
     pub down: bool,
 }
 
+/// A fault configuration that cannot be applied.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum FaultError {
+    /// A probability outside 0..=1 (or not a number).
+    #[error("fault {what} must be a probability between 0 and 1, not {value}")]
+    Probability {
+        /// Which one: `loss`, `duplicate` or `reorder`.
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+}
+
 impl FaultConfig {
+    /// Checks that every probability lies in 0..=1 (an injector given one that does not
+    /// still never panics: below 0 is never, above 1 always, not a number never).
+    pub fn check(&self) -> Result<(), FaultError> {
+        for (what, value) in [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(FaultError::Probability { what, value });
+            }
+        }
+        Ok(())
+    }
+
     /// True if this configuration changes nothing.
     pub fn is_clean(&self) -> bool {
         self.loss <= 0.0
@@ -55,6 +85,17 @@ pub struct FaultCounters {
     pub reordered: u64,
     /// PDUs delayed.
     pub delayed: u64,
+}
+
+impl std::ops::AddAssign for FaultCounters {
+    /// Adds up what several injectors did (the shims of one layer, say).
+    fn add_assign(&mut self, o: FaultCounters) {
+        self.lost += o.lost;
+        self.down_drops += o.down_drops;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.delayed += o.delayed;
+    }
 }
 
 /// The injector: one per shim (or per link).
@@ -188,6 +229,32 @@ mod tests {
         f.flush_held(Instant::ZERO, &mut out);
         f.release(Instant::from_millis(1_000), &mut out);
         (out.into_iter().map(|(_, d)| d[0]).collect(), f.counters())
+    }
+
+    #[test]
+    fn probabilities_outside_zero_to_one_are_refused_and_harmless() {
+        let bad = FaultConfig {
+            duplicate: 1.5,
+            ..FaultConfig::default()
+        };
+        assert_eq!(
+            bad.check(),
+            Err(FaultError::Probability {
+                what: "duplicate",
+                value: 1.5
+            })
+        );
+        let nan = FaultConfig {
+            loss: f64::NAN,
+            ..FaultConfig::default()
+        };
+        assert!(nan.check().is_err());
+        assert!(FaultConfig::default().check().is_ok());
+        // Given anyway: no panic, every PDU still accounted for.
+        let (got, c) = run(nan, 10);
+        assert_eq!(got.len() as u64 + c.lost, 10);
+        let (got, c) = run(bad, 10);
+        assert_eq!((got.len(), c.duplicated), (20, 10));
     }
 
     #[test]
