@@ -92,8 +92,9 @@ pub(crate) struct Fabric {
     pub counters: NodeSimCounters,
     /// Queue events processed.
     pub events: u64,
-    /// How long after a route request its answer is installed.
-    pub route_delay: Duration,
+    /// How long after a route request its answer is installed (`None`: the driver's
+    /// user answers route requests itself).
+    pub route_delay: Option<Duration>,
     /// PDUs a scheduled port hands its link per dequeue.
     pub batch: u32,
     queue: EventQueue<Action>,
@@ -149,7 +150,7 @@ impl Fabric {
             now: Instant::ZERO,
             counters: NodeSimCounters::default(),
             events: 0,
-            route_delay: Duration::ZERO,
+            route_delay: Some(Duration::ZERO),
             batch: 64,
             queue: EventQueue::new(),
             rng: SplitMix64::new(seed),
@@ -284,7 +285,8 @@ impl Fabric {
     }
 
     /// IPCP `ipcp` of node `n` asks for its routes: compute them now with its policy and
-    /// answer after the route delay. True if answered at once.
+    /// answer after the route delay (unless the driver's user answers). True if answered
+    /// at once.
     fn answer_routes(
         &mut self,
         n: usize,
@@ -293,16 +295,19 @@ impl Fabric {
         own: Address,
         topology: &Topology,
     ) -> bool {
+        let Some(delay) = self.route_delay else {
+            return false;
+        };
         self.take_policy(n, ipcp);
         let result = compute(self.policies.get_mut(&(n, ipcp)), own, topology);
-        if !self.route_delay.is_zero() {
+        if !delay.is_zero() {
             let action = Action::Routes {
                 node: n,
                 ipcp,
                 id,
                 result,
             };
-            self.queue.push(self.now + self.route_delay, action);
+            self.queue.push(self.now + delay, action);
             return false;
         }
         self.install_routes(n, ipcp, id, result);

@@ -187,7 +187,7 @@ impl Simulator {
         if let Some((i, e)) = failed {
             return Err(SimError::Node(i, e));
         }
-        fabric.route_delay = config.requested_routes.unwrap_or_default();
+        fabric.route_delay = Some(config.requested_routes.unwrap_or_default());
         for (i, s) in fabric.systems.iter_mut().enumerate() {
             s.attached = i == boot || !config.held_back.contains(&i);
         }

@@ -61,7 +61,15 @@ impl NodeSim {
     /// zero: at once, in the same step). Each is computed when it is made, with the policy
     /// the IPCP's options made, as a worker thread would.
     pub fn set_route_delay(&mut self, delay: Duration) {
-        self.fabric.route_delay = delay;
+        self.fabric.route_delay = Some(delay);
+    }
+
+    /// Answer no route request from now on: the test does, for the IPCPs it wants, with
+    /// [`Node::take_routing_policy`], the [`Event::RouteRequest`]s in [`NodeSim::events`]
+    /// and [`Node::install_routes`] (in [`NodeSim::with_node`]). Undone by
+    /// [`NodeSim::set_route_delay`].
+    pub fn leave_route_requests(&mut self) {
+        self.fabric.route_delay = None;
     }
 
     /// The topology.
