@@ -2,9 +2,13 @@
 
 mod auth;
 mod bins;
+mod flow_control;
 mod golden;
+mod ipcp;
+mod line;
 mod net;
 mod policy;
+mod route_requests;
 mod routing;
 mod sched;
 mod sim;
