@@ -412,9 +412,9 @@ impl Driver for Simulator {
                 self.stream_ended(n, flow.eid, reason);
                 self.flows
                     .on_ended(n, flow.eid, reason, self.fabric.now.as_millis());
+                // The application closes it (unless it did already, in this same step).
                 let (node, now) = self.node_mut(n);
-                let r = node.dealloc(now, flow); // the application closes it
-                self.count_error(r);
+                let _ = node.dealloc(now, flow);
             }
         }
     }
