@@ -229,7 +229,8 @@ impl Simulator {
         self.fabric.node(index)
     }
 
-    /// The IPCP of node `index` (for inspection: counters, tables, keys).
+    /// The IPCP of node `index` (for inspection: counters, tables, keys). Panics if there
+    /// is no node `index`, as indexing does.
     pub fn ipcp(&self, index: usize) -> &Ipcp {
         // Made with the node, never destroyed.
         self.fabric
