@@ -2,10 +2,14 @@
 
 mod auth;
 mod bins;
+mod flow_control;
 mod golden;
+mod ipcp;
+mod line;
 mod net;
 mod on_loop;
 mod policy;
+mod route_requests;
 mod routing;
 mod sched;
 mod sim;

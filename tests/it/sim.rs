@@ -74,6 +74,10 @@ fn check_topology(g: &TestGraph, seed: u64) -> Simulator {
     );
     let at = sim.converged_at().expect("routes were computed");
     assert!(at <= sim.now());
+    // Enrollment handed out distinct addresses and the bootstrap node's configuration.
+    let addrs: BTreeSet<_> = (0..g.n).map(|i| sim.ipcp(i).address()).collect();
+    assert_eq!(addrs.len(), g.n);
+    assert!((0..g.n).all(|i| sim.ipcp(i).config().layer_name == "sim"));
     sim
 }
 

@@ -25,6 +25,7 @@ use crate::{Event, Node, NodeError};
 use ouro_core::congestion::Credit;
 use ouro_core::ipcp::{FlowEnd, IpcpError};
 use ouro_core::{Instant, QosSpec};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A parked flow is resumed when its queue has room for this many PDUs again (or for half
@@ -156,14 +157,7 @@ impl Node {
     /// The application writes one message on `flow`.
     pub fn write(&mut self, now: Instant, flow: FlowId, data: &[u8]) -> Result<Written, NodeError> {
         let now = self.tick(now);
-        let Some(f) = self.flows.get_mut(&flow) else {
-            return Err(NodeError::NoSuchFlow);
-        };
-        match f.state {
-            State::Open => {}
-            State::Allocating => return Err(NodeError::Core(IpcpError::NoSuchFlow)),
-            State::Ended(_) => return Err(NodeError::NoSuchFlow),
-        }
+        let f = open_flow(&mut self.flows, flow)?;
         if !f.held.is_empty() {
             // Keeps the application's order.
             f.held.push(data);
@@ -192,6 +186,36 @@ impl Node {
         };
         self.dirty = true;
         res
+    }
+
+    /// The application writes one message on `flow` without waiting for room: the layer
+    /// queues it, or drops it (counted in the IPCP) when the flow's queue is full, and its
+    /// congestion-controlled rate does not hold it. For sources that never wait (a timed
+    /// stream, an open-loop flood in the simulator); applications use [`Node::write`],
+    /// which holds what the flow may not send yet.
+    pub fn write_or_drop(
+        &mut self,
+        now: Instant,
+        flow: FlowId,
+        data: &[u8],
+    ) -> Result<(), NodeError> {
+        let now = self.tick(now);
+        let f = open_flow(&mut self.flows, flow)?;
+        self.dirty = true;
+        match self.layers[flow.ipcp.index()]
+            .ipcp
+            .flow_write(now, flow.eid, data)
+        {
+            Ok(()) => {
+                f.stats.tx_msgs += 1;
+                f.stats.tx_bytes += data.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                f.stats.tx_errors += 1;
+                Err(NodeError::Core(e))
+            }
+        }
     }
 
     /// The next message waiting on `flow`, if any.
@@ -468,5 +492,18 @@ impl AppFlow {
             deadline: None,
             stats: FlowStats::default(),
         }
+    }
+}
+
+/// `flow`, if it is open for writing.
+fn open_flow(
+    flows: &mut BTreeMap<FlowId, AppFlow>,
+    flow: FlowId,
+) -> Result<&mut AppFlow, NodeError> {
+    let f = flows.get_mut(&flow).ok_or(NodeError::NoSuchFlow)?;
+    match f.state {
+        State::Open => Ok(f),
+        State::Allocating => Err(NodeError::Core(IpcpError::NoSuchFlow)),
+        State::Ended(_) => Err(NodeError::NoSuchFlow),
     }
 }

@@ -97,6 +97,9 @@ pub enum NodeError {
     /// layer, or a name over a shim).
     #[error("IPCP `{0}`: {1}")]
     BadVia(String, &'static str),
+    /// The IPCP has no lower layer yet.
+    #[error("IPCP `{0}` has no lower layer")]
+    NoLower(String),
     /// The IPCP has a lower layer already (one per IPCP).
     #[error("IPCP `{0}` already has a lower layer (one per IPCP)")]
     HasLower(String),

@@ -145,12 +145,26 @@ impl Node {
     /// Enroll IPCP `id` through a member of the layer: over a shim, the one at the other end
     /// of a port; over a unicast layer, the IPCP of that name there (reached over an N-1
     /// flow, allocated first). A failed enrollment is tried again.
+    ///
+    /// Over a shim, an IPCP on its way in (not a member yet) may be given another port: an
+    /// attempt under way is abandoned for one through `via` at once; a failed one waiting
+    /// to be tried again is tried through `via`, at its time.
     pub fn enroll(&mut self, now: Instant, id: IpcpId, via: Via) -> Result<(), NodeError> {
         let now = self.tick(now);
-        self.check_idle(id)?;
         self.check_via(id, &via)?;
-        self.layers[id.index()].enroll_via = Some(via.clone());
-        self.start_enrollment(now, id.index());
+        if let Err(e) = self.check_idle(id) {
+            let l = &self.layers[id.index()];
+            let retarget = !l.ipcp.is_enrolled()
+                && matches!((&l.enroll_via, &via), (Some(Via::Port(_)), Via::Port(_)));
+            if !retarget {
+                return Err(e);
+            }
+        }
+        let l = &mut self.layers[id.index()];
+        l.enroll_via = Some(via);
+        if l.enroll_retry_at.is_none() {
+            self.start_enrollment(now, id.index());
+        }
         self.dirty = true;
         Ok(())
     }
@@ -313,6 +327,32 @@ impl Node {
     pub fn shim_port_up(&mut self, shim: ShimId, port: PortId) {
         self.shim_ports.entry(shim).or_default().insert(port);
         self.schedule_shim_ports(shim);
+    }
+
+    /// From now on, keep the PDUs of IPCP `id`, over a shim, in per-port, per-cube queues
+    /// bounded by `limits`, which the driver drains with [`Node::dequeue`]: as if it had
+    /// been made over [`Lower::Shim`] with `scheduled` set and these
+    /// [`IpcpOptions::queues`]. What it sent before went out already. Over a unicast layer
+    /// its ports are scheduled anyway: only the limits of the ports it opens later change.
+    pub fn schedule_ports(
+        &mut self,
+        id: IpcpId,
+        limits: ouro_core::sched::QueueLimits,
+    ) -> Result<(), NodeError> {
+        let l = self.live_mut(id)?;
+        l.opts.queues = limits;
+        match l.lower {
+            Some(Lower::Shim { shim, .. }) => {
+                l.lower = Some(Lower::Shim {
+                    shim,
+                    scheduled: true,
+                });
+                self.schedule_shim_ports(shim);
+                Ok(())
+            }
+            Some(Lower::Unicast(_)) => Ok(()),
+            None => Err(NodeError::NoLower(l.name.clone())),
+        }
     }
 
     /// Schedule every known port of `shim` in the IPCP over it (again after the IPCP was

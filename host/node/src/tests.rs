@@ -171,6 +171,46 @@ fn line_with(net: &mut Net, scheduled: bool, opts: impl Fn(usize) -> IpcpOptions
     ids
 }
 
+/// Node 1's IPCP `b` enrolls through `port`; run until that attempt has failed.
+fn enroll_and_fail(net: &mut Net, b: IpcpId, port: u32) {
+    net.nodes[1]
+        .enroll(net.now, b, Via::Port(PortId(port)))
+        .expect("enroll");
+    assert!(net.run_until(10_000, |net| {
+        net.saw(1, |e| matches!(e, Event::EnrollFailed { .. }))
+    }));
+}
+
+/// True if node 1 reports an IPCP enrolled within `ms` ticks.
+fn enrolled_within(net: &mut Net, ms: u64) -> bool {
+    net.run_until(ms, |net| {
+        net.saw(1, |e| matches!(e, Event::Enrolled { .. }))
+    })
+}
+
+/// Two nodes in a line (ports not scheduled), node 1 serving `name`, and a raw flow to it
+/// from node 0: the net, the IPCPs, node 0's end and node 1's.
+fn pair_with_flow(name: &str) -> (Net, Vec<IpcpId>, FlowId, FlowId) {
+    let mut net = Net::new(2);
+    let ids = line(&mut net, false);
+    net.nodes[1]
+        .register(net.now, ids[1], name)
+        .expect("register");
+    net.run(300);
+    let (fa, fb) = flow(&mut net, 0, ids[0], 1, name, QosSpec::RAW);
+    (net, ids, fa, fb)
+}
+
+/// An IPCP named `names[i]` on node `i`, over its shim (ports not scheduled), in no layer.
+fn ipcps<const N: usize>(net: &mut Net, names: [&str; N]) -> [IpcpId; N] {
+    let now = net.now;
+    std::array::from_fn(|i| {
+        net.nodes[i]
+            .create_ipcp(now, names[i], shim_lower(false), IpcpOptions::default())
+            .expect("create")
+    })
+}
+
 /// Allocate a flow from node `a` (IPCP `ia`) to `name` served on node `b`.
 fn flow(
     net: &mut Net,
@@ -248,26 +288,13 @@ fn a_flow_to_a_name_nobody_listens_on_is_refused() {
 fn a_failed_enrollment_is_tried_again_until_the_member_is_there() {
     let mut net = Net::new(2);
     net.wire(0, 1, 1, 1);
-    let now = net.now;
-    let a = net.nodes[0]
-        .create_ipcp(now, "a", shim_lower(false), IpcpOptions::default())
-        .expect("create");
-    let b = net.nodes[1]
-        .create_ipcp(now, "b", shim_lower(false), IpcpOptions::default())
-        .expect("create");
+    let [a, b] = ipcps(&mut net, ["a", "b"]);
     // Nobody is in a layer yet: b's enrollment fails.
-    net.nodes[1]
-        .enroll(now, b, Via::Port(PortId(1)))
-        .expect("enroll");
-    assert!(net.run_until(10_000, |net| {
-        net.saw(1, |e| matches!(e, Event::EnrollFailed { .. }))
-    }));
+    enroll_and_fail(&mut net, b, 1);
     net.nodes[0]
         .bootstrap(net.now, a, layer("late"))
         .expect("bootstrap");
-    assert!(net.run_until(10_000, |net| {
-        net.saw(1, |e| matches!(e, Event::Enrolled { .. }))
-    }));
+    assert!(enrolled_within(&mut net, 10_000));
     assert_eq!(
         net.nodes[1].ipcp(b).map(|p| p.config().layer_name.clone()),
         Some("late".into())
@@ -508,13 +535,7 @@ fn an_allocation_without_an_answer_is_given_up_at_its_deadline() {
 
 #[test]
 fn a_driver_takes_many_messages_at_once_and_reads_them_as_consumed() {
-    let mut net = Net::new(2);
-    let ids = line(&mut net, false);
-    net.nodes[1]
-        .register(net.now, ids[1], "batch")
-        .expect("register");
-    net.run(300);
-    let (fa, fb) = flow(&mut net, 0, ids[0], 1, "batch", QosSpec::RAW);
+    let (mut net, _, fa, fb) = pair_with_flow("batch");
     for i in 0..5u8 {
         net.nodes[0].write(net.now, fa, &[i]).expect("write");
     }
@@ -609,4 +630,105 @@ fn a_relay_in_requested_mode_forwards_on_the_routes_its_driver_computes() {
     let relay = net.nodes[1].ipcp(ids[1]).expect("live");
     assert_eq!(relay.counters().stale_routes, 1);
     assert_eq!(relay.fib().len(), 2);
+}
+
+#[test]
+fn an_ipcp_on_its_way_in_can_be_pointed_at_another_member() {
+    let mut net = Net::new(3);
+    net.wire(2, 1, 1, 1); // to node 1, in no layer
+    net.wire(2, 2, 0, 1); // to node 0, the member
+    let now = net.now;
+    let ids = ipcps(&mut net, ["n0", "n1", "n2"]);
+    net.nodes[0]
+        .bootstrap(now, ids[0], layer("l"))
+        .expect("bootstrap");
+    let enrolled = |net: &mut Net| net.nodes[2].ipcp(ids[2]).is_some_and(|p| p.is_enrolled());
+
+    // An attempt under way through a port nobody answers on is abandoned at once.
+    net.nodes[2]
+        .enroll(now, ids[2], Via::Port(PortId(3)))
+        .expect("enroll");
+    net.run(10);
+    net.nodes[2]
+        .enroll(net.now, ids[2], Via::Port(PortId(2)))
+        .expect("another port");
+    assert!(net.run_until(20, enrolled), "well before the 3 s timeout");
+    assert!(matches!(
+        net.nodes[2].enroll(net.now, ids[2], Via::Port(PortId(1))),
+        Err(NodeError::AlreadyMember(_))
+    ));
+
+    // A failed attempt waiting to be tried again is tried through the new port, at its
+    // time (port 1 leads nowhere: only port 2 can have carried it).
+    let mut fresh = Net::new(2);
+    fresh.wire(0, 2, 1, 2);
+    let [a, b] = ipcps(&mut fresh, ["a", "b"]);
+    fresh.nodes[0]
+        .bootstrap(fresh.now, a, layer("l"))
+        .expect("bootstrap");
+    enroll_and_fail(&mut fresh, b, 1);
+    fresh.nodes[1]
+        .enroll(fresh.now, b, Via::Port(PortId(2)))
+        .expect("pointed at port 2");
+    let failed_at = fresh.now;
+    assert!(enrolled_within(&mut fresh, 1_000));
+    assert!(fresh.now.saturating_duration_since(failed_at) >= Duration::from_millis(99));
+    // Over a unicast layer, enrollment goes by name: no pointing at ports there.
+    let up = fresh.nodes[1]
+        .create_ipcp(fresh.now, "up", Lower::Unicast(b), IpcpOptions::default())
+        .expect("upper");
+    fresh.nodes[1]
+        .enroll(fresh.now, up, Via::Name("a.up".into()))
+        .expect("enroll by name");
+    assert!(matches!(
+        fresh.nodes[1].enroll(fresh.now, up, Via::Name("other".into())),
+        Err(NodeError::AlreadyMember(_))
+    ));
+}
+
+#[test]
+fn a_source_that_never_waits_is_queued_or_dropped_once_ports_are_scheduled() {
+    let (mut net, ids, fa, fb) = pair_with_flow("cbr");
+    let limits = ouro_core::sched::QueueLimits {
+        packets: 4,
+        mgmt_packets: 64,
+        ecn_threshold: None,
+    };
+    net.nodes[0]
+        .schedule_ports(ids[0], limits)
+        .expect("over a shim");
+    for i in 0..10u8 {
+        net.nodes[0]
+            .write_or_drop(net.now, fa, &[i])
+            .expect("never held");
+    }
+    net.settle();
+    assert_eq!(net.nodes[0].ports_waiting(SHIM), vec![PortId(2)]);
+    assert_eq!(net.nodes[0].queued(SHIM, PortId(2)), 4);
+    let c = net.nodes[0].ipcp(ids[0]).expect("ipcp").counters();
+    assert_eq!(c.drop_queue_full, 6, "the rest dropped, counted");
+    assert!(!net.nodes[0].is_held(fa));
+    net.run(2);
+    let got: Vec<Vec<u8>> = std::iter::from_fn(|| net.nodes[1].read(fb)).collect();
+    assert_eq!(got, (0..4u8).map(|i| vec![i]).collect::<Vec<_>>());
+    assert_eq!(net.nodes[0].flow_stats(fa).map(|s| s.tx_msgs), Some(10));
+    // A flow that is not open takes nothing; an IPCP with no lower layer has no ports.
+    assert_eq!(
+        net.nodes[0].write_or_drop(
+            net.now,
+            FlowId {
+                ipcp: ids[0],
+                eid: Eid(7)
+            },
+            b"x"
+        ),
+        Err(NodeError::NoSuchFlow)
+    );
+    let idle = net.nodes[0]
+        .create_ipcp(net.now, "idle", None, IpcpOptions::default())
+        .expect("create");
+    assert_eq!(
+        net.nodes[0].schedule_ports(idle, limits),
+        Err(NodeError::NoLower("idle".into()))
+    );
 }

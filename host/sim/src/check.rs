@@ -100,8 +100,8 @@ impl Simulator {
     /// Check every member's forwarding table (call after convergence).
     pub fn check_routes(&self, optimality: Optimality) -> RouteCheck {
         let members = self.component();
-        let ids = self.graph.nodes();
-        let n = self.nodes.len();
+        let ids = self.graph().nodes();
+        let n = self.enrolled.len();
         let tables: BTreeMap<usize, Vec<BTreeSet<usize>>> =
             members.iter().map(|&s| (s, self.next_hops(s))).collect();
         let mut check = RouteCheck {
@@ -120,13 +120,7 @@ impl Simulator {
             };
             let own_tables = members
                 .iter()
-                .filter(|&&s| {
-                    self.nodes[s]
-                        .ipcp
-                        .fib()
-                        .cube_tables()
-                        .any(|(k, _)| k == cube)
-                })
+                .filter(|&&s| self.ipcp(s).fib().cube_tables().any(|(k, _)| k == cube))
                 .count();
             if own_tables == 0 {
                 continue;
@@ -154,17 +148,19 @@ impl Simulator {
         optimality: Optimality,
         check: &mut RouteCheck,
     ) {
-        let ids = self.graph.nodes();
-        let addr = |i: usize| self.nodes[i].ipcp.address();
+        let ids = self.graph().nodes();
+        let addr = |i: usize| self.ipcp(i).address();
         let in_comp: BTreeSet<usize> = members.iter().copied().collect();
         let by_addr: BTreeMap<Address, usize> = members.iter().map(|&i| (addr(i), i)).collect();
         let links = self
-            .graph
+            .graph()
             .edges()
             .iter()
             .enumerate()
             .filter(|(e, edge)| {
-                self.links[*e].is_up() && in_comp.contains(&edge.a) && in_comp.contains(&edge.b)
+                self.fabric.links[*e].is_up()
+                    && in_comp.contains(&edge.a)
+                    && in_comp.contains(&edge.b)
             })
             .flat_map(|(_, e)| {
                 [

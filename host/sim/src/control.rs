@@ -1,55 +1,57 @@
 //! Changing the simulated world while it runs: late joins and link changes.
 
+use crate::fabric::{Driver, SHIM};
 use crate::link::LinkParams;
-use crate::node::port_of;
-use crate::sim::Simulator;
+use crate::ports::port_of;
+use crate::sim::{IPCP, Simulator};
+use ouro_node::Via;
 
 impl Simulator {
     /// Bring in a node that was held back at boot: it enrolls through an enrolled neighbour
     /// (now, or as soon as one is enrolled).
     pub fn join(&mut self, node: usize) {
-        if self.nodes[node].active {
+        if self.fabric.systems[node].attached {
             return;
         }
-        self.nodes[node].active = true;
+        self.fabric.systems[node].attached = true;
         self.try_enroll(node);
         self.flush();
     }
 
     /// True if edge `edge` is up.
     pub fn link_is_up(&self, edge: usize) -> bool {
-        self.links[edge].is_up()
+        self.fabric.links[edge].is_up()
     }
 
-    /// Take edge `edge` down (traffic in flight is lost, both ends get `port_down`) or bring
-    /// it back up (the ends connect again, or one enrolls through the other).
+    /// Take edge `edge` down (traffic in flight is lost, both ends' shims lose the port) or
+    /// bring it back up (the ends' shims get the port again, and the ends connect again, or
+    /// one enrolls through the other).
     pub fn set_link(&mut self, edge: usize, up: bool) {
-        if self.links[edge].is_up() == up {
+        if self.fabric.links[edge].is_up() == up {
             return;
         }
-        self.links[edge].set_up(up);
-        let e = self.graph.edges()[edge];
+        self.fabric.links[edge].set_up(up);
+        let e = self.fabric.graph.edges()[edge];
         let port = port_of(edge);
-        let now = self.now;
-        if !up {
-            for end in [e.a, e.b] {
-                if self.nodes[end].active {
-                    self.nodes[end].ipcp.port_down(now, port);
-                    self.mark(end);
-                }
+        for end in [e.a, e.b] {
+            let (node, now) = self.node_mut(end);
+            if up {
+                node.shim_port_up(SHIM, port);
+            } else {
+                node.shim_port_down(now, SHIM, port);
             }
-        } else {
-            let (a, b) = (&self.nodes[e.a], &self.nodes[e.b]);
-            if a.active && b.active {
-                match (a.enrolled, b.enrolled) {
-                    (true, true) => {
-                        self.nodes[e.a].ipcp.connect(now, port, e.cost);
-                        self.mark(e.a);
-                    }
-                    (true, false) => self.try_enroll(e.b),
-                    (false, true) => self.try_enroll(e.a),
-                    (false, false) => {}
+        }
+        let attached = |n: usize| self.fabric.systems[n].attached;
+        if up && attached(e.a) && attached(e.b) {
+            match (self.enrolled[e.a], self.enrolled[e.b]) {
+                (true, true) => {
+                    let (node, now) = self.node_mut(e.a);
+                    let r = node.connect(now, IPCP, Via::Port(port), e.cost);
+                    self.count_error(r);
                 }
+                (true, false) => self.try_enroll(e.b),
+                (false, true) => self.try_enroll(e.a),
+                (false, false) => {}
             }
         }
         self.flush();
@@ -57,6 +59,6 @@ impl Simulator {
 
     /// Change the delay, bandwidth or loss of edge `edge` (packets in flight are unaffected).
     pub fn set_link_params(&mut self, edge: usize, params: LinkParams) {
-        self.links[edge].set_params(params);
+        self.fabric.links[edge].set_params(params);
     }
 }

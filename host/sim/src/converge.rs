@@ -1,7 +1,8 @@
 //! Convergence: when every member of the bootstrap node's component agrees on the
 //! link-state database and has its routes computed.
 
-use crate::node::port_of;
+use crate::fabric::Driver;
+use crate::ports::port_of;
 use crate::sim::Simulator;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +11,8 @@ impl Simulator {
     /// The nodes reachable from the bootstrap node over links that are up, through nodes
     /// that have joined, sorted by index.
     pub fn component(&self) -> Vec<usize> {
-        let mut seen = vec![false; self.nodes.len()];
+        let f = &self.fabric;
+        let mut seen = vec![false; f.systems.len()];
         let boot = self.config.bootstrap;
         seen[boot] = true;
         let mut members = vec![boot];
@@ -18,8 +20,8 @@ impl Simulator {
         while i < members.len() {
             let n = members[i];
             i += 1;
-            for &(e, m) in &self.adj[n] {
-                if !seen[m] && self.links[e].is_up() && self.nodes[m].active {
+            for &(e, m) in &f.adj[n] {
+                if !seen[m] && f.links[e].is_up() && f.systems[m].attached {
                     seen[m] = true;
                     members.push(m);
                 }
@@ -35,15 +37,14 @@ impl Simulator {
     /// origination pending.
     pub fn is_converged(&self) -> bool {
         let members = self.component();
-        let mut in_comp = vec![false; self.nodes.len()];
+        let mut in_comp = vec![false; self.enrolled.len()];
         for &n in &members {
             in_comp[n] = true;
         }
         let mut digest = None;
         for &n in &members {
-            let node = &self.nodes[n];
-            let ipcp = &node.ipcp;
-            if !node.enrolled || ipcp.routes_pending() || ipcp.lsdb_len() != members.len() {
+            let ipcp = self.ipcp(n);
+            if !self.enrolled[n] || ipcp.routes_pending() || ipcp.lsdb_len() != members.len() {
                 return false;
             }
             let d = ipcp.lsdb_digest();
@@ -51,8 +52,8 @@ impl Simulator {
                 return false;
             }
             let adjacent: BTreeSet<_> = ipcp.neighbors().into_iter().map(|(p, _)| p).collect();
-            for &(e, m) in &self.adj[n] {
-                let expected = self.links[e].is_up() && in_comp[m];
+            for &(e, m) in &self.fabric.adj[n] {
+                let expected = self.fabric.links[e].is_up() && in_comp[m];
                 if expected != adjacent.contains(&port_of(e)) {
                     return false;
                 }
@@ -66,15 +67,16 @@ impl Simulator {
     /// passed. Returns whether it converged.
     pub fn run_until_converged(&mut self, limit: Duration) -> bool {
         let wall = std::time::Instant::now();
-        let deadline = self.now + limit;
+        let deadline = self.fabric.now + limit;
         self.converged = loop {
             if self.is_converged() {
                 break true;
             }
-            if self.now >= deadline {
+            let now = self.fabric.now;
+            if now >= deadline {
                 break false;
             }
-            let step = (self.now + self.config.check_interval).min(deadline);
+            let step = (now + self.config.check_interval).min(deadline);
             self.run_until(step);
         };
         self.wall += wall.elapsed();

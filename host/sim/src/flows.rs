@@ -4,21 +4,22 @@
 //! a pattern derived from both, so the receiver can check every byte.
 
 use ouro_core::Eid;
-use ouro_core::ipcp::{FlowEnd, IpcpError};
+use ouro_core::ipcp::FlowEnd;
+use ouro_node::NodeError;
 use std::collections::BTreeMap;
 
 /// Smallest message: the flow number and the sequence number.
 pub const MIN_MESSAGE: usize = 8;
 
 /// Why a test flow failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlowFailure {
-    /// `alloc_flow` returned an error.
-    Alloc(IpcpError),
+    /// The node refused the allocation ([`ouro_node::Node::alloc_flow`]).
+    Alloc(NodeError),
     /// The flow ended before all messages arrived.
     Ended(FlowEnd),
-    /// `flow_write` returned an error.
-    Write(IpcpError),
+    /// The node refused a write ([`ouro_node::Node::write`]).
+    Write(NodeError),
     /// A message arrived damaged, duplicated or at the wrong node.
     Corrupt,
     /// Not finished within the time limit.
@@ -26,7 +27,7 @@ pub enum FlowFailure {
 }
 
 /// Where a test flow stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlowOutcome {
     /// Still running.
     Pending,

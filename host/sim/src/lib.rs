@@ -1,12 +1,11 @@
 //! Deterministic discrete-event simulator for Ouro layers.
 //!
-//! Loads a topology ([`Graph`], networkx node-link JSON), runs one real
-//! [`ouro_core::Ipcp`] per node over simulated [`link::Link`]s in simulated time, and reports
-//! convergence, forwarding tables and flow delivery ([`SimReport`]). The same seed always
-//! gives the same run.
-//!
-//! [`NodeSim`] simulates whole systems instead: every node is an [`ouro_node::Node`], the
-//! node `ourod` runs, with any number of layers stacked over its links.
+//! Loads a topology ([`Graph`], networkx node-link JSON) and makes every topology node a
+//! real [`ouro_node::Node`] — the node `ourod` runs — over simulated [`link::Link`]s in
+//! simulated time. [`Simulator`] runs one unicast layer over them and reports convergence,
+//! forwarding tables and flow delivery ([`SimReport`]); [`NodeSim`] lets a test stack any
+//! number of layers and play the operator and applications itself. Both drive the nodes
+//! through the same code (`fabric`). The same seed always gives the same run.
 //!
 //! ```no_run
 //! # use ouro_sim::{Graph, SimConfig, Simulator};
@@ -22,10 +21,11 @@
 pub mod check;
 mod control;
 mod converge;
+mod fabric;
 pub mod flows;
 pub mod link;
-mod node;
 mod policy;
+mod ports;
 pub mod queue;
 mod report;
 mod routes;
@@ -39,7 +39,7 @@ mod traffic;
 pub use check::{CubeCheck, Optimality, RouteCheck};
 pub use flows::{FlowFailure, FlowOutcome, FlowRecord};
 pub use link::LinkParams;
-pub use node::{edge_of, port_of};
+pub use ports::{edge_of, port_of};
 pub use report::SimReport;
 pub use sim::{PolicyFactory, SimConfig, SimCounters, SimError, Simulator};
 pub use streams::{Stream, StreamResult};

@@ -1,6 +1,7 @@
 //! Replacing a node's routing policy while the simulation runs (hot swap).
 
-use crate::sim::Simulator;
+use crate::fabric::Driver;
+use crate::sim::{IPCP, Simulator};
 use ouro_core::routing::RoutingPolicy;
 
 impl Simulator {
@@ -14,17 +15,8 @@ impl Simulator {
         node: usize,
         make: impl FnOnce(Box<dyn RoutingPolicy>) -> Box<dyn RoutingPolicy>,
     ) {
-        let now = self.now;
-        let n = &mut self.nodes[node];
-        match n.policy.take() {
-            Some(old) => {
-                let new = make(old);
-                n.ipcp.routing_policy_changed(now, new.name());
-                n.policy = Some(new);
-            }
-            None => n.ipcp.set_routing_policy(now, make),
-        }
-        self.mark(node);
+        let r = self.fabric.set_routing_policy(node, IPCP, make);
+        self.count_error(r);
         self.flush();
     }
 }

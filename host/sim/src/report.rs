@@ -29,9 +29,9 @@ pub struct SimReport {
 impl Simulator {
     /// Enrolled nodes by address.
     fn address_map(&self) -> BTreeMap<Address, usize> {
-        (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].enrolled)
-            .map(|n| (self.nodes[n].ipcp.address(), n))
+        (0..self.enrolled.len())
+            .filter(|&n| self.enrolled[n])
+            .map(|n| (self.ipcp(n).address(), n))
             .collect()
     }
 
@@ -46,13 +46,13 @@ impl Simulator {
     /// default table when the node has none of its own for that cube); `None`: the default.
     pub fn next_hops_for(&self, index: usize, cube: Option<QosCube>) -> Vec<BTreeSet<usize>> {
         let by_addr = self.address_map();
-        let fib = self.nodes[index].ipcp.fib();
-        (0..self.nodes.len())
+        let fib = self.ipcp(index).fib();
+        (0..self.enrolled.len())
             .map(|dst| {
-                if dst == index || !self.nodes[dst].enrolled {
+                if dst == index || !self.enrolled[dst] {
                     return BTreeSet::new();
                 }
-                let addr = self.nodes[dst].ipcp.address();
+                let addr = self.ipcp(dst).address();
                 let entry = match cube {
                     Some(c) => fib.get_cube(addr, c),
                     None => fib.get(addr),
@@ -72,7 +72,7 @@ impl Simulator {
 
     /// Node `index`'s forwarding table in node ids (destinations without a route omitted).
     pub fn fib_dump(&self, index: usize) -> BTreeMap<String, Vec<String>> {
-        let ids = self.graph.nodes();
+        let ids = self.graph().nodes();
         self.next_hops(index)
             .into_iter()
             .enumerate()
@@ -90,8 +90,8 @@ impl Simulator {
     pub fn report(&self, dump: &[usize]) -> SimReport {
         let flows = self.flow_summary();
         SimReport {
-            nodes: self.graph.node_count(),
-            links: self.graph.edge_count(),
+            nodes: self.graph().node_count(),
+            links: self.graph().edge_count(),
             converged: self.converged,
             converged_at_ms: self.last_routes_changed.map_or(0, |t| t.as_millis()),
             wall_ms: u64::try_from(self.wall.as_millis()).unwrap_or(u64::MAX),
@@ -99,7 +99,7 @@ impl Simulator {
             flows_failed: flows.failed,
             fib: dump
                 .iter()
-                .map(|&n| (self.graph.nodes()[n].clone(), self.fib_dump(n)))
+                .map(|&n| (self.graph().nodes()[n].clone(), self.fib_dump(n)))
                 .collect(),
         }
     }

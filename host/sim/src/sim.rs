@@ -1,26 +1,35 @@
-//! The discrete-event simulator: one real [`Ipcp`] per topology node, simulated links between
-//! them, simulated time.
+//! The single-layer simulator: one unicast layer over a topology. Every topology node is a
+//! real [`ouro_node::Node`] (the node `ourod` runs) with one unicast IPCP ([`IPCP`]) over
+//! its shim, whose ports are the node's links ([`crate::fabric`]).
 //!
-//! After every call into an IPCP the node is queued for draining: its transmissions become
-//! link deliveries, its events are acted on (enrollment of neighbours, adjacencies, flows) and
-//! its timer is re-armed from `poll_timeout`. Nothing iterates a hash map, so the same seed
-//! gives the same run.
+//! The simulator plays the operator and the applications: the bootstrap node starts the
+//! layer; when a node is seen enrolled, its neighbours that are not in the layer yet
+//! enroll through it and it connects to those that are (each link is connected by its
+//! later end). Retries of enrollment and of lost adjacencies are the node's own; after a
+//! failed enrollment, or when the link it goes through is down, the simulator points the
+//! node at another enrolled neighbour (rotating over them) for its next try.
 
+use crate::fabric::{Driver, Fabric, SHIM};
 use crate::flows::FlowTracker;
-use crate::link::{Fate, Link, LinkParams};
-use crate::node::{Node, edge_of, port_of};
-use crate::queue::EventQueue;
+use crate::link::LinkParams;
+use crate::ports::port_of;
 use crate::topology::Graph;
-use ouro_core::ipcp::Transmit;
+use ouro_core::Ipcp;
+use ouro_core::LayerConfig;
 use ouro_core::rng::SplitMix64;
-use ouro_core::routing::{NativeSpf, RoutingError, RoutingPolicy, RoutingTable};
+use ouro_core::routing::{NativeSpf, RoutingPolicy};
 use ouro_core::time::Instant;
-use ouro_core::{Event, Ipcp, LayerConfig};
-use std::collections::{BTreeSet, VecDeque};
+use ouro_node::{Event, IpcpId, IpcpOptions, Lower, Node, NodeConfig, RouteMode, Via};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::time::Duration;
 
-/// Builds the routing policy of node `index`.
+/// Builds the routing policy of node `index` (called again for the IPCP a bootstrap makes).
 pub type PolicyFactory = Box<dyn FnMut(usize) -> Box<dyn RoutingPolicy>>;
+
+/// The IPCP of the layer in every node (the node's first and only one).
+pub(crate) const IPCP: IpcpId = IpcpId(0);
 
 /// How to set up a simulation.
 #[derive(Clone, Debug)]
@@ -38,7 +47,8 @@ pub struct SimConfig {
     pub layer: LayerConfig,
     /// How often (simulated) convergence and flow completion are checked.
     pub check_interval: Duration,
-    /// Wait before retrying a failed enrollment.
+    /// Wait before a node tries a failed enrollment again
+    /// ([`ouro_node::NodeConfig::enroll_retry`]).
     pub enroll_retry: Duration,
     /// `Some(delay)`: every IPCP asks the simulator for its routes
     /// ([`ouro_core::ipcp::RouteMode::Requested`]), which runs the node's policy at once
@@ -71,6 +81,9 @@ pub enum SimError {
     /// The bootstrap node index is out of range.
     #[error("bootstrap node #{0} is not in the topology")]
     BadBootstrap(usize),
+    /// A node refused to set up its IPCP (a bug: a fresh node accepts it).
+    #[error("node #{0}: {1}")]
+    Node(usize, ouro_node::NodeError),
 }
 
 /// Totals over the whole run.
@@ -78,69 +91,38 @@ pub enum SimError {
 pub struct SimCounters {
     /// PDUs handed to links.
     pub pdus_sent: u64,
-    /// PDUs delivered to an IPCP.
+    /// PDUs delivered to a node.
     pub pdus_delivered: u64,
     /// PDUs lost: at random, on a down link, in flight when the link went down, or to a node
     /// that has not joined.
     pub pdus_lost: u64,
-    /// Transmissions on a port that is not a link of the node (an IPCP bug).
+    /// Transmissions on a port that is not a link of the node (a node bug).
     pub bad_ports: u64,
-    /// Application-side calls (`accept_flow`, `register`, `dealloc_flow`...) that failed.
+    /// Operator and application calls (`enroll`, `alloc_flow`, `dealloc`...) that failed.
     pub call_errors: u64,
     /// Queue events processed.
     pub events: u64,
-    /// Timers re-armed for the very instant they had just run at (an IPCP bug), moved 1 µs on.
+    /// Timers re-armed for the very instant they had just run at (a node bug), moved 1 µs
+    /// on.
     pub timer_nudges: u64,
-}
-
-/// What a queue event does.
-pub(crate) enum Action {
-    /// A PDU reaches `node` over `edge`, if the link has not gone down since `epoch`.
-    Deliver {
-        node: usize,
-        edge: usize,
-        epoch: u64,
-        data: Vec<u8>,
-    },
-    /// `node`'s timer, if still armed for this time.
-    Timer { node: usize },
-    /// Try to enroll `node` again.
-    RetryEnroll { node: usize },
-    /// The transmitter of `node`'s scheduled port on `edge` is free: take the next batch.
-    PortReady { node: usize, edge: usize },
-    /// Test stream `stream` writes its next message.
-    StreamTick { stream: usize },
-    /// The answer to `node`'s route request `id` comes back.
-    Routes {
-        node: usize,
-        id: u64,
-        result: Result<RoutingTable, RoutingError>,
-    },
 }
 
 /// A running simulation.
 pub struct Simulator {
-    pub(crate) graph: Graph,
-    pub(crate) adj: Vec<Vec<(usize, usize)>>,
-    pub(crate) nodes: Vec<Node>,
-    pub(crate) links: Vec<Link>,
+    pub(crate) fabric: Fabric,
     pub(crate) config: SimConfig,
-    pub(crate) now: Instant,
-    pub(crate) queue: EventQueue<Action>,
-    link_rng: SplitMix64,
+    /// Per node: seen enrolled (bootstrap or [`Event::Enrolled`]).
+    pub(crate) enrolled: Vec<bool>,
+    /// Per node: the link its enrollment goes through, while it is on its way in.
+    enroll_edge: Vec<Option<usize>>,
+    /// Per node: failed enrollment attempts (to rotate over neighbours).
+    enroll_failures: Vec<usize>,
     pub(crate) flow_rng: SplitMix64,
-    dirty: VecDeque<usize>,
-    pub(crate) counters: SimCounters,
+    pub(crate) call_errors: u64,
     pub(crate) last_routes_changed: Option<Instant>,
     pub(crate) converged: bool,
     pub(crate) wall: Duration,
     pub(crate) flows: FlowTracker,
-    /// Batch size of scheduled ports (`None`: ports are not scheduled).
-    pub(crate) batch: Option<u32>,
-    /// (node, edge) of scheduled ports waiting for their transmitter.
-    pub(crate) port_waiting: BTreeSet<(usize, usize)>,
-    /// Reused buffer for dequeued batches.
-    pub(crate) batch_buf: Vec<Transmit>,
     pub(crate) streams: crate::streams::StreamTracker,
 }
 
@@ -156,90 +138,124 @@ impl Simulator {
     pub fn with_policies(
         graph: Graph,
         config: SimConfig,
-        mut policy: PolicyFactory,
+        policy: PolicyFactory,
     ) -> Result<Simulator, SimError> {
-        if graph.node_count() == 0 {
+        let n = graph.node_count();
+        if n == 0 {
             return Err(SimError::Empty);
         }
         let boot = config.bootstrap;
-        if boot >= graph.node_count() {
+        if boot >= n {
             return Err(SimError::BadBootstrap(boot));
         }
-        let mut seeds = SplitMix64::new(config.seed ^ 0x0D15_EA5E_5EED_0001);
-        let nodes = graph
+        let names: Vec<String> = graph
             .nodes()
             .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let name = format!("ipcp-{id}");
-                let seed = seeds.next_u64();
-                let ipcp = if i == boot {
-                    Ipcp::bootstrap(&name, config.layer.clone(), policy(i), Instant::ZERO, seed)
-                } else {
-                    Ipcp::new(&name, policy(i), Instant::ZERO, seed)
-                };
-                let mut node = Node::new(ipcp, i == boot || !config.held_back.contains(&i));
-                if config.requested_routes.is_some() {
-                    node.policy = node.ipcp.request_routes();
-                }
-                node
-            })
+            .map(|id| format!("ipcp-{id}"))
             .collect();
-        let links = graph
-            .edges()
-            .iter()
-            .map(|_| Link::new(config.link))
-            .collect();
+        let factory = Rc::new(RefCell::new(policy));
+        let route_mode = match config.requested_routes {
+            Some(_) => RouteMode::Requested,
+            None => RouteMode::Inline,
+        };
+        let node_config = NodeConfig {
+            enroll_retry: config.enroll_retry,
+            ..NodeConfig::default()
+        };
+        let mut seeds = SplitMix64::new(config.seed ^ 0x0D15_EA5E_5EED_0001);
+        let mut failed = None;
+        let mut fabric = Fabric::new(graph, config.link, config.seed, |i| {
+            let mut node = Node::new(NodeConfig {
+                seed: seeds.next_u64(),
+                ..node_config
+            });
+            let f = Rc::clone(&factory);
+            let opts = IpcpOptions {
+                routing: Box::new(move || (*f.borrow_mut())(i)),
+                route_mode,
+                ..IpcpOptions::default()
+            };
+            let lower = Lower::Shim {
+                shim: SHIM,
+                scheduled: false,
+            };
+            if let Err(e) = node.create_ipcp(Instant::ZERO, &names[i], lower, opts) {
+                failed.get_or_insert((i, e));
+            }
+            node
+        });
+        if let Some((i, e)) = failed {
+            return Err(SimError::Node(i, e));
+        }
+        fabric.route_delay = Some(config.requested_routes.unwrap_or_default());
+        for (i, s) in fabric.systems.iter_mut().enumerate() {
+            s.attached = i == boot || !config.held_back.contains(&i);
+        }
+        let layer = config.layer.clone();
+        fabric
+            .node_mut(boot)
+            .bootstrap(Instant::ZERO, IPCP, layer)
+            .map_err(|e| SimError::Node(boot, e))?;
         let mut sim = Simulator {
-            adj: graph.adjacency(),
-            graph,
-            nodes,
-            links,
-            now: Instant::ZERO,
-            queue: EventQueue::new(),
-            link_rng: SplitMix64::new(config.seed),
+            fabric,
+            enrolled: vec![false; n],
+            enroll_edge: vec![None; n],
+            enroll_failures: vec![0; n],
             flow_rng: SplitMix64::new(config.seed ^ 0xF10E_F10E_F10E_F10E),
-            dirty: VecDeque::new(),
-            counters: SimCounters::default(),
+            call_errors: 0,
             last_routes_changed: None,
             converged: false,
             wall: Duration::ZERO,
             flows: FlowTracker::default(),
-            batch: None,
-            port_waiting: BTreeSet::new(),
-            batch_buf: Vec::new(),
             streams: Default::default(),
             config,
         };
-        sim.mark(boot);
-        sim.on_enrolled(boot);
         sim.flush();
         Ok(sim)
     }
 
     /// The simulated topology.
     pub fn graph(&self) -> &Graph {
-        &self.graph
+        &self.fabric.graph
     }
 
     /// Current simulated time.
     pub fn now(&self) -> Instant {
-        self.now
+        self.fabric.now
     }
 
-    /// The IPCP of node `index`.
+    /// Node `index`, the whole system.
+    pub fn node(&self, index: usize) -> &Node {
+        self.fabric.node(index)
+    }
+
+    /// The IPCP of node `index` (for inspection: counters, tables, keys). Panics if there
+    /// is no node `index`, as indexing does.
     pub fn ipcp(&self, index: usize) -> &Ipcp {
-        &self.nodes[index].ipcp
+        // Made with the node, never destroyed.
+        self.fabric
+            .node(index)
+            .ipcp(IPCP)
+            .expect("every simulated node has its IPCP")
     }
 
     /// True once the driver has seen node `index` enrolled.
     pub fn is_enrolled(&self, index: usize) -> bool {
-        self.nodes[index].enrolled
+        self.enrolled[index]
     }
 
     /// Run totals.
     pub fn counters(&self) -> SimCounters {
-        self.counters
+        let c = self.fabric.counters;
+        SimCounters {
+            pdus_sent: c.pdus_sent,
+            pdus_delivered: c.pdus_delivered,
+            pdus_lost: c.pdus_lost,
+            bad_ports: c.bad_ports,
+            call_errors: self.call_errors,
+            events: self.fabric.events,
+            timer_nudges: c.timer_nudges,
+        }
     }
 
     /// Simulated time of the last [`Event::RoutesChanged`] seen on any node.
@@ -255,254 +271,156 @@ impl Simulator {
     /// Run the simulation for `span` of simulated time.
     pub fn run_for(&mut self, span: Duration) {
         let wall = std::time::Instant::now();
-        self.run_until(self.now + span);
+        let until = self.fabric.now + span;
+        self.run_until(until);
         self.wall += wall.elapsed();
     }
 
-    /// Process every event due up to `until`, then set the clock to `until`.
-    pub(crate) fn run_until(&mut self, until: Instant) {
-        while let Some((time, action)) = self.queue.pop_due(until) {
-            self.now = self.now.max(time);
-            self.counters.events += 1;
-            self.dispatch(action);
-            self.flush();
-        }
-        self.now = self.now.max(until);
+    /// Call into node `n` at the current time; what it does is sent at the next flush.
+    pub(crate) fn node_mut(&mut self, n: usize) -> (&mut Node, Instant) {
+        let now = self.fabric.now;
+        (self.fabric.node_mut(n), now)
     }
 
-    fn dispatch(&mut self, action: Action) {
-        match action {
-            Action::Deliver {
-                node,
-                edge,
-                epoch,
-                data,
-            } => {
-                if self.links[edge].delivers(epoch) && self.nodes[node].active {
-                    self.counters.pdus_delivered += 1;
-                    let now = self.now;
-                    self.nodes[node].ipcp.handle_pdu(now, port_of(edge), data);
-                    self.mark(node);
-                } else {
-                    self.counters.pdus_lost += 1;
-                }
+    /// Count a failed operator or application call.
+    pub(crate) fn count_error<T, E>(&mut self, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.call_errors += 1;
+                None
             }
-            Action::Timer { node } => {
-                if self.nodes[node].timer == Some(self.now) {
-                    self.nodes[node].timer = None;
-                    self.nodes[node].last_fired = Some(self.now);
-                    let now = self.now;
-                    self.nodes[node].ipcp.handle_timeout(now);
-                    self.mark(node);
-                }
-            }
-            Action::RetryEnroll { node } => self.try_enroll(node),
-            Action::PortReady { node, edge } => {
-                self.port_waiting.remove(&(node, edge));
-                self.pull(node, edge);
-            }
-            Action::StreamTick { stream } => self.stream_tick(stream),
-            Action::Routes { node, id, result } => self.install_routes(node, id, result),
         }
     }
 
-    /// Queue `node` for draining (after a call into its IPCP).
-    pub(crate) fn mark(&mut self, node: usize) {
-        if !self.nodes[node].dirty {
-            self.nodes[node].dirty = true;
-            self.dirty.push_back(node);
+    /// `n` just became a member: neighbours that are not in the layer enroll through it,
+    /// then it connects to the neighbours already enrolled (each link is connected by its
+    /// later end).
+    pub(crate) fn on_enrolled(&mut self, n: usize) {
+        self.enrolled[n] = true;
+        self.enroll_edge[n] = None;
+        for (edge, m) in self.fabric.adj[n].clone() {
+            if self.fabric.links[edge].is_up() && !self.enrolling_well(m) {
+                self.enroll_through(m, edge);
+            }
+        }
+        for (edge, m) in self.fabric.adj[n].clone() {
+            if self.fabric.links[edge].is_up()
+                && self.fabric.systems[m].attached
+                && self.enrolled[m]
+            {
+                let cost = self.fabric.graph.edges()[edge].cost;
+                let (node, now) = self.node_mut(n);
+                let r = node.connect(now, IPCP, Via::Port(port_of(edge)), cost);
+                self.count_error(r);
+            }
         }
     }
 
-    /// Drain every queued node: transmissions, events, timer.
-    pub(crate) fn flush(&mut self) {
-        while let Some(n) = self.dirty.pop_front() {
-            self.nodes[n].dirty = false;
-            while let Some(t) = self.nodes[n].ipcp.poll_transmit() {
-                self.transmit(n, t);
-            }
-            if self.batch.is_some() {
-                for (edge, _) in self.adj[n].clone() {
-                    self.pull(n, edge);
-                }
-            }
-            let mut events = Vec::new();
-            while let Some(e) = self.nodes[n].ipcp.poll_event() {
-                events.push(e);
-            }
-            for e in events {
-                self.on_event(n, e);
-            }
-            self.rearm(n);
+    /// True if node `m` should not be (re)pointed at another neighbour: it is not in the
+    /// network, in the layer already, or on its way in through a link that can carry it.
+    fn enrolling_well(&self, m: usize) -> bool {
+        !self.fabric.systems[m].attached
+            || self.enrolled[m]
+            || self.enroll_edge[m].is_some_and(|e| self.can_enroll_through(m, e))
+    }
+
+    /// True if `edge` leads from `m` to an enrolled neighbour over a link that is up.
+    fn can_enroll_through(&self, m: usize, edge: usize) -> bool {
+        let peer = self.fabric.graph.edges()[edge].other(m);
+        self.fabric.links[edge].is_up() && self.fabric.systems[peer].attached && self.enrolled[peer]
+    }
+
+    /// Enroll node `m` through `edge` (a node on its way in is pointed there instead).
+    fn enroll_through(&mut self, m: usize, edge: usize) {
+        self.enroll_edge[m] = Some(edge);
+        let (node, now) = self.node_mut(m);
+        let r = node.enroll(now, IPCP, Via::Port(port_of(edge)));
+        self.count_error(r);
+    }
+
+    /// Enroll node `m` through an enrolled neighbour (rotating over them after failures)
+    /// unless it is on its way in through a link that can carry it.
+    pub(crate) fn try_enroll(&mut self, m: usize) {
+        if !self.enrolling_well(m) {
+            self.enroll_elsewhere(m);
         }
     }
 
-    /// Hand a batch from `n`'s scheduled port on `edge` to the link if its transmitter is
-    /// free, and come back when it is free again while packets wait.
-    pub(crate) fn pull(&mut self, n: usize, edge: usize) {
-        let Some(batch) = self.batch else { return };
-        if self.port_waiting.contains(&(n, edge)) {
-            return;
-        }
-        let port = port_of(edge);
-        let dir = self.graph.edges()[edge].direction_from(n);
-        let mut buf = std::mem::take(&mut self.batch_buf);
-        while self.nodes[n].ipcp.queued(port) > 0 {
-            let free = self.links[edge].free_at(dir);
-            if free > self.now {
-                self.port_waiting.insert((n, edge));
-                self.queue.push(free, Action::PortReady { node: n, edge });
-                break;
-            }
-            let now = self.now;
-            self.nodes[n].ipcp.dequeue(now, port, batch, &mut buf);
-            for t in buf.drain(..) {
-                self.transmit(n, t);
-            }
-        }
-        self.batch_buf = buf;
-    }
-
-    fn transmit(&mut self, from: usize, t: Transmit) {
-        let Some(edge) = edge_of(t.port).filter(|&e| self.adj[from].iter().any(|&(x, _)| x == e))
-        else {
-            self.counters.bad_ports += 1;
-            return;
-        };
-        self.counters.pdus_sent += 1;
-        let e = self.graph.edges()[edge];
-        let dir = e.direction_from(from);
-        let to = e.other(from);
-        let link = &mut self.links[edge];
-        match link.send(self.now, dir, t.data.len(), &mut self.link_rng) {
-            Fate::Arrives(at) => {
-                let epoch = link.epoch();
-                self.queue.push(
-                    at,
-                    Action::Deliver {
-                        node: to,
-                        edge,
-                        epoch,
-                        data: t.data,
-                    },
-                );
-            }
-            Fate::Lost | Fate::Down => self.counters.pdus_lost += 1,
+    /// Point node `m`, not in the layer, at the next enrolled neighbour in rotation.
+    fn enroll_elsewhere(&mut self, m: usize) {
+        let via: Vec<usize> = self.fabric.adj[m]
+            .iter()
+            .map(|&(e, _)| e)
+            .filter(|&e| self.can_enroll_through(m, e))
+            .collect();
+        if let Some(&edge) = via.get(self.enroll_failures[m] % via.len().max(1))
+            && self.enroll_edge[m] != Some(edge)
+        {
+            self.enroll_through(m, edge);
         }
     }
 
-    fn rearm(&mut self, n: usize) {
-        match self.nodes[n].ipcp.poll_timeout() {
-            Some(deadline) => {
-                let mut deadline = deadline.max(self.now);
-                if self.nodes[n].last_fired == Some(deadline) {
-                    // The timer just ran at this instant and asks to run again at once: an
-                    // IPCP bug; step forward a microsecond rather than spin forever.
-                    deadline += Duration::from_micros(1);
-                    self.counters.timer_nudges += 1;
-                }
-                if self.nodes[n].timer != Some(deadline) {
-                    self.nodes[n].timer = Some(deadline);
-                    self.queue.push(deadline, Action::Timer { node: n });
-                }
+    /// What node `n`'s application reads on `flow` now: test messages and stream messages.
+    fn read_flow(&mut self, n: usize, flow: ouro_node::FlowId) {
+        let now_ms = self.fabric.now.as_millis();
+        while let Some(data) = self.fabric.node_mut(n).read(flow) {
+            if self.stream_data(&data) {
+                continue;
             }
-            None => self.nodes[n].timer = None,
+            if let Some(idx) = self.flows.on_data(n, flow.eid, &data, now_ms) {
+                self.finish_flow(idx);
+            }
         }
+    }
+}
+
+impl Driver for Simulator {
+    fn fabric(&mut self) -> &mut Fabric {
+        &mut self.fabric
     }
 
     fn on_event(&mut self, n: usize, event: Event) {
-        let now_ms = self.now.as_millis();
         match event {
             Event::Enrolled { .. } => {
-                if !self.nodes[n].enrolled {
+                if !self.enrolled[n] {
                     self.on_enrolled(n);
                 }
             }
+            // The node tries again after `enroll_retry`: through the next neighbour.
             Event::EnrollFailed { .. } => {
-                self.nodes[n].enrolling = None;
-                self.nodes[n].enroll_failures += 1;
-                self.queue.push(
-                    self.now + self.config.enroll_retry,
-                    Action::RetryEnroll { node: n },
-                );
+                if self.fabric.systems[n].attached && !self.enrolled[n] {
+                    self.enroll_failures[n] += 1;
+                    self.enroll_elsewhere(n);
+                }
             }
+            // A lost adjacency the node asks for again.
             Event::AdjacencyUp { .. } | Event::AdjacencyDown { .. } => {}
-            Event::RoutesChanged => self.last_routes_changed = Some(self.now),
-            Event::RouteRequest { id, own, topology } => self.answer_routes(n, id, own, &topology),
+            Event::RoutesChanged { .. } => self.last_routes_changed = Some(self.fabric.now),
+            // Answered by the fabric already.
+            Event::RouteRequest { .. } => {}
             Event::FlowAllocated { flow } => {
-                if !self.stream_allocated(n, flow) {
-                    self.start_sending(n, flow);
+                if !self.stream_allocated(n, flow.eid) {
+                    self.start_sending(n, flow.eid);
                 }
             }
-            Event::FlowRequest { flow, .. } => {
-                let now = self.now;
-                if self.nodes[n].ipcp.accept_flow(now, flow).is_err() {
-                    self.counters.call_errors += 1;
-                }
-                self.mark(n);
-            }
-            Event::FlowData { flow, data } => {
-                if self.stream_data(&data) {
-                    return;
-                }
-                if let Some(idx) = self.flows.on_data(n, flow, &data, now_ms) {
-                    self.finish_flow(idx);
-                }
-            }
+            // Accepted: the node listens on its application name.
+            Event::FlowIncoming { .. } => {}
+            Event::FlowReadable { flow } => self.read_flow(n, flow),
+            // A flood's writer looks again at its next interval.
+            Event::FlowWritable { .. } => {}
             Event::FlowEnded { flow, reason } => {
-                self.stream_ended(n, flow, reason);
-                self.flows.on_ended(n, flow, reason, now_ms)
+                self.stream_ended(n, flow.eid, reason);
+                self.flows
+                    .on_ended(n, flow.eid, reason, self.fabric.now.as_millis());
+                // The application closes it (unless it did already, in this same step).
+                let (node, now) = self.node_mut(n);
+                let _ = node.dealloc(now, flow);
             }
         }
     }
 
-    /// `n` just became a member: neighbours that are not enrolling enroll through it, then it
-    /// connects to the neighbours already enrolled (each link is connected by its later end).
-    pub(crate) fn on_enrolled(&mut self, n: usize) {
-        self.nodes[n].enrolled = true;
-        self.nodes[n].enrolling = None;
-        let now = self.now;
-        for (edge, m) in self.adj[n].clone() {
-            let peer = &self.nodes[m];
-            if self.links[edge].is_up() && peer.active && !peer.enrolled && peer.enrolling.is_none()
-            {
-                self.start_enroll(m, edge);
-            }
-        }
-        for (edge, m) in self.adj[n].clone() {
-            if self.links[edge].is_up() && self.nodes[m].active && self.nodes[m].enrolled {
-                let cost = self.graph.edges()[edge].cost;
-                self.nodes[n].ipcp.connect(now, port_of(edge), cost);
-                self.mark(n);
-            }
-        }
-    }
-
-    fn start_enroll(&mut self, n: usize, edge: usize) {
-        let port = port_of(edge);
-        self.nodes[n].enrolling = Some(port);
-        let now = self.now;
-        self.nodes[n].ipcp.enroll_via(now, port);
-        self.mark(n);
-    }
-
-    /// Enroll `n` through one of its enrolled neighbours (rotating after failures).
-    pub(crate) fn try_enroll(&mut self, n: usize) {
-        let node = &self.nodes[n];
-        if !node.active || node.enrolled || node.enrolling.is_some() {
-            return;
-        }
-        let via: Vec<usize> = self.adj[n]
-            .iter()
-            .filter(|&&(e, m)| {
-                self.links[e].is_up() && self.nodes[m].active && self.nodes[m].enrolled
-            })
-            .map(|&(e, _)| e)
-            .collect();
-        if via.is_empty() {
-            return;
-        }
-        let pick = via[node.enroll_failures as usize % via.len()];
-        self.start_enroll(n, pick);
+    fn on_driver(&mut self, stream: usize) {
+        self.stream_tick(stream);
     }
 }

@@ -1,17 +1,20 @@
 //! Timed test streams: a flow with a QoS spec that writes one message every interval, and
-//! the one-way delay of every message that arrives (for scheduling scenarios). Floods
-//! ([`Simulator::run_floods`]) write a burst every interval instead, either regardless
-//! (a flood with no flow control: what the layer cannot carry is dropped somewhere) or as
-//! an application whose writes block while the layer pushes back
-//! ([`ouro_core::Ipcp::flow_try_write`]: a full local queue or the flow's congestion-
-//! controlled rate).
+//! the one-way delay of every message that arrives (for scheduling scenarios). A timed
+//! stream never waits ([`ouro_node::Node::write_or_drop`]: what its queue cannot take is
+//! dropped). Floods ([`Simulator::run_floods`]) write a burst every interval instead,
+//! either regardless (a flood with no flow control: what the layer cannot carry is dropped
+//! somewhere) or as an application whose writes block while the layer pushes back
+//! ([`ouro_node::Node::write`] holds what a full local queue or the flow's congestion-
+//! controlled rate does not take, and the writer waits until the node lets it go).
 //!
 //! A stream message starts with [`MAGIC`], the stream index, its sequence number and the
 //! simulated send time in nanoseconds (big-endian u32, u32, u32, u64), padded to its size.
 
-use crate::sim::{Action, Simulator};
+use crate::fabric::Driver;
+use crate::sim::{IPCP, Simulator};
 use ouro_core::ipcp::FlowEnd;
 use ouro_core::{Eid, QosSpec};
+use ouro_node::{FlowId, Written};
 use std::time::Duration;
 
 /// First four bytes of every stream message.
@@ -49,8 +52,9 @@ pub struct StreamResult {
     pub arrivals: Vec<ouro_core::time::Instant>,
     /// How the flow ended, if it did (a denied allocation, for one).
     pub ended: Option<FlowEnd>,
-    /// Flood with back-pressure: writes the layer refused (the application would have
-    /// blocked; not sent, not lost).
+    /// Flood with back-pressure: intervals in which the application blocked — a write was
+    /// held, or earlier ones still were — and wrote no more (what it did not write is not
+    /// sent, not lost).
     pub refused: u64,
     /// The sender's congestion-control state of the flow at the end of the run.
     pub cc: Option<ouro_core::ipcp::FlowCc>,
@@ -114,8 +118,10 @@ impl Simulator {
 
     /// Like [`Simulator::run_streams`], but each stream writes up to `burst` messages every
     /// interval (until `count` in all). With `back_pressure` it writes with
-    /// [`ouro_core::Ipcp::flow_try_write`] and stops at the first refusal of an interval
-    /// (counted in [`StreamResult::refused`]); without, with `flow_write` regardless.
+    /// [`ouro_node::Node::write`] and stops for the interval at the first write the node
+    /// holds, or at once while earlier ones are held (counted in
+    /// [`StreamResult::refused`]); without, with [`ouro_node::Node::write_or_drop`]
+    /// regardless.
     pub fn run_floods(
         &mut self,
         streams: &[Stream],
@@ -137,34 +143,29 @@ impl Simulator {
         span: Duration,
     ) -> Vec<StreamResult> {
         let first = self.streams.running.len();
-        let now = self.now;
         for spec in streams {
             let name = self.app_name(spec.dst);
-            let eid = self.nodes[spec.src]
-                .ipcp
-                .alloc_flow(now, &name, spec.qos)
-                .ok();
-            if eid.is_none() {
-                self.counters.call_errors += 1;
-            }
+            let (node, now) = self.node_mut(spec.src);
+            let r = node.alloc_flow(now, IPCP, &name, spec.qos);
+            let eid = self.count_error(r).map(|f| f.eid);
             self.streams.running.push(Running {
                 spec: spec.clone(),
                 mode,
                 eid,
                 result: StreamResult::default(),
             });
-            self.mark(spec.src);
         }
         self.flush();
         self.run_for(span);
-        let nodes = &self.nodes;
-        self.streams.running[first..]
-            .iter_mut()
-            .map(|r| {
-                r.result.cc = r.eid.and_then(|e| nodes[r.spec.src].ipcp.flow_cc(e));
-                r.result.clone()
-            })
-            .collect()
+        let mut results = Vec::with_capacity(streams.len());
+        for idx in first..self.streams.running.len() {
+            let r = &self.streams.running[idx];
+            let cc = r.eid.and_then(|e| self.ipcp(r.spec.src).flow_cc(e));
+            let r = &mut self.streams.running[idx];
+            r.result.cc = cc;
+            results.push(r.result.clone());
+        }
+        results
     }
 
     /// `FlowAllocated` at `n`: if it is a stream's flow, start its ticks. True if it was.
@@ -177,8 +178,8 @@ impl Simulator {
         else {
             return false;
         };
-        self.queue
-            .push(self.now, Action::StreamTick { stream: idx });
+        let now = self.now();
+        self.fabric.schedule(now, idx);
         true
     }
 
@@ -213,55 +214,57 @@ impl Simulator {
             self.flood_tick(idx, eid, burst, back_pressure);
             return;
         }
-        let msg = stream_message(idx, r.result.sent, self.now, r.spec.size);
+        let now = self.fabric.now;
+        let msg = stream_message(idx, r.result.sent, now, r.spec.size);
         r.result.sent += 1;
         let (src, interval) = (r.spec.src, r.spec.interval);
         if r.result.sent < r.spec.count {
-            self.queue
-                .push(self.now + interval, Action::StreamTick { stream: idx });
+            self.fabric.schedule(now + interval, idx);
         }
-        let now = self.now;
-        if self.nodes[src].ipcp.flow_write(now, eid, &msg).is_err() {
-            self.counters.call_errors += 1;
-        }
-        self.mark(src);
+        let flow = FlowId { ipcp: IPCP, eid };
+        let (node, now) = self.node_mut(src);
+        let w = node.write_or_drop(now, flow, &msg);
+        self.count_error(w);
     }
 
     /// One interval of a flood: up to `burst` messages.
     fn flood_tick(&mut self, idx: usize, eid: Eid, burst: u32, back_pressure: bool) {
-        let now = self.now;
+        let now = self.fabric.now;
         let Some(r) = self.streams.running.get_mut(idx) else {
             return;
         };
         let (src, interval, size, count) = (r.spec.src, r.spec.interval, r.spec.size, r.spec.count);
-        let ipcp = &mut self.nodes[src].ipcp;
-        for _ in 0..burst {
-            if r.result.sent >= count {
-                break;
-            }
-            let msg = stream_message(idx, r.result.sent, now, size);
-            let res = if back_pressure {
-                ipcp.flow_try_write(now, eid, &msg)
-            } else {
-                ipcp.flow_write(now, eid, &msg)
-            };
-            match res {
-                Ok(()) => r.result.sent += 1,
-                Err(ouro_core::ipcp::IpcpError::WouldBlock) => {
-                    r.result.refused += 1;
+        let flow = FlowId { ipcp: IPCP, eid };
+        let node = self.fabric.node_mut(src);
+        let mut errors = 0;
+        if back_pressure && node.is_held(flow) {
+            r.result.refused += 1; // still blocked on earlier writes
+        } else {
+            for _ in 0..burst {
+                if r.result.sent >= count {
                     break;
                 }
-                Err(_) => {
-                    r.result.sent += 1; // written, lost (no route...)
-                    self.counters.call_errors += 1;
+                let msg = stream_message(idx, r.result.sent, now, size);
+                r.result.sent += 1; // taken: sent, held to be sent, or lost
+                let res = if back_pressure {
+                    node.write(now, flow, &msg)
+                } else {
+                    node.write_or_drop(now, flow, &msg).map(|()| Written::Sent)
+                };
+                match res {
+                    Ok(Written::Sent) => {}
+                    Ok(Written::Held) => {
+                        r.result.refused += 1;
+                        break;
+                    }
+                    Err(_) => errors += 1, // written, lost (no route...)
                 }
             }
         }
         if r.result.sent < count {
-            self.queue
-                .push(now + interval, Action::StreamTick { stream: idx });
+            self.fabric.schedule(now + interval, idx);
         }
-        self.mark(src);
+        self.call_errors += errors;
     }
 
     /// Flow data: if it is a stream message, record its delay. True if it was one.
@@ -278,8 +281,9 @@ impl Simulator {
         let sent = ouro_core::time::Instant::from_nanos(word(12..20));
         if let Some(r) = self.streams.running.get_mut(idx) {
             r.result.received += 1;
-            r.result.delays.push(self.now - sent);
-            r.result.arrivals.push(self.now);
+            let now = self.fabric.now;
+            r.result.delays.push(now - sent);
+            r.result.arrivals.push(now);
         }
         true
     }

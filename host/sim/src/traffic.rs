@@ -1,8 +1,10 @@
 //! Application traffic: registering node names and running test flows between random pairs.
 
+use crate::fabric::Driver;
 use crate::flows::{FlowFailure, FlowRecord};
-use crate::sim::Simulator;
+use crate::sim::{IPCP, Simulator};
 use ouro_core::{Eid, QosSpec};
+use ouro_node::FlowId;
 use std::time::Duration;
 
 /// A change made to a running simulation (see [`Simulator::run_flow_pairs_with`]).
@@ -20,24 +22,25 @@ pub struct FlowSummary {
 impl Simulator {
     /// The application name node `index` registers: `node-<id>`.
     pub fn app_name(&self, index: usize) -> String {
-        format!("node-{}", self.graph.nodes()[index])
+        format!("node-{}", self.fabric.graph.nodes()[index])
     }
 
-    /// Every enrolled node of the bootstrap component registers its application name, then
-    /// the simulation runs for `settle`. Returns how many registrations failed.
+    /// Every enrolled node of the bootstrap component registers its application name and
+    /// its application listens on it, then the simulation runs for `settle`. Returns how
+    /// many registrations failed.
     pub fn register_names(&mut self, settle: Duration) -> u64 {
         let mut failed = 0;
-        let now = self.now;
         for n in self.component() {
-            if !self.nodes[n].enrolled {
+            if !self.enrolled[n] {
                 continue;
             }
             let name = self.app_name(n);
-            if self.nodes[n].ipcp.register(now, &name).is_err() {
+            let (node, now) = self.node_mut(n);
+            node.listen(&name);
+            let r = node.register(now, IPCP, &name);
+            if self.count_error(r).is_none() {
                 failed += 1;
-                self.counters.call_errors += 1;
             }
-            self.mark(n);
         }
         self.flush();
         self.run_for(settle);
@@ -114,31 +117,28 @@ impl Simulator {
         let wall = std::time::Instant::now();
         let first = self.flows.records.len();
         self.flows.configure(msgs, size);
-        let now = self.now;
+        let start = self.now();
         for &(src, dst) in pairs {
-            let idx = self.flows.add(src, dst, now.as_millis());
+            let idx = self.flows.add(src, dst, start.as_millis());
             let name = self.app_name(dst);
-            match self.nodes[src]
-                .ipcp
-                .alloc_flow(now, &name, QosSpec::BEST_EFFORT)
-            {
-                Ok(eid) => self.flows.set_src_eid(idx, eid),
+            let (node, now) = self.node_mut(src);
+            match node.alloc_flow(now, IPCP, &name, QosSpec::BEST_EFFORT) {
+                Ok(flow) => self.flows.set_src_eid(idx, flow.eid),
                 Err(e) => self.flows.fail(idx, FlowFailure::Alloc(e), now.as_millis()),
             }
-            self.mark(src);
         }
         self.flush();
-        let deadline = self.now + limit;
-        let mut next = self.now + period;
-        while self.flows.pending_from(first) > 0 && self.now < deadline {
-            if self.now >= next {
+        let deadline = self.now() + limit;
+        let mut next = self.now() + period;
+        while self.flows.pending_from(first) > 0 && self.now() < deadline {
+            if self.now() >= next {
                 action(self);
-                next = self.now + period;
+                next = self.now() + period;
             }
-            let step = (self.now + self.config.check_interval).min(deadline);
+            let step = (self.now() + self.config.check_interval).min(deadline);
             self.run_until(step);
         }
-        self.flows.time_out_from(first, self.now.as_millis());
+        self.flows.time_out_from(first, self.now().as_millis());
         self.wall += wall.elapsed();
         let (ok, failed) = self.flows.summary_from(first);
         FlowSummary { ok, failed }
@@ -160,27 +160,29 @@ impl Simulator {
         let Some(idx) = self.flows.pending_source(n, flow) else {
             return;
         };
-        let now = self.now;
+        let flow = FlowId {
+            ipcp: IPCP,
+            eid: flow,
+        };
         for m in self.flows.messages(idx) {
-            if let Err(e) = self.nodes[n].ipcp.flow_write(now, flow, &m) {
+            let (node, now) = self.node_mut(n);
+            // A write the flow may not send yet is held by the node and goes later.
+            if let Err(e) = node.write(now, flow, &m) {
                 self.flows.fail(idx, FlowFailure::Write(e), now.as_millis());
                 break;
             }
         }
-        self.mark(n);
     }
 
     /// Flow `idx` delivered everything: both ends deallocate it.
     pub(crate) fn finish_flow(&mut self, idx: usize) {
         let rec = &self.flows.records[idx];
         let ends = [(rec.src, rec.src_eid), (rec.dst, rec.dst_eid)];
-        let now = self.now;
-        for (node, eid) in ends {
+        for (n, eid) in ends {
             if let Some(eid) = eid {
-                if self.nodes[node].ipcp.dealloc_flow(now, eid).is_err() {
-                    self.counters.call_errors += 1;
-                }
-                self.mark(node);
+                let (node, now) = self.node_mut(n);
+                let r = node.dealloc(now, FlowId { ipcp: IPCP, eid });
+                self.count_error(r);
             }
         }
     }

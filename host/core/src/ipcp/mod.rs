@@ -688,12 +688,8 @@ impl Ipcp {
 }
 
 #[cfg(test)]
-mod flow_control_tests;
-#[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
 mod proof_tests;
-#[cfg(test)]
-mod route_request_tests;
 #[cfg(test)]
 mod tests;
