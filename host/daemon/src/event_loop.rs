@@ -120,6 +120,18 @@ impl Io {
             .reregister(&mut SourceFd(&raw), token, interest)
     }
 
+    /// Watches `fd`, registered (readable) as `token`, for room too, or no longer: a
+    /// descriptor is watched for room only while something waits for it (one with room
+    /// would wake the loop at each write).
+    pub fn watch_room(&self, fd: impl AsFd, token: Token, room: bool) -> io::Result<()> {
+        let interest = if room {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.reregister(fd, token, interest)
+    }
+
     /// Stops watching `fd` (before it closes) and frees its token. An event for it already
     /// taken from the kernel may still reach the token's next owner: every handler takes a
     /// readiness that turns out wrong as a read or write that would block.

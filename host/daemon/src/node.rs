@@ -741,12 +741,7 @@ impl Daemon {
         if waits != slot.watching_room {
             // Watched for room while the backlog waits (the socket is full: the next event
             // is the application reading), not otherwise.
-            let interest = if waits {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            match io.reregister(slot.fd.as_fd(), slot.token, interest) {
+            match io.watch_room(slot.fd.as_fd(), slot.token, waits) {
                 Ok(()) => slot.watching_room = waits,
                 Err(e) => tracing::warn!(error = %e, "cannot watch a flow socket"),
             }

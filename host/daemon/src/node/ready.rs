@@ -118,12 +118,7 @@ impl Daemon {
         let (Some(token), Some(fd)) = (s.token, s.link.fd()) else {
             return;
         };
-        let interest = if waits {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        match self.io.reregister(fd, token, interest) {
+        match self.io.watch_room(fd, token, waits) {
             Ok(()) => s.watching_room = waits,
             Err(e) => tracing::warn!(shim = %s.name, error = %e, "cannot watch the socket"),
         }
